@@ -1,0 +1,67 @@
+import type { TokenCipher } from "../crypto/token-cipher";
+import { randomId } from "../crypto/random";
+import type { AccountIdentity, TokenSet } from "../providers/provider";
+import { findConnectionByAccount, insertConnection, updateConnection, type ConnectionRow } from "../storage/connections";
+import type { Database } from "../storage/database";
+import { encryptTokenPair } from "./token-pair";
+
+export interface AuthorizedConnection {
+  userId: string;
+  provider: string;
+  account: AccountIdentity;
+  tokens: TokenSet;
+  /** Normalised scopes the provider granted. */
+  scopes: string[];
+  now: number;
+}
+
+export interface SavedConnection {
+  row: ConnectionRow;
+  /** The connection as it was before this authorization, when it already existed. */
+  previous: ConnectionRow | null;
+}
+
+/** Concurrent callbacks for one account race on the unique key or the row version; a few retries settle it. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Stores a completed authorization: one connection per user, provider and account, updated in place
+ * (which heals `needs_reauth`). Tokens are encrypted for the row's id before they are written.
+ */
+export async function saveAuthorizedConnection(
+  db: Database,
+  cipher: TokenCipher,
+  input: AuthorizedConnection,
+): Promise<SavedConnection> {
+  const { userId, provider, account, tokens, now } = input;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const previous = await findConnectionByAccount(db, { userId, provider, accountId: account.id });
+    const id = previous?.id ?? randomId("conn_");
+    const encrypted = await encryptTokenPair(cipher, { userId, connectionId: id }, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      // A response without a refresh token keeps the one already held.
+      keptRefreshTokenCiphertext: previous?.refreshTokenCiphertext ?? null,
+    });
+    const fields = {
+      accountEmail: account.email ?? null,
+      accountName: account.name ?? null,
+      status: "active" as const,
+      statusReason: null,
+      scopes: input.scopes.join(" "),
+      ...encrypted,
+      accessTokenExpiresAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
+      updatedAt: now,
+    };
+    if (previous) {
+      const update = { ...fields, lastRefreshedAt: previous.lastRefreshedAt };
+      if (await updateConnection(db, { userId, id, expectedVersion: previous.version }, update)) {
+        return { row: { ...previous, ...update, version: previous.version + 1 }, previous };
+      }
+    } else {
+      const row: ConnectionRow = { id, userId, provider, accountId: account.id, ...fields, version: 1, createdAt: now, lastRefreshedAt: null };
+      if (await insertConnection(db, row)) return { row, previous: null };
+    }
+  }
+  throw new Error("connection write kept conflicting with concurrent writers");
+}

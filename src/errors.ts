@@ -1,0 +1,77 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Every problem this service answers with; the key is the stable end of the RFC 9457 `type`. */
+export const PROBLEMS = {
+  "bad-request": { status: 400, title: "The request is malformed" },
+  "invalid-state": { status: 400, title: "The authorization state is unknown, expired, replayed or not bound to this browser" },
+  "scope-not-allowed": { status: 400, title: "A requested scope is not allowed for this provider" },
+  "return-to-not-allowed": { status: 400, title: "return_to is not an allowed origin" },
+  "authorization-failed": { status: 400, title: "The provider refused the authorization" },
+  unauthorized: { status: 401, title: "A valid bearer token is required" },
+  forbidden: { status: 403, title: "The caller lacks the power for this operation" },
+  "scope-not-granted": { status: 403, title: "The provider granted fewer scopes than requested" },
+  "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "provider-not-configured": { status: 409, title: "The provider is not configured on this service" },
+  "payload-too-large": { status: 413, title: "The request body is larger than 64 KiB" },
+  "unsupported-media-type": { status: 415, title: "The request body must be application/json" },
+  "rate-limited": { status: 429, title: "Too many requests" },
+  internal: { status: 500, title: "Internal error" },
+  "exchange-failed": { status: 502, title: "The authorization code could not be exchanged at the provider" },
+  "invalid-id-token": { status: 502, title: "The provider's id_token failed verification" },
+  "identity-failed": { status: 502, title: "The provider account could not be identified" },
+  "issuer-mismatch": { status: 400, title: "The authorization response came from another issuer (RFC 9207)" },
+  "service-unavailable": { status: 503, title: "Service temporarily unavailable" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+
+export type ProblemType = keyof typeof PROBLEMS;
+
+const TYPE_BASE = "urn:connection-manager:problem:";
+
+export function problemTypeUri(type: ProblemType): string {
+  return `${TYPE_BASE}${type}`;
+}
+
+/** Extension members must not shadow the RFC 9457 members. */
+type Extensions = Record<string, unknown> & { type?: never; title?: never; status?: never; detail?: never };
+
+/** A known failure with a stable problem type; `detail` is for humans and never holds a secret. */
+export class ProblemError extends Error {
+  override name = "ProblemError";
+  readonly type: ProblemType;
+  readonly status: ContentfulStatusCode;
+  readonly detail: string;
+  readonly extensions: Extensions;
+  readonly headers: Record<string, string>;
+
+  constructor(type: ProblemType, detail?: string, options: { extensions?: Extensions; headers?: Record<string, string> } = {}) {
+    super(detail ?? PROBLEMS[type].title);
+    this.type = type;
+    this.status = PROBLEMS[type].status;
+    this.detail = detail ?? PROBLEMS[type].title;
+    this.extensions = options.extensions ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** The RFC 9457 body of a problem. */
+export function problemBody(problem: ProblemError, instance?: string): Record<string, unknown> {
+  return {
+    ...problem.extensions,
+    type: problemTypeUri(problem.type),
+    title: PROBLEMS[problem.type].title,
+    status: problem.status,
+    detail: problem.detail,
+    ...(instance ? { instance } : {}),
+  };
+}
+
+export function problemResponse(problem: ProblemError, requestId?: string): Response {
+  const headers = new Headers(problem.headers);
+  headers.set("Content-Type", "application/problem+json");
+  headers.set("Cache-Control", "no-store");
+  if (problem.status === 401 && !headers.has("WWW-Authenticate")) headers.set("WWW-Authenticate", 'Bearer realm="connection-manager"');
+  const body = problemBody(problem);
+  if (requestId) body.request_id = requestId;
+  return new Response(JSON.stringify(body), { status: problem.status, headers });
+}

@@ -1,0 +1,113 @@
+/** Google APIs (Gmail, Calendar, Drive) with OpenID Connect identity. */
+import type { BuiltInProviderConfig, ClientCredentials, EndpointOverrides } from "../config";
+import { RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
+import {
+  createAuthorizationUrl,
+  exchangeAuthorizationCode,
+  refreshAccessToken,
+  requireCredentials,
+  revokeAt,
+  type TokenEndpoint,
+} from "./oauth-client";
+import type { AuthorizationRequest, Provider } from "./provider";
+import { normalizeScopeList } from "./scopes";
+
+export const GOOGLE_ENDPOINTS = {
+  authorizationUrl: "https://accounts.google.com/o/oauth2/v2/auth",
+  tokenUrl: "https://oauth2.googleapis.com/token",
+  revocationUrl: "https://oauth2.googleapis.com/revoke",
+  jwksUrl: "https://www.googleapis.com/oauth2/v3/certs",
+  issuer: "https://accounts.google.com",
+} as const;
+
+/** Google documents both spellings of its issuer in id_tokens. */
+const GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"];
+
+const AUTH = "https://www.googleapis.com/auth/";
+
+const DEFAULT_SCOPES = ["openid", "email", "profile"];
+const ALLOWED_SCOPES = [
+  "openid",
+  "email",
+  "profile",
+  ...[
+    ...["userinfo.email", "userinfo.profile"],
+    ...["calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly"],
+    ...["gmail.readonly", "gmail.send", "gmail.compose", "gmail.modify", "gmail.labels"],
+    ...["drive", "drive.file", "drive.readonly", "drive.metadata.readonly"],
+  ].map((scope) => AUTH + scope),
+];
+
+/** Google may answer `email`/`profile` as their `userinfo.*` URLs; both spellings mean the same grant. */
+export function normalizeGoogleScope(scope: string): string {
+  if (scope === `${AUTH}userinfo.email`) return "email";
+  if (scope === `${AUTH}userinfo.profile`) return "profile";
+  return scope;
+}
+
+/** Parameters shared by Google and YouTube: a refresh token (`access_type=offline`) and incremental auth. */
+export function addGoogleAuthorizationParams(url: URL): void {
+  url.searchParams.set("access_type", "offline");
+  url.searchParams.set("include_granted_scopes", "true");
+}
+
+export function googleTokenEndpoint(endpoints: EndpointOverrides, credentials: ClientCredentials): TokenEndpoint {
+  return { url: endpoints.tokenUrl ?? GOOGLE_ENDPOINTS.tokenUrl, credentials, clientAuth: "basic", encoding: "form" };
+}
+
+export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
+  const { endpoints } = config;
+  const issuer = endpoints.issuer ?? GOOGLE_ENDPOINTS.issuer;
+  const acceptedIssuers = endpoints.issuer ? [endpoints.issuer] : GOOGLE_ISSUERS;
+  const credentials = () => requireCredentials("google", config.credentials);
+  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials());
+
+  return {
+    id: "google",
+    name: "Google",
+    configured: config.credentials !== null,
+    defaultScopes: DEFAULT_SCOPES,
+    allowedScopes: ALLOWED_SCOPES,
+    usesPkce: true,
+    // Google sends `iss` on the callback without advertising it (RFC 9207): accept on exact match, never require.
+    issuer: async () => ({ issuer, requiresIssParameter: false }),
+    async authorizationUrl(request: AuthorizationRequest) {
+      // `openid` is always asked for: the account is identified from the id_token.
+      const scopes = [...new Set(["openid", ...request.scopes])];
+      const url = createAuthorizationUrl(endpoints.authorizationUrl ?? GOOGLE_ENDPOINTS.authorizationUrl, credentials().clientId, request, {
+        scopes,
+        pkce: true,
+      });
+      addGoogleAuthorizationParams(url);
+      url.searchParams.set("nonce", request.nonce);
+      // A refresh token is only issued on consent; forcing it again would mint one more (100 per account cap).
+      if (!request.hasRefreshToken) url.searchParams.set("prompt", "consent");
+      return url;
+    },
+    exchangeCode: (code, codeVerifier, redirectUri) => exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri),
+    refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
+    revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl ?? GOOGLE_ENDPOINTS.revocationUrl, token, hint),
+    async identify(tokens, nonce, now) {
+      if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };
+      const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl ?? GOOGLE_ENDPOINTS.jwksUrl), {
+        issuers: acceptedIssuers,
+        clientId: credentials().clientId,
+        nonce,
+        now,
+        algorithms: RS256_ONLY,
+      });
+      if (!verified.ok) return verified;
+      const { sub, email, email_verified: emailVerified, name } = verified.claims;
+      return {
+        ok: true,
+        account: {
+          id: String(sub),
+          // An unverified address could belong to someone else (OIDC Core §5.7).
+          ...(emailVerified === true && typeof email === "string" ? { email } : {}),
+          ...(typeof name === "string" ? { name } : {}),
+        },
+      };
+    },
+    normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeGoogleScope),
+  };
+}

@@ -1,0 +1,123 @@
+/** Any standard OpenID Connect provider an operator adds through `OIDC_PROVIDERS`. */
+import type { OidcProviderConfig } from "../config";
+import { RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
+import {
+  createAuthorizationUrl,
+  exchangeAuthorizationCode,
+  refreshAccessToken,
+  requireCredentials,
+  revokeAt,
+  type TokenEndpoint,
+} from "./oauth-client";
+import { createDiscoveryCache, DiscoveryError, type DiscoveryDocument } from "./oidc-discovery";
+import type { Provider, RevokeResult, TokenFailure, TokenResult } from "./provider";
+import { normalizeScopeList } from "./scopes";
+
+/** Asymmetric algorithms accepted beyond RS256 when the discovery document advertises them. */
+const OPTIONAL_ALGORITHMS = ["ES256", "PS256"];
+
+/** RFC 6749 §2.3.1 makes Basic the one every server must support, so it wins when offered. */
+function clientAuthMethod(document: DiscoveryDocument): "basic" | "body" {
+  const methods = document.token_endpoint_auth_methods_supported ?? ["client_secret_basic"];
+  return !methods.includes("client_secret_basic") && methods.includes("client_secret_post") ? "body" : "basic";
+}
+
+function idTokenAlgorithms(document: DiscoveryDocument): string[] {
+  const advertised = document.id_token_signing_alg_values_supported ?? [];
+  return [...RS256_ONLY, ...OPTIONAL_ALGORITHMS.filter((alg) => advertised.includes(alg))];
+}
+
+/** A transient discovery failure is a failed token call worth retrying; an invalid document is an operator error. */
+const DISCOVERY_UNAVAILABLE: TokenFailure = { kind: "network", status: null, error: null, description: null, retryAfterSeconds: null };
+
+async function withDiscovery<T extends TokenResult | RevokeResult>(
+  discover: () => Promise<DiscoveryDocument>,
+  call: (document: DiscoveryDocument) => Promise<T>,
+): Promise<T | { ok: false; failure: TokenFailure }> {
+  let document: DiscoveryDocument;
+  try {
+    document = await discover();
+  } catch (error) {
+    if (error instanceof DiscoveryError && error.transient) return { ok: false, failure: DISCOVERY_UNAVAILABLE };
+    throw error;
+  }
+  return call(document);
+}
+
+export function createOidcProvider(config: OidcProviderConfig): Provider {
+  const discover = createDiscoveryCache(config.issuer);
+  const credentials = () => requireCredentials(config.id, config.credentials);
+  const tokenEndpoint = (document: DiscoveryDocument): TokenEndpoint => ({
+    url: document.token_endpoint,
+    credentials: credentials(),
+    clientAuth: clientAuthMethod(document),
+    encoding: "form",
+  });
+
+  return {
+    id: config.id,
+    name: config.name,
+    configured: config.credentials !== null,
+    defaultScopes: config.defaultScopes,
+    allowedScopes: config.scopes,
+    usesPkce: true,
+    async issuer() {
+      const document = await discover();
+      return { issuer: config.issuer, requiresIssParameter: document.authorization_response_iss_parameter_supported === true };
+    },
+    async authorizationUrl(request) {
+      const document = await discover();
+      const scopes = [...new Set(["openid", ...request.scopes])];
+      const url = createAuthorizationUrl(document.authorization_endpoint, credentials().clientId, request, { scopes, pkce: true });
+      url.searchParams.set("nonce", request.nonce);
+      // Operator parameters add to ours; they never replace state, nonce, PKCE or the redirect URI.
+      for (const [name, value] of Object.entries(config.authorizationParams)) {
+        if (!url.searchParams.has(name)) url.searchParams.set(name, value);
+      }
+      // OIDC Core §11: a refresh token for offline_access is only issued after explicit consent.
+      if (scopes.includes("offline_access") && !request.hasRefreshToken) {
+        const prompt = (url.searchParams.get("prompt") ?? "").split(" ").filter(Boolean);
+        if (!prompt.includes("consent")) url.searchParams.set("prompt", [...prompt, "consent"].join(" "));
+      }
+      return url;
+    },
+    exchangeCode: (code, codeVerifier, redirectUri) =>
+      withDiscovery(discover, (document) => exchangeAuthorizationCode(tokenEndpoint(document), code, codeVerifier, redirectUri)),
+    refresh: (refreshToken) => withDiscovery(discover, (document) => refreshAccessToken(tokenEndpoint(document), refreshToken)),
+    // Whether revocation exists is only known after discovery (`revoke` must be known synchronously), so without an
+    // advertised endpoint there is nothing to revoke upstream and the call succeeds; local tokens are wiped either way.
+    revoke: (token, hint) =>
+      withDiscovery(discover, (document) =>
+        document.revocation_endpoint
+          ? revokeAt(tokenEndpoint(document), document.revocation_endpoint, token, hint)
+          : Promise.resolve<RevokeResult>({ ok: true }),
+      ),
+    async identify(tokens, nonce, now) {
+      if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };
+      let document: DiscoveryDocument;
+      try {
+        document = await discover();
+      } catch {
+        return { ok: false, reason: "identity_failed", detail: "discovery document unavailable" };
+      }
+      const verified = await verifyIdToken(tokens.idToken, remoteKeySet(document.jwks_uri), {
+        issuers: [config.issuer],
+        clientId: credentials().clientId,
+        nonce,
+        now,
+        algorithms: idTokenAlgorithms(document),
+      });
+      if (!verified.ok) return verified;
+      const { sub, email, email_verified: emailVerified, name } = verified.claims;
+      return {
+        ok: true,
+        account: {
+          id: String(sub),
+          ...(emailVerified === true && typeof email === "string" ? { email } : {}),
+          ...(typeof name === "string" ? { name } : {}),
+        },
+      };
+    },
+    normalizeScopes: (scopes) => normalizeScopeList(scopes),
+  };
+}

@@ -1,0 +1,67 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Database } from "./database";
+import { connections, type ConnectionRow } from "./schema";
+
+export type { ConnectionRow };
+
+export interface UserConnectionKey {
+  userId: string;
+  id: string;
+}
+
+export async function findConnection(db: Database, { userId, id }: UserConnectionKey): Promise<ConnectionRow | null> {
+  const row = await db.query.connections.findFirst({ where: and(eq(connections.userId, userId), eq(connections.id, id)) });
+  return row ?? null;
+}
+
+export async function listConnections(db: Database, { userId }: { userId: string }): Promise<ConnectionRow[]> {
+  return db.select().from(connections).where(eq(connections.userId, userId)).orderBy(asc(connections.createdAt), asc(connections.id));
+}
+
+export async function findConnectionByAccount(
+  db: Database,
+  { userId, provider, accountId }: { userId: string; provider: string; accountId: string },
+): Promise<ConnectionRow | null> {
+  const row = await db.query.connections.findFirst({
+    where: and(eq(connections.userId, userId), eq(connections.provider, provider), eq(connections.accountId, accountId)),
+  });
+  return row ?? null;
+}
+
+/** Inserts a new connection; false when one already exists for the same user, provider and account. */
+export async function insertConnection(db: Database, row: ConnectionRow): Promise<boolean> {
+  const inserted = await db
+    .insert(connections)
+    .values(row)
+    .onConflictDoNothing({ target: [connections.userId, connections.provider, connections.accountId] })
+    .returning({ id: connections.id });
+  return inserted.length === 1;
+}
+
+export type ConnectionUpdate = Partial<Omit<ConnectionRow, "id" | "userId" | "provider" | "accountId" | "createdAt" | "version">>;
+
+/**
+ * Updates a connection only if its version is still `expectedVersion` (compare-and-swap), bumping the version.
+ * Returns false when another writer got there first.
+ */
+export async function updateConnection(
+  db: Database,
+  { userId, id, expectedVersion }: UserConnectionKey & { expectedVersion: number },
+  update: ConnectionUpdate,
+): Promise<boolean> {
+  const updated = await db
+    .update(connections)
+    .set({ ...update, version: expectedVersion + 1 })
+    .where(and(eq(connections.userId, userId), eq(connections.id, id), eq(connections.version, expectedVersion)))
+    .returning({ id: connections.id });
+  return updated.length === 1;
+}
+
+/** Removes a connection and its token ciphertexts; false when it was not there. */
+export async function deleteConnection(db: Database, { userId, id }: UserConnectionKey): Promise<boolean> {
+  const deleted = await db
+    .delete(connections)
+    .where(and(eq(connections.userId, userId), eq(connections.id, id)))
+    .returning({ id: connections.id });
+  return deleted.length === 1;
+}

@@ -1,0 +1,87 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Times are Unix milliseconds (UTC). */
+const timestamp = (name: string) => integer(name, { mode: "number" });
+
+export const connections = sqliteTable(
+  "connections",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    provider: text("provider").notNull(),
+    accountId: text("account_id").notNull(),
+    accountEmail: text("account_email"),
+    accountName: text("account_name"),
+    status: text("status", { enum: ["active", "needs_reauth"] }).notNull(),
+    /** Why the connection needs re-authorization (a reason code, never provider text). */
+    statusReason: text("status_reason"),
+    /** Granted scopes, normalised, space-separated. */
+    scopes: text("scopes").notNull(),
+    /** `kid.iv.ciphertext`, bound by AAD to this row, user and field. */
+    accessTokenCiphertext: text("access_token_ciphertext").notNull(),
+    refreshTokenCiphertext: text("refresh_token_ciphertext"),
+    /** The key id both ciphertexts were written with, for rotation progress. */
+    keyId: text("key_id").notNull(),
+    accessTokenExpiresAt: timestamp("access_token_expires_at"),
+    /** Incremented by every write of the token columns (compare-and-swap). */
+    version: integer("version").notNull().default(1),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+    lastRefreshedAt: timestamp("last_refreshed_at"),
+  },
+  (table) => [
+    uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),
+    index("connections_status_expiry").on(table.status, table.accessTokenExpiresAt),
+    index("connections_key_id").on(table.keyId),
+  ],
+);
+
+export const consents = sqliteTable(
+  "consents",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    connectionId: text("connection_id"),
+    provider: text("provider").notNull(),
+    kind: text("kind", {
+      enum: ["grant", "expansion", "reduction", "withdrawal", "integration_activated", "integration_deactivated"],
+    }).notNull(),
+    /** Scopes the change concerns, space-separated. */
+    scopes: text("scopes").notNull(),
+    /** Scopes asked for but not granted, space-separated (reductions). */
+    missingScopes: text("missing_scopes").notNull().default(""),
+    integration: text("integration"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (table) => [index("consents_user_created").on(table.userId, table.createdAt, table.id)],
+);
+
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: text("id").primaryKey(),
+    at: timestamp("at").notNull(),
+    userId: text("user_id"),
+    /** Who acted: `user`, `service` (a backend with connections:token), `cron`, `anonymous`. */
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    provider: text("provider"),
+    connectionId: text("connection_id"),
+    outcome: text("outcome", { enum: ["success", "failure"] }).notNull(),
+    requestId: text("request_id"),
+    ip: text("ip"),
+    /** A small JSON object; never a secret. */
+    detail: text("detail").notNull().default("{}"),
+  },
+  (table) => [
+    index("audit_user_at").on(table.userId, table.at, table.id),
+    index("audit_action_at").on(table.action, table.at, table.id),
+    index("audit_at").on(table.at, table.id),
+  ],
+);
+
+export type ConnectionRow = typeof connections.$inferSelect;
+export type ConsentRow = typeof consents.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

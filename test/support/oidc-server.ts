@@ -1,0 +1,316 @@
+/**
+ * A real OpenID Provider (`oidc-provider` v9) on 127.0.0.1 for flow tests and local development. Runs in Node.
+ *
+ * What it offers
+ * - One confidential client, `LOCAL_OIDC_CLIENT` from ./bindings (client_secret_basic), code flow with PKCE S256
+ *   required, refresh tokens for `offline_access` (rotated on every use: reusing a rotated refresh token revokes the
+ *   whole grant, so a double spend shows up as `invalid_grant` on the next refresh), RFC 7009 revocation, RS256
+ *   id_tokens carrying the scope's claims, and the RFC 9207 `iss` authorization response parameter.
+ * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 requires, `offline_access`
+ *   survives only when `prompt` is absent or includes `consent`.
+ * - Accounts: any `login_hint` matching `[A-Za-z0-9._-]{1,64}` is an account id (`sub`); without one, `alice`.
+ *   Claims: `email` = `{sub}@example.com`, `email_verified` = true, `name` = `User {sub}`.
+ *
+ * Interactions complete without a human: the provider redirects the browser to `/interaction/{uid}` on this same
+ * server, which logs the hinted account in, grants the requested scopes (minus any denied ones) and redirects back,
+ * so following redirects with a cookie jar goes authorize → interaction → authorize (resume) → client callback.
+ *
+ * Control API for tests. Key everything by an account id of your own (`login_hint=t-${crypto.randomUUID()}`):
+ * test files run in parallel against this one server.
+ * - `POST /__control/accounts/{sub}` with `{"deny_scopes"?: string[], "deny"?: boolean}` replaces that account's
+ *   behaviour: listed scopes are refused at consent (the token response's `scope` omits them); `deny: true` ends
+ *   the flow with `error=access_denied`. `{}` restores the default. Answers 204.
+ * - `GET /__control/events?account={sub}` answers `{"account","counts":{type: n},"events":[{"type","at","detail"?}]}`
+ *   where type is `authorization_code` / `refresh_token` (successful token grants), `token_error` (a failed grant
+ *   attributable to the account; detail = the OAuth error code, e.g. `invalid_grant` on refresh token reuse),
+ *   `grant_revoked` (the whole grant was revoked: reuse detection, or revocation of a refresh token) and
+ *   `revocation` (a token of the account was revoked at the revocation endpoint; detail = `refresh_token` or
+ *   `access_token`).
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+// @ts-expect-error -- oidc-provider ships no type declarations; the few shapes used here are typed below.
+import Provider, { interactionPolicy } from "oidc-provider";
+import { z } from "zod";
+import { LOCAL_OIDC_CLIENT } from "./bindings";
+
+export interface OidcServerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  accessTokenTtlSeconds?: number;
+  refreshTokenTtlSeconds?: number;
+  redirectUris?: string[];
+}
+
+export interface OidcServer {
+  /** `http://127.0.0.1:{port}`, also the base of every endpoint (discovery at `/.well-known/openid-configuration`). */
+  issuer: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_REDIRECT_URI = "http://localhost:8787/v1/oauth/local-oidc/callback";
+const DEFAULT_ACCOUNT_ID = "alice";
+const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const SCOPES = ["openid", "email", "profile", "offline_access", "api:read", "api:write"];
+const EVENT_TYPES = ["authorization_code", "refresh_token", "token_error", "grant_revoked", "revocation"] as const;
+type EventType = (typeof EVENT_TYPES)[number];
+
+// The parts of oidc-provider's API this file touches (the package has no declarations of its own).
+interface TokenOwner {
+  accountId: string;
+}
+interface OidcRequestContext {
+  route?: string;
+  params: Record<string, string | undefined>;
+  session?: { accountId?: string };
+  entities: { Account?: TokenOwner; RefreshToken?: TokenOwner; AccessToken?: TokenOwner };
+}
+interface KoaContext {
+  status: number;
+  oidc?: OidcRequestContext;
+}
+interface Interaction {
+  params: Record<string, string | undefined>;
+  session?: { accountId?: string };
+}
+interface Grant {
+  addOIDCScope(scope: string): void;
+  rejectOIDCScope(scope: string): void;
+  save(): Promise<string>;
+}
+interface OidcProvider {
+  Grant: new (properties: { accountId: string; clientId: string }) => Grant;
+  callback(): RequestListener;
+  use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
+  on(event: "grant.success", listener: (ctx: { oidc: OidcRequestContext }) => void): void;
+  on(event: "grant.error", listener: (ctx: { oidc: OidcRequestContext }, error: { error?: string }) => void): void;
+  on(event: "grant.revoked", listener: (ctx: { oidc: OidcRequestContext }, grantId: string) => void): void;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: Record<string, unknown>,
+    options?: { mergeWithLastSubmission: boolean },
+  ): Promise<void>;
+}
+interface CheckConstructor {
+  new (reason: string, description: string, check: (ctx: { oidc: OidcRequestContext }) => boolean): unknown;
+  REQUEST_PROMPT: boolean;
+  NO_NEED_TO_PROMPT: boolean;
+}
+interface InteractionPolicy extends Array<{ name: string; checks: unknown[] }> {}
+const { base: basePolicy, Check } = interactionPolicy as { base(): InteractionPolicy; Check: CheckConstructor };
+const OidcProviderClass = Provider as new (issuer: string, configuration: object) => OidcProvider;
+
+const accountBehaviourSchema = z.strictObject({
+  deny_scopes: z.array(z.string()).default([]),
+  deny: z.boolean().default(false),
+});
+type AccountBehaviour = z.infer<typeof accountBehaviourSchema>;
+
+interface RecordedEvent {
+  type: EventType;
+  at: string;
+  detail?: string;
+}
+
+/** Starts the provider; resolves once it listens. */
+export async function startOidcServer(options: OidcServerOptions = {}): Promise<OidcServer> {
+  const behaviours = new Map<string, AccountBehaviour>();
+  const events = new Map<string, RecordedEvent[]>();
+  const record = (accountId: string | undefined, type: EventType, detail?: string) => {
+    if (accountId === undefined) return;
+    const event: RecordedEvent = { type, at: new Date().toISOString(), ...(detail === undefined ? {} : { detail }) };
+    events.set(accountId, [...(events.get(accountId) ?? []), event]);
+  };
+
+  // The issuer embeds the port, so listen first and attach the provider afterwards.
+  let handleProviderRequest: RequestListener | undefined;
+  let provider: OidcProvider | undefined;
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://placeholder").pathname;
+    let handled: Promise<void>;
+    if (path.startsWith("/__control/")) handled = handleControl(req, res, behaviours, events);
+    else if (path.startsWith("/interaction/") && provider) handled = completeInteraction(provider, req, res, behaviours);
+    else handled = Promise.resolve(handleProviderRequest?.(req, res));
+    handled.catch((error: unknown) => {
+      console.error("oidc test server:", error);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal error");
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  provider = new OidcProviderClass(issuer, providerConfiguration(options));
+  provider.on("grant.success", ({ oidc }) => {
+    const grantType = oidc.params.grant_type;
+    if (grantType === "authorization_code" || grantType === "refresh_token") {
+      record(oidc.entities.Account?.accountId, grantType);
+    }
+  });
+  provider.on("grant.error", ({ oidc }, error) => {
+    const owner = oidc.entities.Account ?? oidc.entities.RefreshToken;
+    record(owner?.accountId, "token_error", error.error);
+  });
+  provider.on("grant.revoked", ({ oidc }) => {
+    const owner = oidc.entities.RefreshToken ?? oidc.entities.AccessToken;
+    record(owner?.accountId, "grant_revoked");
+  });
+  // oidc-provider emits no event for a successful revocation, so observe the route's outcome instead.
+  provider.use(async (ctx, next) => {
+    await next();
+    const oidc = ctx.oidc;
+    if (oidc?.route !== "revocation" || ctx.status !== 200) return;
+    if (oidc.entities.RefreshToken) record(oidc.entities.RefreshToken.accountId, "revocation", "refresh_token");
+    else if (oidc.entities.AccessToken) record(oidc.entities.AccessToken.accountId, "revocation", "access_token");
+  });
+  handleProviderRequest = provider.callback();
+
+  return {
+    issuer,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Keep-alive connections from fetch clients would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function providerConfiguration(options: OidcServerOptions): object {
+  const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+  const policy = basePolicy();
+  // A browser that already has a session would otherwise stay logged in as its first account.
+  policy
+    .find((prompt) => prompt.name === "login")
+    ?.checks.push(
+      new Check("login_hint_mismatch", "a different account was hinted", ({ oidc }) =>
+        oidc.params.login_hint !== undefined && oidc.params.login_hint !== oidc.session?.accountId
+          ? Check.REQUEST_PROMPT
+          : Check.NO_NEED_TO_PROMPT,
+      ),
+    );
+
+  return {
+    clients: [
+      {
+        client_id: LOCAL_OIDC_CLIENT.clientId,
+        client_secret: LOCAL_OIDC_CLIENT.clientSecret,
+        redirect_uris: options.redirectUris ?? [DEFAULT_REDIRECT_URI],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ],
+    jwks: { keys: [{ ...signingKey, kid: `rs256-${randomBytes(4).toString("hex")}`, alg: "RS256", use: "sig" }] },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    scopes: SCOPES,
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    // The code flow's id_token should carry the scope's claims too (oidc-provider defaults to userinfo only).
+    conformIdTokenClaims: false,
+    async findAccount(_ctx: unknown, sub: string) {
+      return {
+        accountId: sub,
+        claims: async () => ({ sub, email: `${sub}@example.com`, email_verified: true, name: `User ${sub}` }),
+      };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+    },
+    interactions: { policy, url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    responseTypes: ["code"],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    clientBasedCORS: () => false,
+    ttl: {
+      AccessToken: options.accessTokenTtlSeconds ?? 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: options.refreshTokenTtlSeconds ?? 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      Interaction: 600,
+      Session: 24 * 3600,
+    },
+  };
+}
+
+/** Logs in the hinted account and consents on its behalf, honouring the account's test behaviour. */
+async function completeInteraction(
+  provider: OidcProvider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  behaviours: Map<string, AccountBehaviour>,
+): Promise<void> {
+  const { params, session } = await provider.interactionDetails(req, res);
+  const accountId = params.login_hint ?? session?.accountId ?? DEFAULT_ACCOUNT_ID;
+  if (!ACCOUNT_ID_PATTERN.test(accountId)) {
+    res.writeHead(400, { "content-type": "text/plain" }).end(`login_hint must match ${ACCOUNT_ID_PATTERN}`);
+    return;
+  }
+  const behaviour = behaviours.get(accountId) ?? accountBehaviourSchema.parse({});
+  if (behaviour.deny) {
+    await provider.interactionFinished(
+      req,
+      res,
+      { error: "access_denied", error_description: "the end-user denied the request" },
+      { mergeWithLastSubmission: false },
+    );
+    return;
+  }
+
+  const requestedScopes = (params.scope ?? "").split(" ").filter(Boolean);
+  const grantedScopes = requestedScopes.filter((scope) => !behaviour.deny_scopes.includes(scope));
+  const deniedScopes = requestedScopes.filter((scope) => behaviour.deny_scopes.includes(scope));
+  // A fresh grant per interaction keeps each flow's outcome independent of earlier ones in the same browser.
+  const grant = new provider.Grant({ accountId, clientId: LOCAL_OIDC_CLIENT.clientId });
+  grant.addOIDCScope(grantedScopes.join(" "));
+  if (deniedScopes.length > 0) grant.rejectOIDCScope(deniedScopes.join(" "));
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } });
+}
+
+async function handleControl(
+  req: IncomingMessage,
+  res: ServerResponse,
+  behaviours: Map<string, AccountBehaviour>,
+  events: Map<string, RecordedEvent[]>,
+): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://placeholder");
+  const sendJson = (status: number, body: unknown): void => {
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  };
+
+  const accountPath = /^\/__control\/accounts\/([^/]+)$/.exec(url.pathname);
+  if (accountPath?.[1] !== undefined && req.method === "POST") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    } catch {
+      return sendJson(400, { error: "body must be JSON" });
+    }
+    const parsed = accountBehaviourSchema.safeParse(body);
+    if (!parsed.success) return sendJson(400, { error: z.prettifyError(parsed.error) });
+    behaviours.set(decodeURIComponent(accountPath[1]), parsed.data);
+    res.writeHead(204).end();
+    return;
+  }
+
+  const account = url.searchParams.get("account");
+  if (url.pathname === "/__control/events" && req.method === "GET" && account !== null) {
+    const accountEvents = events.get(account) ?? [];
+    const counts = Object.fromEntries(
+      EVENT_TYPES.map((type) => [type, accountEvents.filter((event) => event.type === type).length]),
+    );
+    return sendJson(200, { account, counts, events: accountEvents });
+  }
+  sendJson(404, { error: "unknown control endpoint (see test/support/oidc-server.ts)" });
+}

@@ -1,0 +1,33 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { testBindings } from "./test/support/bindings";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.jsonc" },
+        miniflare: {
+          bindings: {
+            ...testBindings({ mockProviderOrigin: inject("mockProviderOrigin"), oidcIssuer: inject("oidcIssuer") }),
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/support/global-setup.ts"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      include: ["test/**/*.test.ts"],
+      testTimeout: 20_000,
+      coverage: {
+        provider: "istanbul" as const,
+        include: ["src/**/*.ts"],
+        reporter: ["text-summary", "text"],
+        thresholds: { statements: 90, branches: 90 },
+      },
+    },
+  };
+});
