@@ -9,7 +9,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env";
 import { RequestAudit } from "./audit/request-audit";
-import { getConfig } from "./config";
+import { ConfigError, getConfig } from "./config";
 import { ProblemError, problemResponse } from "./errors";
 import { callerAuth } from "./middleware/caller-auth";
 import { authorizationRoutes } from "./routes/authorization";
@@ -58,6 +58,11 @@ function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", "The body is not valid JSON.");
   if (error instanceof HTTPException && error.status === 413) return new ProblemError("payload-too-large");
+  if (error instanceof ConfigError) {
+    // Names the variable, never its value: safe for the operator's log, not for the caller.
+    console.error(JSON.stringify({ message: error.message }));
+    return new ProblemError("internal", "The service is misconfigured.");
+  }
   // Messages of unknown errors can carry query parameters; log where it failed, not what it held.
   console.error(JSON.stringify({ message: "unhandled error", error: errorName(error), stack: error instanceof Error ? error.stack?.split("\n").slice(1, 6).join(" | ") : undefined }));
   return new ProblemError("internal", "Something went wrong on our side. Quote the request_id when reporting it.");

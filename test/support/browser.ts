@@ -1,6 +1,6 @@
 /**
  * A tiny browser for flow tests in workerd: a cookie jar and manual redirect following. Requests to the Worker's
- * own origin (`PUBLIC_BASE_URL`, http://localhost:8787 in tests) go to the Worker under test through
+ * own origin (`WORKER_ORIGIN`, the tests' `PUBLIC_BASE_URL`) go to the Worker under test through
  * `exports.default.fetch`; every other origin (the mock providers and the OIDC server on 127.0.0.1) goes to the
  * network through the global `fetch`.
  *
@@ -10,7 +10,7 @@
  *   });
  *   const { response } = await browser.follow(rewriteQuery(stoppedAt!, { state: "forged" }));
  */
-import { env, exports } from "cloudflare:workers";
+import { WORKER_ORIGIN, worker } from "./worker";
 
 /** One stored cookie; the jar keys it by origin, path and name. */
 interface StoredCookie {
@@ -103,7 +103,7 @@ export class Browser {
     const cookie = this.cookies.header(url);
     if (cookie !== undefined) headers.set("cookie", cookie);
     const request = new Request(url, { headers, redirect: "manual" });
-    const response = url.origin === workerOrigin() ? await worker().fetch(request) : await fetch(request);
+    const response = url.origin === WORKER_ORIGIN ? await worker().fetch(request) : await fetch(request);
     this.cookies.store(url, response.headers.getSetCookie());
     return response;
   }
@@ -117,16 +117,6 @@ export function rewriteQuery(url: string | URL, params: Record<string, string | 
     else rewritten.searchParams.set(name, value);
   }
   return rewritten.href;
-}
-
-function workerOrigin(): string {
-  return new URL(env.PUBLIC_BASE_URL).origin;
-}
-
-// `wrangler types` output here declares no `GlobalProps.mainModule`, so `exports` is untyped; the default export is
-// the Worker's fetch handler.
-function worker(): { fetch(request: Request): Promise<Response> } {
-  return (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
 }
 
 function parseSetCookie(url: URL, header: string): StoredCookie | null {

@@ -99,7 +99,7 @@ interface CheckConstructor {
   REQUEST_PROMPT: boolean;
   NO_NEED_TO_PROMPT: boolean;
 }
-interface InteractionPolicy extends Array<{ name: string; checks: unknown[] }> {}
+type InteractionPolicy = Array<{ name: string; checks: unknown[] }>;
 const { base: basePolicy, Check } = interactionPolicy as { base(): InteractionPolicy; Check: CheckConstructor };
 const OidcProviderClass = Provider as new (issuer: string, configuration: object) => OidcProvider;
 
@@ -122,24 +122,14 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
   const record = (accountId: string | undefined, type: EventType, detail?: string) => {
     if (accountId === undefined) return;
     const event: RecordedEvent = { type, at: new Date().toISOString(), ...(detail === undefined ? {} : { detail }) };
-    events.set(accountId, [...(events.get(accountId) ?? []), event]);
+    const accountEvents = events.get(accountId) ?? [];
+    accountEvents.push(event);
+    events.set(accountId, accountEvents);
   };
 
   // The issuer embeds the port, so listen first and attach the provider afterwards.
-  let handleProviderRequest: RequestListener | undefined;
-  let provider: OidcProvider | undefined;
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://placeholder").pathname;
-    let handled: Promise<void>;
-    if (path.startsWith("/__control/")) handled = handleControl(req, res, behaviours, events);
-    else if (path.startsWith("/interaction/") && provider) handled = completeInteraction(provider, req, res, behaviours);
-    else handled = Promise.resolve(handleProviderRequest?.(req, res));
-    handled.catch((error: unknown) => {
-      console.error("oidc test server:", error);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end("internal error");
-    });
-  });
+  let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
+  const server = createServer((req, res) => handleRequest(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", resolve);
@@ -147,7 +137,7 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
 
-  provider = new OidcProviderClass(issuer, providerConfiguration(options));
+  const provider = new OidcProviderClass(issuer, providerConfiguration(options));
   provider.on("grant.success", ({ oidc }) => {
     const grantType = oidc.params.grant_type;
     if (grantType === "authorization_code" || grantType === "refresh_token") {
@@ -170,7 +160,20 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
     if (oidc.entities.RefreshToken) record(oidc.entities.RefreshToken.accountId, "revocation", "refresh_token");
     else if (oidc.entities.AccessToken) record(oidc.entities.AccessToken.accountId, "revocation", "access_token");
   });
-  handleProviderRequest = provider.callback();
+  const handleProviderRequest = provider.callback();
+
+  handleRequest = (req, res) => {
+    const path = new URL(req.url ?? "/", issuer).pathname;
+    let handled: Promise<void>;
+    if (path.startsWith("/__control/")) handled = handleControl(req, res, behaviours, events);
+    else if (path.startsWith("/interaction/")) handled = completeInteraction(provider, req, res, behaviours);
+    else handled = Promise.resolve(handleProviderRequest(req, res));
+    handled.catch((error: unknown) => {
+      console.error("oidc test server:", error);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal error");
+    });
+  };
 
   return {
     issuer,
@@ -186,7 +189,8 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
 function providerConfiguration(options: OidcServerOptions): object {
   const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
   const policy = basePolicy();
-  // A browser that already has a session would otherwise stay logged in as its first account.
+  // A browser that already has a session would otherwise continue silently as its first account; this check sends
+  // it to the interaction, which refuses the switch (see completeInteraction).
   policy
     .find((prompt) => prompt.name === "login")
     ?.checks.push(
@@ -254,6 +258,14 @@ async function completeInteraction(
     res.writeHead(400, { "content-type": "text/plain" }).end(`login_hint must match ${ACCOUNT_ID_PATTERN}`);
     return;
   }
+  // oidc-provider answers a login as another account with a logout form to auto-submit, which the test browser
+  // cannot do: refuse loudly rather than let a flow silently continue as the session's account.
+  if (session?.accountId !== undefined && session.accountId !== accountId) {
+    res
+      .writeHead(409, { "content-type": "text/plain" })
+      .end(`this browser is logged in as ${session.accountId}; use a new Browser to log in as ${accountId}`);
+    return;
+  }
   const behaviour = behaviours.get(accountId) ?? accountBehaviourSchema.parse({});
   if (behaviour.deny) {
     await provider.interactionFinished(
@@ -282,7 +294,7 @@ async function handleControl(
   behaviours: Map<string, AccountBehaviour>,
   events: Map<string, RecordedEvent[]>,
 ): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://placeholder");
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const sendJson = (status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   };

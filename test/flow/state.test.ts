@@ -1,0 +1,114 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LOCAL_OIDC_ID } from "../support/bindings";
+import { Browser, rewriteQuery } from "../support/browser";
+import { authorizeInBrowser, requestAuthorizationUrl } from "../support/flows";
+import { worker } from "../support/worker";
+
+function newAccount(): string {
+  return `t-${crypto.randomUUID()}`;
+}
+
+async function expectInvalidState(response: Response): Promise<void> {
+  expect(response.status).toBe(400);
+  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+  expect(response.headers.get("Location")).toBeNull();
+  const body = (await response.json()) as { type: string };
+  expect(body.type).toBe("urn:connection-manager:problem:invalid-state");
+}
+
+async function connectionCount(userId: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?").bind(userId).first<{ n: number }>();
+  return row!.n;
+}
+
+describe("authorization state", () => {
+  it("cannot be replayed: the second callback with the same state fails and creates nothing more", async () => {
+    const startUrl = await requestAuthorizationUrl("state-replay", LOCAL_OIDC_ID, { return_to: "https://app.example.com/x" });
+    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const cookie = browser.cookies.header(callbackUrl)!;
+    const stored = await env.AUTH_STATE.list({ prefix: "authz:" });
+    const snapshot = await Promise.all(stored.keys.map(async (key) => [key.name, await env.AUTH_STATE.get(key.name)] as const));
+    expect((await browser.request(callbackUrl)).status).toBe(302);
+    // KV is eventually consistent: another location may still read the deleted state. Put it back, and replay
+    // with the original cookie (the browser itself dropped it), so only the single-use claim can refuse it.
+    for (const [name, value] of snapshot) if (value !== null) await env.AUTH_STATE.put(name, value);
+    const replay = await worker().fetch(new Request(callbackUrl, { headers: { Cookie: cookie } }));
+    await expectInvalidState(replay);
+    expect(await connectionCount("state-replay")).toBe(1);
+    const audit = await env.DB.prepare("SELECT detail FROM audit_events WHERE user_id = ? AND outcome = 'failure'").bind("state-replay").first<{ detail: string }>();
+    expect(JSON.parse(audit!.detail)).toEqual({ reason: "replayed_state" });
+  });
+
+  it("is refused when the browser lacks the flow's cookie", async () => {
+    const startUrl = await requestAuthorizationUrl("state-no-cookie", LOCAL_OIDC_ID, { return_to: "https://app.example.com/x" });
+    const { callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    await expectInvalidState(await new Browser().request(callbackUrl));
+    expect(await connectionCount("state-no-cookie")).toBe(0);
+  });
+
+  it("is refused at another provider's callback (mix-up)", async () => {
+    const startUrl = await requestAuthorizationUrl("state-wrong-provider", LOCAL_OIDC_ID);
+    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const elsewhere = new URL(callbackUrl);
+    elsewhere.pathname = "/v1/oauth/google/callback";
+    await expectInvalidState(await browser.request(elsewhere));
+  });
+
+  it("is refused when forged", async () => {
+    const startUrl = await requestAuthorizationUrl("state-forged", LOCAL_OIDC_ID);
+    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: "A".repeat(43) }))));
+    await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: null }))));
+  });
+
+  it("is refused once expired", async () => {
+    const startUrl = await requestAuthorizationUrl("state-expired", LOCAL_OIDC_ID);
+    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    // Age the stored transaction past its TTL; KV's own expiry (10 minutes) cannot be waited for in a test.
+    const list = await env.AUTH_STATE.list({ prefix: "authz:" });
+    for (const key of list.keys) {
+      const record = await env.AUTH_STATE.get<Record<string, unknown>>(key.name, "json");
+      if (record?.userId === "state-expired") await env.AUTH_STATE.put(key.name, JSON.stringify({ ...record, expiresAt: Date.now() - 1 }));
+    }
+    await expectInvalidState(await browser.request(callbackUrl));
+  });
+
+  it("start URL works once: a second browser cannot bind itself to the flow", async () => {
+    const startUrl = await requestAuthorizationUrl("state-start-once", LOCAL_OIDC_ID);
+    const first = await new Browser().follow(startUrl, { stopBefore: () => true });
+    expect(first.response.status).toBe(302);
+    const second = await new Browser().follow(startUrl, { stopBefore: () => true });
+    await expectInvalidState(second.response);
+  });
+
+  it("start sets an HttpOnly, SameSite=Lax cookie scoped to the OAuth paths, named per flow", async () => {
+    const firstUrl = await requestAuthorizationUrl("state-cookie", LOCAL_OIDC_ID);
+    const secondUrl = await requestAuthorizationUrl("state-cookie", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const cookies = [];
+    for (const url of [firstUrl, secondUrl]) {
+      const { response } = await browser.follow(url, { stopBefore: () => true });
+      expect(response.headers.get("Referrer-Policy")).toBe("no-referrer");
+      cookies.push(response.headers.get("Set-Cookie")!);
+    }
+    for (const cookie of cookies) {
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Lax/);
+      expect(cookie).toMatch(/Path=\/v1\/oauth\//);
+      const maxAge = Number(cookie.match(/Max-Age=(\d+)/)![1]);
+      expect(maxAge).toBeGreaterThan(0);
+      expect(maxAge).toBeLessThanOrEqual(600);
+      expect(cookie).not.toMatch(/Secure/);
+    }
+    const names = cookies.map((cookie) => cookie.split("=")[0]);
+    expect(names[0]).not.toBe(names[1]);
+  });
+
+  it("keeps no usable state value in KV keys, and no token in KV values", async () => {
+    const startUrl = await requestAuthorizationUrl("state-kv", LOCAL_OIDC_ID);
+    const state = new URL(startUrl).searchParams.get("state")!;
+    const list = await env.AUTH_STATE.list({ prefix: "authz:" });
+    expect(list.keys.some((key) => key.name.includes(state))).toBe(false);
+  });
+});

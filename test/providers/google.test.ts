@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { generateCodeVerifier } from "../../src/providers/secrets";
+import { authorizationRequest, authorizeAtMock, configuredProvider, connect, mockRequests, tokensOf, uniqueFlow } from "./support";
+
+const google = () => configuredProvider("google");
+const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
+
+describe("Google code exchange", () => {
+  it("returns tokens, the granted scopes and an id_token", async () => {
+    const { result } = await connect(google(), { mock_scope: `openid email ${CALENDAR}` });
+    const tokens = tokensOf(result);
+    expect(tokens).toMatchObject({ expiresIn: 3599, refreshToken: expect.stringMatching(/^1\/\//) });
+    expect(google().normalizeScopes((tokens.scope ?? "").split(" "))).toEqual(["email", CALENDAR, "openid"]);
+    expect(tokens.idToken).toEqual(expect.any(String));
+  });
+
+  it("sends the PKCE verifier and redirect URI in a form body with Basic client authentication", async () => {
+    const flow = uniqueFlow("google-exchange");
+    const { request } = await connect(google(), { mock_flow: flow });
+    const exchange = (await mockRequests({ flow, path: "/google/token" }))[0];
+    expect(Object.fromEntries(new URLSearchParams(exchange?.body))).toMatchObject({
+      grant_type: "authorization_code",
+      code_verifier: request.codeVerifier,
+      redirect_uri: request.redirectUri,
+    });
+    expect(exchange?.headers.authorization).toMatch(/^Basic /);
+  });
+
+  it("refuses a code redeemed with another PKCE verifier as invalid_grant", async () => {
+    const provider = google();
+    const request = authorizationRequest(provider);
+    const callback = await authorizeAtMock(await provider.authorizationUrl(request));
+    const result = await provider.exchangeCode(callback.searchParams.get("code") ?? "", generateCodeVerifier(), request.redirectUri);
+    expect(result).toMatchObject({ ok: false, failure: { kind: "oauth_error", status: 400, error: "invalid_grant" } });
+  });
+
+  it("refuses a code redeemed twice as invalid_grant", async () => {
+    const provider = google();
+    const { request, callback } = await connect(provider);
+    const again = await provider.exchangeCode(callback.searchParams.get("code") ?? "", request.codeVerifier, request.redirectUri);
+    expect(again).toMatchObject({ ok: false, failure: { error: "invalid_grant" } });
+  });
+
+  it("reports a revoked grant as invalid_grant 400", async () => {
+    const { result } = await connect(google(), { mock_token_failure: "invalid_grant" });
+    expect(result).toMatchObject({ ok: false, failure: { kind: "oauth_error", status: 400, error: "invalid_grant" } });
+  });
+
+  it("reports a deleted client as invalid_client 401", async () => {
+    const { result } = await connect(google(), { mock_token_failure: "invalid_client" });
+    expect(result).toMatchObject({ ok: false, failure: { kind: "oauth_error", status: 401, error: "invalid_client" } });
+  });
+
+  it("reports a throttling HTML page without Retry-After as http_error", async () => {
+    const { result } = await connect(google(), { mock_token_failure: "server_error_html", mock_token_status: "403" });
+    expect(result).toMatchObject({ ok: false, failure: { kind: "http_error", status: 403, retryAfterSeconds: null } });
+  });
+});
+
+describe("Google refresh and revocation", () => {
+  it("refreshes without rotating the refresh token", async () => {
+    const tokens = tokensOf((await connect(google())).result);
+    const refreshed = tokensOf(await google().refresh(tokens.refreshToken ?? ""));
+    expect(refreshed.refreshToken).toBeNull();
+    expect(refreshed.accessToken).not.toBe(tokens.accessToken);
+  });
+
+  it("revoking the refresh token ends the grant", async () => {
+    const tokens = tokensOf((await connect(google())).result);
+    expect(await google().revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await google().refresh(tokens.refreshToken ?? "")).toMatchObject({ ok: false, failure: { error: "invalid_grant" } });
+  });
+});
+
+describe("Google identity", () => {
+  it("identifies the account by the verified id_token's sub, with its verified email", async () => {
+    const { request, result } = await connect(google(), { mock_account: JSON.stringify({ sub: "g-123", email: "x@example.com" }) });
+    const identity = await google().identify(tokensOf(result), request.nonce, new Date());
+    expect(identity).toEqual({ ok: true, account: { id: "g-123", email: "x@example.com", name: "Ava Example" } });
+  });
+
+  it("does not keep an unverified email", async () => {
+    const { request, result } = await connect(google(), { mock_account: JSON.stringify({ email_verified: false }) });
+    const identity = await google().identify(tokensOf(result), request.nonce, new Date());
+    expect(identity.ok && identity.account.email).toBeUndefined();
+  });
+
+  it("fails identity when openid was not granted and no id_token came back", async () => {
+    const { request, result } = await connect(google(), { mock_scope: CALENDAR });
+    expect(await google().identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "identity_failed" });
+  });
+
+  it("names the configured issuer for the callback's optional iss check", async () => {
+    expect(await google().issuer()).toEqual({ issuer: expect.stringMatching(/\/google$/), requiresIssParameter: false });
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it, inject } from "vitest";
+import { parseConfig } from "../../src/config";
+import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
+import { testBindings } from "../support/bindings";
+import { configuredProvider, connect, mockOrigin, tokensOf } from "./support";
+
+const microsoft = () => configuredProvider("microsoft");
+const WORK_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/** The test configuration with another MICROSOFT_TENANT. */
+function microsoftForTenant(tenant: string) {
+  const bindings = testBindings({ mockProviderOrigin: mockOrigin(), oidcIssuer: inject("oidcIssuer") });
+  return createMicrosoftProvider(parseConfig({ ...bindings, MICROSOFT_TENANT: tenant }).providers.microsoft);
+}
+
+describe("Microsoft code exchange", () => {
+  it("normalises Graph scopes to their short names and counts offline_access when a refresh token came back", async () => {
+    const { result } = await connect(microsoft(), { mock_scope: "openid profile email offline_access User.Read mail.read" });
+    const tokens = tokensOf(result);
+    expect(tokens.scope).toContain("https://graph.microsoft.com/User.Read");
+    expect(microsoft().normalizeScopes((tokens.scope ?? "").split(" "))).toEqual([
+      "Mail.Read",
+      "User.Read",
+      "email",
+      "offline_access",
+      "openid",
+      "profile",
+    ]);
+  });
+
+  it("keeps Microsoft's error body: error and the AADSTS description", async () => {
+    const { result } = await connect(microsoft(), { mock_token_failure: "invalid_grant" });
+    expect(result).toMatchObject({
+      ok: false,
+      failure: { kind: "oauth_error", status: 400, error: "invalid_grant", description: expect.stringMatching(/^AADSTS70008:/) },
+    });
+  });
+
+  it("reports an expired client secret as invalid_client", async () => {
+    const { result } = await connect(microsoft(), { mock_token_failure: "invalid_client" });
+    expect(result).toMatchObject({ ok: false, failure: { status: 401, error: "invalid_client" } });
+  });
+
+  it("returns a new refresh token on every refresh", async () => {
+    const tokens = tokensOf((await connect(microsoft())).result);
+    const refreshed = tokensOf(await microsoft().refresh(tokens.refreshToken ?? ""));
+    expect(refreshed.refreshToken).toEqual(expect.any(String));
+    expect(refreshed.refreshToken).not.toBe(tokens.refreshToken);
+  });
+
+  it("offers no revocation", () => {
+    expect(microsoft().revoke).toBeNull();
+  });
+});
+
+describe("Microsoft identity", () => {
+  it("identifies the account as tid:oid from the verified id_token", async () => {
+    const account = { tid: WORK_TENANT, oid: "0a1b2c3d-0000-4000-8000-000000000001", name: "Ava" };
+    const { request, result } = await connect(microsoft(), { mock_account: JSON.stringify(account) });
+    const identity = await microsoft().identify(tokensOf(result), request.nonce, new Date());
+    expect(identity).toMatchObject({ ok: true, account: { id: `${WORK_TENANT}:0a1b2c3d-0000-4000-8000-000000000001`, name: "Ava" } });
+  });
+
+  it("refuses a work account when the app is configured for consumers", async () => {
+    const provider = microsoftForTenant("consumers");
+    const { request, result } = await connect(provider, { mock_account: JSON.stringify({ tid: WORK_TENANT }) });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+
+  it("accepts a personal account when the app is configured for consumers", async () => {
+    const provider = microsoftForTenant("consumers");
+    const { request, result } = await connect(provider, { mock_account: JSON.stringify({ tid: CONSUMER_TENANT_ID }) });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: true });
+  });
+
+  it("refuses another tenant when the app is configured for one tenant id", async () => {
+    const provider = microsoftForTenant("11111111-0000-4000-8000-000000000000");
+    const { request, result } = await connect(provider, { mock_account: JSON.stringify({ tid: WORK_TENANT }) });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+});
+
+describe("Microsoft tenant rules", () => {
+  it("lets common accept any tenant", () => {
+    expect(isTenantAllowed("common", CONSUMER_TENANT_ID) && isTenantAllowed("common", WORK_TENANT)).toBe(true);
+  });
+
+  it("lets organizations refuse personal accounts", () => {
+    expect([isTenantAllowed("organizations", CONSUMER_TENANT_ID), isTenantAllowed("organizations", WORK_TENANT)]).toEqual([false, true]);
+  });
+
+  it("compares a tenant id without regard to case", () => {
+    expect(isTenantAllowed(WORK_TENANT.toUpperCase(), WORK_TENANT)).toBe(true);
+  });
+});

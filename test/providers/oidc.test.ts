@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import type { OidcProviderConfig } from "../../src/config";
+import { createOidcProvider } from "../../src/providers/oidc";
+import { createDiscoveryCache, DISCOVERY_TTL_MS } from "../../src/providers/oidc-discovery";
+import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
+import { authorizationRequest, connect, mockOrigin, mockRequests, tokensOf, uniqueFlow } from "./support";
+
+/** A provider for a fresh issuer key at the mock, so discovery caching and overrides are this test's own. */
+async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, config: Partial<OidcProviderConfig> = {}) {
+  const key = uniqueFlow("issuer");
+  const issuer = `${mockOrigin()}/oidc/${key}`;
+  await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(discoveryOverrides) });
+  const provider = createOidcProvider({
+    id: "mock-oidc",
+    name: "Mock OIDC",
+    issuer,
+    credentials: MOCK_OIDC_CLIENT,
+    scopes: ["openid", "email", "offline_access"],
+    defaultScopes: ["openid", "email"],
+    authorizationParams: {},
+    ...config,
+  });
+  return { provider, issuer, discoveryPath: `/oidc/${key}/.well-known/openid-configuration` };
+}
+
+describe("OIDC discovery", () => {
+  it("takes the endpoints from the discovery document", async () => {
+    const { provider, issuer } = await oidcProvider();
+    const url = await provider.authorizationUrl(authorizationRequest(provider));
+    expect(`${url.origin}${url.pathname}`).toBe(`${issuer}/authorize`);
+  });
+
+  it("refuses a document that names another issuer", async () => {
+    const { provider } = await oidcProvider({ issuer: "https://evil.example.com" });
+    await expect(provider.issuer()).rejects.toThrow(/different issuer/);
+  });
+
+  it("refuses a plain-http endpoint that is not loopback", async () => {
+    const { provider } = await oidcProvider({ token_endpoint: "http://tokens.example.com/token" });
+    await expect(provider.authorizationUrl(authorizationRequest(provider))).rejects.toThrow(/token_endpoint/);
+  });
+
+  it("fetches the document once and then serves it from the cache", async () => {
+    const { provider, discoveryPath } = await oidcProvider();
+    await provider.issuer();
+    await provider.authorizationUrl(authorizationRequest(provider));
+    expect(await mockRequests({ path: discoveryPath })).toHaveLength(1);
+  });
+
+  it("fetches the document again once the cache entry is older than its TTL", async () => {
+    const { issuer, discoveryPath } = await oidcProvider();
+    let now = 0;
+    const discover = createDiscoveryCache(issuer, () => now);
+    await discover();
+    now = DISCOVERY_TTL_MS + 1;
+    await discover();
+    expect(await mockRequests({ path: discoveryPath })).toHaveLength(2);
+  });
+
+  it("requires the iss callback parameter when the server advertises it", async () => {
+    const { provider, issuer } = await oidcProvider();
+    expect(await provider.issuer()).toEqual({ issuer, requiresIssParameter: true });
+  });
+});
+
+describe("OIDC authorization URL", () => {
+  it("forces consent when offline_access is requested and no refresh token is stored", async () => {
+    const { provider } = await oidcProvider();
+    const url = await provider.authorizationUrl(authorizationRequest(provider, { scopes: ["openid", "offline_access"] }));
+    expect(url.searchParams.get("prompt")).toBe("consent");
+  });
+
+  it("adds the operator's authorization parameters without replacing ours", async () => {
+    const { provider } = await oidcProvider({}, { authorizationParams: { audience: "api", state: "forged" } });
+    const request = authorizationRequest(provider);
+    const url = await provider.authorizationUrl(request);
+    expect([url.searchParams.get("audience"), url.searchParams.get("state")]).toEqual(["api", request.state]);
+  });
+});
+
+describe("OIDC tokens and identity", () => {
+  it("identifies the account by the verified id_token's sub", async () => {
+    const { provider } = await oidcProvider();
+    const { request, result } = await connect(provider, { mock_account: JSON.stringify({ sub: "oidc-user-1" }) });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: true, account: { id: "oidc-user-1" } });
+  });
+
+  it("accepts an ES256 id_token when the document advertises ES256", async () => {
+    const { provider } = await oidcProvider({ id_token_signing_alg_values_supported: ["RS256", "ES256"] });
+    const { request, result } = await connect(provider, { mock_id_token: "es256" });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: true });
+  });
+
+  it("refuses an ES256 id_token when the document only advertises RS256", async () => {
+    const { provider } = await oidcProvider();
+    const { request, result } = await connect(provider, { mock_id_token: "es256" });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+
+  it("authenticates in the body when the server only supports client_secret_post", async () => {
+    const { provider } = await oidcProvider({ token_endpoint_auth_methods_supported: ["client_secret_post"] });
+    const flow = uniqueFlow("oidc-post");
+    await connect(provider, { mock_flow: flow });
+    const exchange = (await mockRequests({ flow })).find((entry) => entry.path.endsWith("/token"));
+    expect(new URLSearchParams(exchange?.body).get("client_secret")).toBe(MOCK_OIDC_CLIENT.clientSecret);
+  });
+
+  it("revokes through the advertised revocation endpoint", async () => {
+    const { provider } = await oidcProvider();
+    const flow = uniqueFlow("oidc-revoke");
+    const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
+    expect(await provider.revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
+  });
+});

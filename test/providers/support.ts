@@ -1,0 +1,83 @@
+/** Helpers for provider tests inside workerd: the configured providers, and driving the mock authorization step. */
+import { env } from "cloudflare:workers";
+import { expect, inject } from "vitest";
+import { getConfig } from "../../src/config";
+import type { AuthorizationRequest, Provider, TokenResult, TokenSet } from "../../src/providers/provider";
+import { getProviderRegistry } from "../../src/providers/registry";
+import { generateCodeVerifier, generateNonce, generateState } from "../../src/providers/secrets";
+
+export const mockOrigin = (): string => inject("mockProviderOrigin");
+
+export function configuredProvider(id: string): Provider {
+  const provider = getProviderRegistry(getConfig(env)).get(id);
+  if (!provider) throw new Error(`no provider ${id}`);
+  return provider;
+}
+
+export function authorizationRequest(provider: Provider, overrides: Partial<AuthorizationRequest> = {}): AuthorizationRequest {
+  return {
+    state: generateState(),
+    codeVerifier: provider.usesPkce ? generateCodeVerifier() : null,
+    nonce: generateNonce(),
+    scopes: [...provider.defaultScopes],
+    redirectUri: `http://localhost:8787/v1/oauth/${provider.id}/callback`,
+    hasRefreshToken: false,
+    ...overrides,
+  };
+}
+
+/** Follows the provider's authorization URL (with `mock_*` steering) and returns the callback it redirects to. */
+export async function authorizeAtMock(url: URL, mock: Record<string, string> = {}): Promise<URL> {
+  for (const [name, value] of Object.entries(mock)) url.searchParams.set(name, value);
+  const response = await fetch(url, { redirect: "manual" });
+  expect(response.status).toBe(302);
+  return new URL(response.headers.get("Location") ?? "");
+}
+
+export interface ConnectedFlow {
+  request: AuthorizationRequest;
+  callback: URL;
+  result: TokenResult;
+}
+
+/** Authorization step and code exchange, as the callback would run them. */
+export async function connect(
+  provider: Provider,
+  mock: Record<string, string> = {},
+  overrides: Partial<AuthorizationRequest> = {},
+): Promise<ConnectedFlow> {
+  const request = authorizationRequest(provider, overrides);
+  const callback = await authorizeAtMock(await provider.authorizationUrl(request), mock);
+  const result = await provider.exchangeCode(callback.searchParams.get("code") ?? "", request.codeVerifier, request.redirectUri);
+  return { request, callback, result };
+}
+
+export function tokensOf(result: TokenResult): TokenSet {
+  if (!result.ok) throw new Error(`token request failed: ${result.failure.kind} ${result.failure.error ?? ""}`);
+  return result.tokens;
+}
+
+export function uniqueFlow(label: string): string {
+  return `${label}-${crypto.randomUUID()}`;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export async function mockRequests(filter: { flow?: string; path?: string }): Promise<LoggedRequest[]> {
+  const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams(filter)}`);
+  return ((await response.json()) as { requests: LoggedRequest[] }).requests;
+}
+
+export async function queueResponses(flow: string, endpoint: "token" | "revoke", responses: object[]): Promise<void> {
+  const response = await fetch(`${mockOrigin()}/__control/flows/${flow}/responses`, {
+    method: "POST",
+    body: JSON.stringify({ endpoint, responses }),
+  });
+  expect(response.ok).toBe(true);
+}

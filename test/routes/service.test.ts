@@ -1,0 +1,127 @@
+import { callWorker } from "../support/worker";
+import { describe, expect, it } from "vitest";
+import { authHeaders } from "../support/caller-token";
+
+const call = callWorker;
+
+async function expectProblem(response: Response, status: number, type: string): Promise<Record<string, unknown>> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(body.type).toBe(`urn:connection-manager:problem:${type}`);
+  expect(body.status).toBe(status);
+  expect(typeof body.title).toBe("string");
+  expect(typeof body.detail).toBe("string");
+  return body;
+}
+
+describe("service endpoints", () => {
+  it("answers the health check without authentication", async () => {
+    const response = await call("/health");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+
+  it("serves an OpenAPI 3.1 document built from the route schemas", async () => {
+    const response = await call("/openapi.json");
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(document.openapi).toBe("3.1.0");
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(["/v1/providers", "/v1/connect/{provider}", "/v1/oauth/{provider}/callback", "/v1/connections/{id}"]),
+    );
+    expect(document.paths["/v1/connections/{id}"]).toHaveProperty("delete");
+  });
+
+  it("serves a documentation page that renders the OpenAPI document", async () => {
+    const response = await call("/docs");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toContain("text/html");
+    expect(await response.text()).toContain("/openapi.json");
+  });
+
+  it("answers unknown paths with a not-found problem", async () => {
+    await expectProblem(await call("/nothing/here"), 404, "not-found");
+  });
+
+  it("answers a known path with the wrong method with 405 and the allowed methods", async () => {
+    const response = await call("/v1/connections", { method: "PUT", headers: await authHeaders("user-405") });
+    await expectProblem(response, 405, "method-not-allowed");
+    expect(response.headers.get("Allow")).toBe("GET");
+  });
+
+  it("refuses bodies over 64 KiB with 413", async () => {
+    const body = JSON.stringify({ scopes: ["x".repeat(70 * 1024)] });
+    const response = await call("/v1/connect/google", {
+      method: "POST",
+      headers: { ...(await authHeaders("user-413")), "Content-Type": "application/json" },
+      body,
+    });
+    await expectProblem(response, 413, "payload-too-large");
+  });
+
+  it("refuses a body that is not JSON with 415", async () => {
+    const response = await call("/v1/connect/google", {
+      method: "POST",
+      headers: { ...(await authHeaders("user-415")), "Content-Type": "text/plain" },
+      body: "scopes=openid",
+    });
+    await expectProblem(response, 415, "unsupported-media-type");
+  });
+
+  it("refuses malformed JSON with a bad-request problem that does not echo the body", async () => {
+    const response = await call("/v1/connect/google", {
+      method: "POST",
+      headers: { ...(await authHeaders("user-json")), "Content-Type": "application/json" },
+      body: '{"scopes": [secret-looking-value',
+    });
+    const body = await expectProblem(response, 400, "bad-request");
+    expect(JSON.stringify(body)).not.toContain("secret-looking-value");
+  });
+
+  it("lists validation failures by field without the offending value", async () => {
+    const response = await call("/v1/connect/google", {
+      method: "POST",
+      headers: { ...(await authHeaders("user-validation")), "Content-Type": "application/json" },
+      body: JSON.stringify({ scopes: "not-an-array-value", extra: true }),
+    });
+    const body = await expectProblem(response, 400, "bad-request");
+    expect(body.invalid_params).toEqual(expect.arrayContaining([expect.objectContaining({ path: "scopes" })]));
+    expect(JSON.stringify(body)).not.toContain("not-an-array-value");
+  });
+
+  it("allows CORS from a configured origin without credentials", async () => {
+    const response = await call("/v1/connections", {
+      method: "OPTIONS",
+      headers: { Origin: "https://app.example.com", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization" },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+    expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+  });
+
+  it("gives no CORS grant to other origins", async () => {
+    const response = await call("/v1/connections", {
+      method: "OPTIONS",
+      headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "GET" },
+    });
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("tags every response with a request id and forbids caching API answers", async () => {
+    const response = await call("/v1/providers", { headers: await authHeaders("user-headers") });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("X-Request-Id")).toMatch(/.+/);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+  });
+
+  it("lists every provider with whether it is configured and its scopes", async () => {
+    const response = await call("/v1/providers", { headers: await authHeaders("user-providers") });
+    const { providers } = (await response.json()) as { providers: { id: string; configured: boolean; default_scopes: string[]; allowed_scopes: string[] }[] };
+    expect(providers.map((provider) => provider.id)).toEqual(["google", "youtube", "microsoft", "notion", "local-oidc"]);
+    expect(providers.every((provider) => provider.configured)).toBe(true);
+    const google = providers.find((provider) => provider.id === "google")!;
+    expect(google.default_scopes).toEqual(expect.arrayContaining(["openid", "email", "profile"]));
+    expect(google.allowed_scopes).toContain("https://www.googleapis.com/auth/calendar.events");
+  });
+});

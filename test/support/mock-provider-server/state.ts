@@ -1,0 +1,176 @@
+/** The mock providers' memory: flows (one authorization and the grant it created), codes, tokens, request log. */
+import { randomBytes, randomUUID } from "node:crypto";
+import type { MockProviderKind } from "./clients";
+
+/** Who signs in. Tests override any field with `mock_account` (JSON) on the authorization URL. */
+export interface MockAccount {
+  sub: string;
+  email: string;
+  email_verified: boolean;
+  name: string;
+  /** Microsoft tenant and object ids. */
+  tid: string;
+  oid: string;
+  /** YouTube channel; `null` = the Google account has no channel. */
+  channel: { id: string; title: string } | null;
+  /** Notion: `owner.type` of the token response, the workspace and the person. */
+  owner: "user" | "workspace";
+  workspace_id: string;
+  workspace_name: string;
+  user_id: string;
+}
+
+export const DEFAULT_ACCOUNT: MockAccount = {
+  sub: "108234567890123456789",
+  email: "ava@example.com",
+  email_verified: true,
+  name: "Ava Example",
+  tid: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+  oid: "6f1c3a52-0c1e-4c3b-9a57-1d2c3b4a5e6f",
+  channel: { id: "UCmockChannel0000000000a", title: "Ava's Channel" },
+  owner: "user",
+  workspace_id: "0f5a8a3e-7b1c-4d7e-9a51-3c2b1a0e9d8f",
+  workspace_name: "Acme",
+  user_id: "3b1e8c2a-5d4f-4a6b-8c9d-0e1f2a3b4c5d",
+};
+
+/** How the next token (or revocation) request of a flow is answered; absent fields mean "as the provider would". */
+export interface MockBehaviour {
+  failure?:
+    | "invalid_grant"
+    | "invalid_client"
+    | "invalid_request"
+    | "unauthorized_client"
+    | "temporarily_unavailable"
+    | "rate_limited"
+    | "server_error_html"
+    | "delay"
+    | "drop"
+    | "malformed_json"
+    | "missing_access_token";
+  /** HTTP status instead of the provider's usual one for that failure. */
+  status?: number;
+  /** `delay`: milliseconds before answering normally (default 15000, beyond the client's 10 s timeout). */
+  delay_ms?: number;
+  /** `rate_limited` (and any failure): the `Retry-After` value; `rate_limited` defaults to "30". */
+  retry_after?: string;
+  /** Success: `expires_in` to send instead of the provider's usual value (a string is sent as a string). */
+  expires_in?: number | string;
+}
+
+/** id_token manipulation chosen with `mock_id_token` on the authorization URL. */
+export type IdTokenTamper =
+  | "wrong_aud"
+  | "wrong_iss"
+  | "wrong_nonce"
+  | "expired"
+  | "stale_iat"
+  | "bad_signature"
+  | "unknown_kid"
+  | "alg_none"
+  | "alg_hs256"
+  | "es256"
+  | "multi_aud_without_azp"
+  | "multi_aud_with_azp";
+
+export interface MockFlow {
+  id: string;
+  provider: MockProviderKind;
+  /** Microsoft tenant path segment or OIDC issuer key; the provider id otherwise. */
+  realm: string;
+  clientId: string;
+  account: MockAccount;
+  /** Scopes the user really granted, in request notation. */
+  grantedScopes: string[];
+  idTokenTamper: IdTokenTamper | null;
+  queued: { token: MockBehaviour[]; revoke: MockBehaviour[] };
+  refreshTokens: Map<string, { alive: boolean }>;
+  accessTokens: Map<string, { alive: boolean }>;
+  revocations: number;
+  tokenRequests: number;
+}
+
+export interface CodeGrant {
+  flowId: string;
+  redirectUri: string;
+  codeChallenge: string | null;
+  codeChallengeMethod: string | null;
+  nonce: string | null;
+  used: boolean;
+  expiresAt: number;
+}
+
+export interface LoggedRequest {
+  at: string;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+  /** The flow the request belongs to, once known (code, token or `mock_flow`). */
+  flow: string | null;
+}
+
+const MAX_LOGGED_REQUESTS = 10_000;
+
+export class MockState {
+  readonly flows = new Map<string, MockFlow>();
+  readonly codes = new Map<string, CodeGrant>();
+  /** Token value → flow id, for refresh and access tokens alike. */
+  readonly tokenOwners = new Map<string, string>();
+  /** Scripts queued before the flow exists (tests may script a flow before authorizing). */
+  readonly pendingQueues = new Map<string, MockFlow["queued"]>();
+  /** Discovery document overrides per OIDC issuer key. */
+  readonly discoveryOverrides = new Map<string, Record<string, unknown>>();
+  readonly log: LoggedRequest[] = [];
+
+  createFlow(fields: Omit<MockFlow, "queued" | "refreshTokens" | "accessTokens" | "revocations" | "tokenRequests">): MockFlow {
+    const flow: MockFlow = {
+      ...fields,
+      queued: this.queuesFor(fields.id),
+      refreshTokens: new Map(),
+      accessTokens: new Map(),
+      revocations: 0,
+      tokenRequests: 0,
+    };
+    this.pendingQueues.delete(fields.id);
+    this.flows.set(flow.id, flow);
+    return flow;
+  }
+
+  /** The flow's response queues, created on first use so a test can script before it authorizes. */
+  queuesFor(flowId: string): MockFlow["queued"] {
+    const existing = this.flows.get(flowId)?.queued ?? this.pendingQueues.get(flowId);
+    if (existing) return existing;
+    const queued = { token: [], revoke: [] };
+    this.pendingQueues.set(flowId, queued);
+    return queued;
+  }
+
+  flowOfToken(token: string): MockFlow | undefined {
+    const flowId = this.tokenOwners.get(token);
+    return flowId === undefined ? undefined : this.flows.get(flowId);
+  }
+
+  issueToken(flow: MockFlow, kind: "access" | "refresh", prefix: string): string {
+    const token = `${prefix}${randomBytes(24).toString("base64url")}`;
+    (kind === "access" ? flow.accessTokens : flow.refreshTokens).set(token, { alive: true });
+    this.tokenOwners.set(token, flow.id);
+    return token;
+  }
+
+  /** Ends the whole grant, as Google and Notion do when any of its tokens is revoked. */
+  revokeGrant(flow: MockFlow): void {
+    for (const entry of [...flow.refreshTokens.values(), ...flow.accessTokens.values()]) entry.alive = false;
+    flow.revocations += 1;
+  }
+
+  record(entry: LoggedRequest): void {
+    this.log.push(entry);
+    if (this.log.length > MAX_LOGGED_REQUESTS) this.log.splice(0, this.log.length - MAX_LOGGED_REQUESTS);
+  }
+}
+
+export function newFlowId(): string {
+  return randomUUID();
+}

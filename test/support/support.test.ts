@@ -1,0 +1,272 @@
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
+import { describe, expect, inject, it } from "vitest";
+import { LOCAL_OIDC_CLIENT, TEST_JWT_SECRET } from "./bindings";
+import { Browser, CookieJar, rewriteQuery } from "./browser";
+import { callerToken, authHeaders } from "./caller-token";
+
+const issuer = inject("oidcIssuer");
+const REDIRECT_URI = "http://localhost:8787/v1/oauth/local-oidc/callback";
+const isCallback = (next: URL) => next.href.startsWith(REDIRECT_URI);
+const clientAuthorization = `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:${LOCAL_OIDC_CLIENT.clientSecret}`)}`;
+
+interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  id_token?: string;
+  scope: string;
+  error?: string;
+}
+
+/** A fresh account id per test: test files share one OIDC server, and its control API is keyed by account. */
+function uniqueAccount(): string {
+  return `t-${crypto.randomUUID()}`;
+}
+
+async function authorizationUrl(accountId: string): Promise<{ url: string; codeVerifier: string }> {
+  const codeVerifier = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(codeVerifier)));
+  const codeChallenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const url = rewriteQuery(`${issuer}/auth`, {
+    client_id: LOCAL_OIDC_CLIENT.clientId,
+    response_type: "code",
+    redirect_uri: REDIRECT_URI,
+    scope: "openid email profile offline_access api:read api:write",
+    state: "state-1",
+    nonce: "nonce-1",
+    code_challenge: codeChallenge,
+    code_challenge_method: "S256",
+    prompt: "consent",
+    login_hint: accountId,
+  });
+  return { url, codeVerifier };
+}
+
+async function tokenRequest(params: Record<string, string>): Promise<TokenResponse> {
+  const response = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: { Authorization: clientAuthorization, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(params),
+  });
+  return response.json<TokenResponse>();
+}
+
+/** Runs the whole authorization flow for `accountId` and redeems the code. */
+async function connect(accountId: string, browser = new Browser()): Promise<TokenResponse> {
+  const { url, codeVerifier } = await authorizationUrl(accountId);
+  const { stoppedAt } = await browser.follow(url, { stopBefore: isCallback });
+  const code = stoppedAt?.searchParams.get("code");
+  if (!code) throw new Error(`no code in ${stoppedAt?.href}`);
+  return tokenRequest({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: codeVerifier });
+}
+
+async function setAccountBehaviour(accountId: string, behaviour: { deny_scopes?: string[]; deny?: boolean }) {
+  const response = await fetch(`${issuer}/__control/accounts/${accountId}`, {
+    method: "POST",
+    body: JSON.stringify(behaviour),
+  });
+  expect(response.status).toBe(204);
+}
+
+async function eventCounts(accountId: string): Promise<Record<string, number>> {
+  const response = await fetch(`${issuer}/__control/events?account=${accountId}`);
+  return (await response.json<{ counts: Record<string, number> }>()).counts;
+}
+
+describe("local OIDC server", () => {
+  it("serves its discovery document to workerd at the injected issuer", async () => {
+    const response = await fetch(`${issuer}/.well-known/openid-configuration`);
+    const discovery = await response.json<Record<string, unknown>>();
+
+    expect(discovery).toMatchObject({
+      issuer,
+      authorization_response_iss_parameter_supported: true,
+      code_challenge_methods_supported: ["S256"],
+      revocation_endpoint: `${issuer}/token/revocation`,
+    });
+    expect(discovery.scopes_supported).toEqual(expect.arrayContaining(["offline_access", "api:read", "api:write"]));
+  });
+
+  it("completes login and consent for the hinted account without a human and redirects with code and iss", async () => {
+    const accountId = uniqueAccount();
+    const { url } = await authorizationUrl(accountId);
+
+    const { chain, stoppedAt } = await new Browser().follow(url, { stopBefore: isCallback });
+
+    expect(chain.map((visited) => new URL(visited).pathname)).toEqual([
+      "/auth",
+      expect.stringMatching(/^\/interaction\//),
+      expect.stringMatching(/^\/auth\//),
+    ]);
+    expect(stoppedAt?.searchParams.get("code")).toBeTruthy();
+    expect(stoppedAt?.searchParams.get("iss")).toBe(issuer);
+    expect(stoppedAt?.searchParams.get("state")).toBe("state-1");
+  });
+
+  it("issues a refresh token and an RS256 id_token with the account's claims, and counts the grant", async () => {
+    const accountId = uniqueAccount();
+
+    const tokens = await connect(accountId);
+
+    expect(tokens.refresh_token).toBeTruthy();
+    expect(tokens.scope.split(" ")).toEqual(expect.arrayContaining(["offline_access", "api:read", "api:write"]));
+    const { payload } = await jwtVerify(tokens.id_token ?? "", createRemoteJWKSet(new URL(`${issuer}/jwks`)), {
+      issuer,
+      audience: LOCAL_OIDC_CLIENT.clientId,
+      algorithms: ["RS256"],
+    });
+    expect(payload).toMatchObject({
+      sub: accountId,
+      email: `${accountId}@example.com`,
+      email_verified: true,
+      name: `User ${accountId}`,
+      nonce: "nonce-1",
+    });
+    expect(await eventCounts(accountId)).toMatchObject({ authorization_code: 1, refresh_token: 0 });
+  });
+
+  it("refuses, loudly, to log a browser's session in as a second account", async () => {
+    const browser = new Browser();
+    await connect(uniqueAccount(), browser);
+    const { url } = await authorizationUrl(uniqueAccount());
+
+    // Without prompt=consent nothing else would send this request through an interaction.
+    const { response, stoppedAt } = await browser.follow(rewriteQuery(url, { prompt: null }), { stopBefore: isCallback });
+
+    expect(stoppedAt).toBeNull();
+    expect(response.status).toBe(409);
+  });
+
+  it("ends the flow with access_denied for an account set to deny", async () => {
+    const accountId = uniqueAccount();
+    await setAccountBehaviour(accountId, { deny: true });
+    const { url } = await authorizationUrl(accountId);
+
+    const { stoppedAt } = await new Browser().follow(url, { stopBefore: isCallback });
+
+    expect(stoppedAt?.searchParams.get("error")).toBe("access_denied");
+    expect(stoppedAt?.searchParams.get("code")).toBeNull();
+  });
+
+  it("leaves an account's denied scopes out of the granted scope", async () => {
+    const accountId = uniqueAccount();
+    await setAccountBehaviour(accountId, { deny_scopes: ["api:write"] });
+
+    const tokens = await connect(accountId);
+
+    expect(tokens.scope.split(" ")).toContain("api:read");
+    expect(tokens.scope.split(" ")).not.toContain("api:write");
+  });
+
+  it("revokes the whole grant when a rotated refresh token is spent twice", async () => {
+    const accountId = uniqueAccount();
+    const { refresh_token: original = "" } = await connect(accountId);
+
+    const first = await tokenRequest({ grant_type: "refresh_token", refresh_token: original });
+    const reuse = await tokenRequest({ grant_type: "refresh_token", refresh_token: original });
+    const afterReuse = await tokenRequest({ grant_type: "refresh_token", refresh_token: first.refresh_token ?? "" });
+
+    expect(first.refresh_token).toBeTruthy();
+    expect(first.refresh_token).not.toBe(original);
+    expect(reuse.error).toBe("invalid_grant");
+    expect(afterReuse.error).toBe("invalid_grant");
+    expect(await eventCounts(accountId)).toMatchObject({ refresh_token: 1, token_error: 1, grant_revoked: 1 });
+  });
+
+  it("records a refresh token revoked at the revocation endpoint", async () => {
+    const accountId = uniqueAccount();
+    const { refresh_token: refreshToken = "" } = await connect(accountId);
+
+    const response = await fetch(`${issuer}/token/revocation`, {
+      method: "POST",
+      headers: { Authorization: clientAuthorization, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: refreshToken, token_type_hint: "refresh_token" }),
+    });
+
+    expect(response.status).toBe(200);
+    expect(await eventCounts(accountId)).toMatchObject({ revocation: 1, grant_revoked: 1 });
+  });
+});
+
+describe("callerToken", () => {
+  it("signs an HS256 token with the test secret, carrying sub, scope and exp", async () => {
+    const token = await callerToken("user-1", { scope: "connections:token" });
+
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(TEST_JWT_SECRET));
+
+    expect(protectedHeader.alg).toBe("HS256");
+    expect(payload).toMatchObject({ sub: "user-1", scope: "connections:token" });
+    expect(payload.exp).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it("omits exp when expiresInSeconds is null", async () => {
+    expect(decodeJwt(await callerToken("user-1", { expiresInSeconds: null })).exp).toBeUndefined();
+  });
+
+  it("signed with another secret, does not verify with the test secret", async () => {
+    const token = await callerToken("user-1", { secret: "another-secret-0123456789abcdef0123" });
+
+    await expect(jwtVerify(token, new TextEncoder().encode(TEST_JWT_SECRET))).rejects.toThrow();
+  });
+
+  it("authHeaders wraps the token as a bearer Authorization header", async () => {
+    const { Authorization } = await authHeaders("user-2");
+
+    expect(decodeJwt(Authorization.replace(/^Bearer /, "")).sub).toBe("user-2");
+  });
+});
+
+describe("Browser", () => {
+  it("sends requests for the service's origin to the Worker under test", async () => {
+    // Nothing listens on localhost:8787 during tests, so only the Worker's own fetch can answer.
+    const { response, chain } = await new Browser().follow("http://localhost:8787/health");
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+    expect(chain).toEqual(["http://localhost:8787/health"]);
+  });
+});
+
+describe("CookieJar", () => {
+  const origin = "http://localhost:8787";
+
+  it("sends a cookie only to paths under its Path", () => {
+    const jar = new CookieJar();
+    jar.store(new URL(`${origin}/v1/oauth/google/start`), ["flow=abc; Path=/v1/oauth/; HttpOnly; SameSite=Lax"]);
+
+    expect(jar.header(new URL(`${origin}/v1/oauth/google/callback`))).toBe("flow=abc");
+    expect(jar.header(new URL(`${origin}/v1/connections`))).toBeUndefined();
+    expect(jar.header(new URL("http://127.0.0.1:9/v1/oauth/google/callback"))).toBeUndefined();
+  });
+
+  it("defaults Path to the directory of the request path", () => {
+    const jar = new CookieJar();
+    jar.store(new URL(`${origin}/interaction/abc`), ["i=1"]);
+
+    expect(jar.header(new URL(`${origin}/interaction/xyz`))).toBe("i=1");
+    expect(jar.header(new URL(`${origin}/auth`))).toBeUndefined();
+  });
+
+  it("deletes a cookie set again with Max-Age=0", () => {
+    const jar = new CookieJar();
+    const url = new URL(`${origin}/v1/oauth/google/callback`);
+    jar.store(url, ["flow=abc; Path=/v1/oauth/", "other=1; Path=/v1/oauth/"]);
+
+    jar.store(url, ["flow=; Path=/v1/oauth/; Max-Age=0"]);
+
+    expect(jar.header(url)).toBe("other=1");
+  });
+});
+
+describe("rewriteQuery", () => {
+  it("sets, replaces and removes query parameters", () => {
+    const rewritten = new URL(rewriteQuery("http://127.0.0.1:1/auth?a=1&b=2", { a: "x", b: null, login_hint: "bob" }));
+
+    expect([...rewritten.searchParams]).toEqual([
+      ["a", "x"],
+      ["login_hint", "bob"],
+    ]);
+  });
+});
