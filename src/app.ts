@@ -15,7 +15,10 @@ import { callerAuth } from "./middleware/caller-auth";
 import { authorizationRoutes } from "./routes/authorization";
 import { connectionRoutes } from "./routes/connections";
 import { healthRoutes } from "./routes/health";
+import { adminRoutes } from "./routes/admin";
+import { meRoutes } from "./routes/me";
 import { providerRoutes } from "./routes/providers";
+import { tokenRoutes } from "./routes/tokens";
 import { database } from "./storage/database";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -99,6 +102,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", providerRoutes);
   app.route("/", authorizationRoutes);
   app.route("/", connectionRoutes);
+  app.route("/", tokenRoutes);
+  app.route("/", meRoutes);
+  app.route("/", adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", {

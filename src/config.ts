@@ -30,6 +30,8 @@ export interface ClientCredentials {
 export interface BuiltInProviderConfig {
   credentials: ClientCredentials | null;
   endpoints: EndpointOverrides;
+  /** Bound on one token endpoint call (`UPSTREAM_TIMEOUT_MS`). */
+  upstreamTimeoutMs: number;
 }
 
 export interface OidcProviderConfig {
@@ -40,6 +42,7 @@ export interface OidcProviderConfig {
   scopes: string[];
   defaultScopes: string[];
   authorizationParams: Record<string, string>;
+  upstreamTimeoutMs: number;
 }
 
 export interface EncryptionKey {
@@ -232,6 +235,7 @@ export function parseConfig(env: RawEnv): Config {
     throw new ConfigError("AUTH_JWT_SECRET", "must be at least 32 bytes");
   }
   const google = credentials(env, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET");
+  const upstreamTimeoutMs = read(env, "UPSTREAM_TIMEOUT_MS", positiveInteger(10_000).pipe(z.number().min(100).max(60_000)));
   const config: Config = {
     publicBaseUrl,
     returnToOrigins: read(env, "RETURN_TO_ORIGINS", originList),
@@ -239,19 +243,22 @@ export function parseConfig(env: RawEnv): Config {
     auth,
     encryptionKeys: read(env, "TOKEN_ENCRYPTION_KEYS", keyRing),
     providers: {
-      google: { credentials: google, endpoints: endpointOverrides(env, "GOOGLE") },
+      google: { credentials: google, endpoints: endpointOverrides(env, "GOOGLE"), upstreamTimeoutMs },
       youtube: {
         credentials: credentials(env, "YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET") ?? google,
         endpoints: endpointOverrides(env, "YOUTUBE"),
+        upstreamTimeoutMs,
       },
       microsoft: {
         credentials: credentials(env, "MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET"),
         endpoints: endpointOverrides(env, "MICROSOFT"),
+        upstreamTimeoutMs,
         tenant: read(env, "MICROSOFT_TENANT", optionalText.pipe(z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).nullable())) ?? "common",
       },
       notion: {
         credentials: credentials(env, "NOTION_CLIENT_ID", "NOTION_CLIENT_SECRET"),
         endpoints: endpointOverrides(env, "NOTION"),
+        upstreamTimeoutMs,
       },
     },
     oidcProviders: read(env, "OIDC_PROVIDERS", oidcProviderList).map((entry) => {
@@ -264,6 +271,7 @@ export function parseConfig(env: RawEnv): Config {
         scopes: entry.scopes,
         defaultScopes: entry.default_scopes ?? entry.scopes.filter((scope) => scope === "openid"),
         authorizationParams: entry.authorization_params ?? {},
+        upstreamTimeoutMs,
       };
     }),
     refreshLookaheadSeconds: read(env, "REFRESH_LOOKAHEAD_SECONDS", positiveInteger(600)),

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { runScheduledTasks } from "./scheduled/run";
 
 export { UserVault } from "./refresh/user-vault";
 
@@ -6,4 +7,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  async scheduled(controller, env) {
+    await runScheduledTasks(env, controller.scheduledTime);
+  },
 } satisfies ExportedHandler<Env>;

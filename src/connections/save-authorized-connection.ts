@@ -52,6 +52,10 @@ export async function saveAuthorizedConnection(
       ...encrypted,
       accessTokenExpiresAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
       updatedAt: now,
+      // A fresh grant ends any cooldown or failure streak of the old one.
+      refreshFailures: 0,
+      refreshBlockedUntil: null,
+      lastRefreshFailure: null,
     };
     if (previous) {
       const update = { ...fields, lastRefreshedAt: previous.lastRefreshedAt };

@@ -1,6 +1,6 @@
+import { grantedScopes } from "../connections/granted-scopes";
 import { saveAuthorizedConnection } from "../connections/save-authorized-connection";
 import { ProblemError } from "../errors";
-import type { Provider } from "../providers/provider";
 import { authorizationKey, deleteAuthorizationState, loadAuthorizationState, type AuthorizationState } from "../storage/authorization-state";
 import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { ConnectionRow } from "../storage/schema";
@@ -135,12 +135,4 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
   });
   if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: saved.row, missingScopes };
   return { kind: "connected", connection: saved.row };
-}
-
-function grantedScopes(provider: Provider, scope: string | null, refreshToken: string | null, requested: string[]): string[] {
-  if (scope === null) return requested;
-  const granted = scope.split(/\s+/).filter(Boolean);
-  // `offline_access` is usually absent from the granted list (Microsoft); a refresh token shows it was granted.
-  if (refreshToken !== null && requested.includes("offline_access")) granted.push("offline_access");
-  return provider.normalizeScopes(granted);
 }

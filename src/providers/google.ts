@@ -51,8 +51,8 @@ export function addGoogleAuthorizationParams(url: URL): void {
   url.searchParams.set("include_granted_scopes", "true");
 }
 
-export function googleTokenEndpoint(endpoints: EndpointOverrides, credentials: ClientCredentials): TokenEndpoint {
-  return { url: endpoints.tokenUrl ?? GOOGLE_ENDPOINTS.tokenUrl, credentials, clientAuth: "basic", encoding: "form" };
+export function googleTokenEndpoint(endpoints: EndpointOverrides, credentials: ClientCredentials, timeoutMs: number): TokenEndpoint {
+  return { url: endpoints.tokenUrl ?? GOOGLE_ENDPOINTS.tokenUrl, credentials, clientAuth: "basic", encoding: "form", timeoutMs };
 }
 
 export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
@@ -60,7 +60,7 @@ export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
   const issuer = endpoints.issuer ?? GOOGLE_ENDPOINTS.issuer;
   const acceptedIssuers = endpoints.issuer ? [endpoints.issuer] : GOOGLE_ISSUERS;
   const credentials = () => requireCredentials("google", config.credentials);
-  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials());
+  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials(), config.upstreamTimeoutMs);
 
   return {
     id: "google",

@@ -71,6 +71,7 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
     credentials: credentials(),
     clientAuth: "basic",
     encoding: "form",
+    timeoutMs: config.upstreamTimeoutMs,
   });
 
   async function identify(tokens: TokenSet, nonce: string, now: Date): Promise<IdentityResult> {

@@ -29,6 +29,7 @@ export function createNotionProvider(config: BuiltInProviderConfig): Provider {
     clientAuth: "basic",
     encoding: "json",
     headers: { "Notion-Version": NOTION_VERSION },
+    timeoutMs: config.upstreamTimeoutMs,
   });
 
   return {

@@ -13,6 +13,7 @@ export interface TokenEndpoint {
   clientAuth: "basic" | "body";
   encoding: "form" | "json";
   headers?: Record<string, string>;
+  timeoutMs: number;
 }
 
 /** `response_type=code`, `client_id`, `redirect_uri`, `state`, `scope` and, when `pkce`, an S256 challenge. */
@@ -66,6 +67,7 @@ function tokenRequest(endpoint: TokenEndpoint, url: string, params: Record<strin
     params,
     encoding: endpoint.encoding,
     clientAuth: { method: endpoint.clientAuth, clientId, clientSecret },
+    timeoutMs: endpoint.timeoutMs,
   };
   if (endpoint.headers) request.headers = endpoint.headers;
   return request;

@@ -52,6 +52,7 @@ export function createOidcProvider(config: OidcProviderConfig): Provider {
     credentials: credentials(),
     clientAuth: clientAuthMethod(document),
     encoding: "form",
+    timeoutMs: config.upstreamTimeoutMs,
   });
 
   return {

@@ -23,7 +23,7 @@ const ALLOWED_SCOPES = ["youtube.readonly", "youtube", "youtube.upload", "youtub
 export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
   const { endpoints } = config;
   const credentials = () => requireCredentials("youtube", config.credentials);
-  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials());
+  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials(), config.upstreamTimeoutMs);
 
   return {
     id: "youtube",

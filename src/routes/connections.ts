@@ -1,11 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
 import { presentConnection } from "../connections/present";
-import { removeConnection } from "../connections/remove-connection";
+import { userVault } from "../refresh/user-vault";
 import { ProblemError } from "../errors";
 import { database } from "../storage/database";
 import { findConnection, listConnections } from "../storage/connections";
 import { createRouter } from "./router";
 import { AUTHENTICATED_PROBLEMS, BEARER, ConnectionIdParam, ConnectionSchema, problem } from "./schemas";
+
+/** Where a consent change came from, for the consent history. */
+export function clientOf(c: Context<AppEnv>): { ip: string | null; userAgent: string | null } {
+  return { ip: c.req.header("CF-Connecting-IP") ?? null, userAgent: c.req.header("User-Agent")?.slice(0, 512) ?? null };
+}
 
 const notFound = () => new ProblemError("not-found", "There is no such connection.");
 
@@ -60,10 +67,12 @@ export const connectionRoutes = createRouter()
     return c.json(presentConnection(row), 200);
   })
   .openapi(remove, async (c) => {
-    const removed = await removeConnection(
-      { db: database(c.env.DB), audit: c.get("audit") },
-      { userId: c.get("caller").userId, id: c.req.valid("param").id, ip: c.req.header("CF-Connecting-IP") ?? null, userAgent: c.req.header("User-Agent")?.slice(0, 512) ?? null },
-    );
-    if (!removed) throw notFound();
+    const { userId } = c.get("caller");
+    const connectionId = c.req.valid("param").id;
+    const removed = await userVault(c.env, userId).remove({ userId, connectionId, ...clientOf(c) });
+    if (removed.kind === "not_found") {
+      c.get("audit").defer({ action: "connection.removed", outcome: "failure", connectionId, detail: { reason: "not_found" } });
+      throw notFound();
+    }
     return c.body(null, 204);
   });

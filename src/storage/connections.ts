@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNotNull, isNull, lt, lte, ne, or } from "drizzle-orm";
 import type { Database } from "./database";
 import { connections, type ConnectionRow } from "./schema";
 
@@ -64,4 +64,51 @@ export async function deleteConnection(db: Database, { userId, id }: UserConnect
     .where(and(eq(connections.userId, userId), eq(connections.id, id)))
     .returning({ id: connections.id });
   return deleted.length === 1;
+}
+
+/** How many connections each encryption key id protects. */
+export async function countConnectionsByKey(db: Database): Promise<Map<string, number>> {
+  const rows = await db.select({ keyId: connections.keyId, count: count() }).from(connections).groupBy(connections.keyId);
+  return new Map(rows.map((row) => [row.keyId, row.count]));
+}
+
+/** A page of connections whose tokens are not under `currentKeyId`, for re-encryption. */
+export async function findConnectionsUnderOldKeys(
+  db: Database,
+  { currentKeyId, afterId, limit }: { currentKeyId: string; afterId: string | null; limit: number },
+): Promise<Pick<ConnectionRow, "id" | "userId">[]> {
+  return db
+    .select({ id: connections.id, userId: connections.userId })
+    .from(connections)
+    .where(and(ne(connections.keyId, currentKeyId), afterId === null ? undefined : gt(connections.id, afterId)))
+    .orderBy(asc(connections.id))
+    .limit(limit);
+}
+
+export interface ExpiringPage {
+  now: number;
+  /** Select tokens expiring before this time. */
+  expiringBefore: number;
+  /** Keyset cursor: the last (expiry, id) of the previous page. */
+  after: { expiresAt: number; id: string } | null;
+  limit: number;
+}
+
+/** Active connections with a refresh token whose access token expires inside the window and are not cooling down. */
+export async function findExpiringConnections(db: Database, page: ExpiringPage): Promise<Pick<ConnectionRow, "id" | "userId" | "accessTokenExpiresAt">[]> {
+  const expiry = connections.accessTokenExpiresAt;
+  return db
+    .select({ id: connections.id, userId: connections.userId, accessTokenExpiresAt: expiry })
+    .from(connections)
+    .where(
+      and(
+        eq(connections.status, "active"),
+        isNotNull(connections.refreshTokenCiphertext),
+        lt(expiry, page.expiringBefore),
+        or(isNull(connections.refreshBlockedUntil), lte(connections.refreshBlockedUntil, page.now)),
+        page.after ? or(gt(expiry, page.after.expiresAt), and(eq(expiry, page.after.expiresAt), gt(connections.id, page.after.id))) : undefined,
+      ),
+    )
+    .orderBy(asc(expiry), asc(connections.id))
+    .limit(page.limit);
 }

@@ -28,6 +28,12 @@ export const connections = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
     lastRefreshedAt: timestamp("last_refreshed_at"),
+    /** Consecutive transient refresh failures, for exponential backoff. */
+    refreshFailures: integer("refresh_failures").notNull().default(0),
+    /** No upstream refresh before this time (cooldown after a transient failure). */
+    refreshBlockedUntil: timestamp("refresh_blocked_until"),
+    /** The class of the last failed refresh (`timeout`, `network`, `rate_limited`, …), cleared on success. */
+    lastRefreshFailure: text("last_refresh_failure"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),

@@ -18,6 +18,7 @@ async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, co
     scopes: ["openid", "email", "offline_access"],
     defaultScopes: ["openid", "email"],
     authorizationParams: {},
+    upstreamTimeoutMs: 2_000,
     ...config,
   });
   return { provider, issuer, discoveryPath: `/oidc/${key}/.well-known/openid-configuration` };

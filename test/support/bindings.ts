@@ -60,6 +60,8 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
       },
     ]),
     OIDC_LOCAL_OIDC_CLIENT_SECRET: LOCAL_OIDC_CLIENT.clientSecret,
+    // Short, so timeout tests do not wait 10 s; the mock's slow responses exceed it.
+    UPSTREAM_TIMEOUT_MS: "1500",
     REFRESH_LOOKAHEAD_SECONDS: "600",
     AUDIT_RETENTION_DAYS: "30",
   };

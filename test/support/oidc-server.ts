@@ -9,7 +9,9 @@
  * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 requires, `offline_access`
  *   survives only when `prompt` is absent or includes `consent`.
  * - Accounts: any `login_hint` matching `[A-Za-z0-9._-]{1,64}` is an account id (`sub`); without one, `alice`.
- *   Claims: `email` = `{sub}@example.com`, `email_verified` = true, `name` = `User {sub}`.
+ *   Claims (per granted scope, OIDC Core §5.4): `email` = `{sub}@example.com` and `email_verified` = true with
+ *   `email`; `name` = `User {sub}` with `profile`. One browser session holds one account: an authorization request
+ *   hinting another account in the same cookie jar stops at the interaction with a 409 (use a new Browser).
  *
  * Interactions complete without a human: the provider redirects the browser to `/interaction/{uid}` on this same
  * server, which logs the hinted account in, grants the requested scopes (minus any denied ones) and redirects back,
@@ -232,6 +234,7 @@ function providerConfiguration(options: OidcServerOptions): object {
     responseTypes: ["code"],
     pkce: { required: () => true },
     rotateRefreshToken: true,
+    // Only server-side clients call this server, never a browser script.
     clientBasedCORS: () => false,
     ttl: {
       AccessToken: options.accessTokenTtlSeconds ?? 3600,

@@ -1,0 +1,213 @@
+/**
+ * One refresh of one connection, as the user's Durable Object runs it (never concurrently for the same
+ * connection). The new refresh token is durable in the object's storage before anyone sees the new access token.
+ */
+import { grantedScopes } from "../connections/granted-scopes";
+import { splitScopes } from "../connections/present";
+import { encryptTokenPair } from "../connections/token-pair";
+import type { TokenCipher } from "../crypto/token-cipher";
+import type { ProviderRegistry } from "../providers/registry";
+import type { AuditDetail } from "../storage/audit-events";
+import { findConnection, updateConnection, type ConnectionRow, type ConnectionUpdate } from "../storage/connections";
+import type { Database } from "../storage/database";
+import { classifyFailure, cooldownMs, failureLabel, isFreshEnough, isUnexpired, mayHaveReachedProvider } from "./policy";
+
+export type RefreshTrigger = "vend" | "force" | "rejected" | "cron";
+
+export interface RefreshRequest {
+  userId: string;
+  connectionId: string;
+  trigger: RefreshTrigger;
+  /** Seconds the token must stay valid for the stored one to be good enough (`vend`, `cron`). */
+  minValiditySeconds: number;
+  /** The access token a provider just refused (`rejected`). */
+  rejectedToken?: string;
+  /** When the caller asked; a refresh finished after it satisfies a `force` request. */
+  requestedAt: number;
+}
+
+export interface VendableToken {
+  accessToken: string;
+  expiresAt: number | null;
+  scopes: string[];
+}
+
+/** Crosses the RPC boundary as a tagged value (error classes do not survive it). */
+export type RefreshResult =
+  | ({ kind: "token"; refreshed: boolean } & VendableToken)
+  | { kind: "needs_reauth" }
+  | { kind: "unavailable"; retryAfterSeconds: number; stored: VendableToken | null }
+  | { kind: "operator_error" }
+  | { kind: "not_found" };
+
+/** A token write that must reach D1: kept (ciphertext only) in the object's storage until it has. */
+export interface PendingWrite {
+  expectedVersion: number;
+  update: ConnectionUpdate & { refreshTokenCiphertext: string | null };
+}
+
+export interface PendingWrites {
+  get(connectionId: string): Promise<PendingWrite | undefined>;
+  put(connectionId: string, write: PendingWrite): Promise<void>;
+  delete(connectionId: string): Promise<void>;
+}
+
+export interface RefreshDependencies {
+  db: Database;
+  cipher: TokenCipher;
+  providers: ProviderRegistry;
+  pendingWrites: PendingWrites;
+  now: () => number;
+  audit: (event: { userId: string; action: string; outcome: "success" | "failure"; provider: string; connectionId: string; detail: AuditDetail }) => Promise<void>;
+  /** D1 write of a connection; a seam so tests can make it fail. */
+  writeConnection: typeof updateConnection;
+}
+
+/** Applies a token write left over from an earlier refresh whose D1 write failed. */
+export async function reconcilePendingWrite(deps: RefreshDependencies, userId: string, connectionId: string): Promise<void> {
+  const pending = await deps.pendingWrites.get(connectionId);
+  if (!pending) return;
+  const row = await findConnection(deps.db, { userId, id: connectionId });
+  if (row && row.version === pending.expectedVersion) {
+    if (!(await deps.writeConnection(deps.db, { userId, id: connectionId, expectedVersion: pending.expectedVersion }, pending.update))) return;
+  }
+  // Written now, written before (the failure hid a success), or superseded by a reconnect or a removal.
+  await deps.pendingWrites.delete(connectionId);
+}
+
+async function storedToken(deps: RefreshDependencies, row: ConnectionRow): Promise<VendableToken> {
+  const decrypted = await deps.cipher.decrypt(row.accessTokenCiphertext, { userId: row.userId, connectionId: row.id, field: "access_token" });
+  if (!decrypted.ok) throw new Error(`stored access token cannot be decrypted (${decrypted.reason})`);
+  return { accessToken: decrypted.plaintext, expiresAt: row.accessTokenExpiresAt, scopes: splitScopes(row.scopes) };
+}
+
+/** Whether the stored token already answers this request, so no upstream call is needed. */
+function storedTokenSuffices(row: ConnectionRow, stored: VendableToken, request: RefreshRequest, now: number): boolean {
+  switch (request.trigger) {
+    case "rejected":
+      // Another caller's report already led to a refresh: the token they rejected is gone.
+      return stored.accessToken !== request.rejectedToken && isUnexpired(stored.expiresAt, now);
+    case "force":
+      return row.lastRefreshedAt !== null && row.lastRefreshedAt >= request.requestedAt;
+    case "vend":
+      return isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
+    case "cron":
+      // The cron only selects known expiries; an unknown one is never refreshed on a schedule.
+      return stored.expiresAt === null || isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
+  }
+}
+
+export async function refreshConnection(deps: RefreshDependencies, request: RefreshRequest): Promise<RefreshResult> {
+  const { userId, connectionId } = request;
+  await reconcilePendingWrite(deps, userId, connectionId);
+  const row = await findConnection(deps.db, { userId, id: connectionId });
+  if (!row) return { kind: "not_found" };
+  if (row.status === "needs_reauth") return { kind: "needs_reauth" };
+  const now = deps.now();
+  const stored = await storedToken(deps, row);
+  if (storedTokenSuffices(row, stored, request, now)) return { kind: "token", refreshed: false, ...stored };
+  if (row.refreshBlockedUntil !== null && row.refreshBlockedUntil > now) {
+    return { kind: "unavailable", retryAfterSeconds: Math.ceil((row.refreshBlockedUntil - now) / 1000), stored };
+  }
+  const provider = deps.providers.get(row.provider);
+  if (!provider?.configured) {
+    console.error(JSON.stringify({ message: "refresh impossible: provider not configured", provider: row.provider }));
+    return { kind: "operator_error" };
+  }
+  const audit = (outcome: "success" | "failure", detail: AuditDetail) =>
+    deps.audit({ userId, action: outcome === "success" ? "token.refreshed" : "token.refresh_failed", outcome, provider: row.provider, connectionId, detail: { trigger: request.trigger, ...detail } });
+
+  if (row.refreshTokenCiphertext === null) {
+    await markNeedsReauth(deps, row, "no_refresh_token");
+    await audit("failure", { class: "reauth", reason: "no_refresh_token" });
+    return { kind: "needs_reauth" };
+  }
+  const refreshToken = await deps.cipher.decrypt(row.refreshTokenCiphertext, { userId, connectionId, field: "refresh_token" });
+  if (!refreshToken.ok) throw new Error(`stored refresh token cannot be decrypted (${refreshToken.reason})`);
+
+  const result = await provider.refresh(refreshToken.plaintext);
+  const after = deps.now();
+  if (result.ok) {
+    const tokens = result.tokens;
+    const encrypted = await encryptTokenPair(deps.cipher, { userId, connectionId }, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
+    });
+    const scopes = tokens.scope === null ? splitScopes(row.scopes) : grantedScopes(provider, tokens.scope, tokens.refreshToken, splitScopes(row.scopes));
+    const write: PendingWrite = {
+      expectedVersion: row.version,
+      update: {
+        ...encrypted,
+        scopes: scopes.join(" "),
+        accessTokenExpiresAt: tokens.expiresIn === null ? null : after + tokens.expiresIn * 1000,
+        lastRefreshedAt: after,
+        updatedAt: after,
+        refreshFailures: 0,
+        refreshBlockedUntil: null,
+        lastRefreshFailure: null,
+      },
+    };
+    await persist(deps, { userId, connectionId }, write, tokens.refreshToken !== null);
+    await audit("success", { rotated: tokens.refreshToken !== null });
+    return { kind: "token", refreshed: true, accessToken: tokens.accessToken, expiresAt: write.update.accessTokenExpiresAt ?? null, scopes };
+  }
+
+  const failure = result.failure;
+  const failureClass = classifyFailure(failure);
+  const label = failureLabel(failure);
+  await audit("failure", { class: failureClass, reason: label, status: failure.status });
+  switch (failureClass) {
+    case "reauth": {
+      // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
+      const reason = mayHaveReachedProvider(row.lastRefreshFailure) ? `${label}_after_lost_response` : label;
+      await markNeedsReauth(deps, row, reason);
+      return { kind: "needs_reauth" };
+    }
+    case "operator": {
+      console.error(JSON.stringify({ message: "OPERATOR ACTION NEEDED: the provider refused our client", provider: row.provider, error: label, status: failure.status }));
+      await coolDown(deps, row, label, failure.retryAfterSeconds, after);
+      return { kind: "operator_error" };
+    }
+    case "transient": {
+      const retryAfterSeconds = await coolDown(deps, row, label, failure.retryAfterSeconds, after);
+      return { kind: "unavailable", retryAfterSeconds, stored };
+    }
+  }
+}
+
+/** Write-ahead for rotated refresh tokens, then D1; a failed D1 write is reconciled on the next access. */
+async function persist(deps: RefreshDependencies, key: { userId: string; connectionId: string }, write: PendingWrite, rotated: boolean): Promise<void> {
+  if (rotated) await deps.pendingWrites.put(key.connectionId, write);
+  try {
+    // A compare-and-swap miss means a reconnect or a removal changed the row meanwhile; its tokens supersede these.
+    await deps.writeConnection(deps.db, { userId: key.userId, id: key.connectionId, expectedVersion: write.expectedVersion }, write.update);
+  } catch (error) {
+    console.error(JSON.stringify({ message: "D1 write failed; refreshed tokens kept in the write-ahead copy", connectionId: key.connectionId, error: error instanceof Error ? error.name : "unknown" }));
+    if (!rotated) await deps.pendingWrites.put(key.connectionId, write);
+    return;
+  }
+  if (rotated) await deps.pendingWrites.delete(key.connectionId);
+}
+
+async function markNeedsReauth(deps: RefreshDependencies, row: ConnectionRow, reason: string): Promise<void> {
+  const now = deps.now();
+  await deps.writeConnection(deps.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, {
+    status: "needs_reauth",
+    statusReason: reason,
+    lastRefreshFailure: reason,
+    updatedAt: now,
+  });
+}
+
+/** Records a failed attempt and blocks refreshes for the backoff; returns the seconds to wait. */
+async function coolDown(deps: RefreshDependencies, row: ConnectionRow, label: string, retryAfterSeconds: number | null, now: number): Promise<number> {
+  const failures = row.refreshFailures + 1;
+  const waitMs = cooldownMs(failures, retryAfterSeconds);
+  await deps.writeConnection(deps.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, {
+    refreshFailures: failures,
+    refreshBlockedUntil: now + waitMs,
+    lastRefreshFailure: label,
+  });
+  return Math.ceil(waitMs / 1000);
+}

@@ -1,0 +1,56 @@
+import { failureLabel } from "./policy";
+import type { RefreshDependencies } from "./refresh-connection";
+import { deleteConnection, findConnection, type ConnectionRow } from "../storage/connections";
+import type { AuditDetail } from "../storage/audit-events";
+import { recordConsent } from "../storage/consents";
+
+export interface RemovalRequest {
+  userId: string;
+  connectionId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** `unsupported`: the provider has no revocation endpoint (Microsoft); the local wipe is all there is. */
+export type UpstreamRevocation = "revoked" | "failed" | "unsupported";
+
+export type RemovalResult = { kind: "removed"; upstream: UpstreamRevocation } | { kind: "not_found" };
+
+/** Revokes the grant upstream (RFC 7009, the refresh token first), then deletes the connection and its tokens. */
+export async function revokeAndRemove(deps: RefreshDependencies, request: RemovalRequest): Promise<RemovalResult> {
+  const { userId, connectionId } = request;
+  const row = await findConnection(deps.db, { userId, id: connectionId });
+  if (!row) return { kind: "not_found" };
+  const upstream = await revokeUpstream(deps, row);
+  // An upstream failure never blocks the local wipe: the user asked for the tokens to be gone.
+  if (!(await deleteConnection(deps.db, { userId, id: connectionId }))) return { kind: "not_found" };
+  await recordConsent(deps.db, {
+    userId,
+    connectionId,
+    provider: row.provider,
+    kind: "withdrawal",
+    scopes: row.scopes,
+    missingScopes: "",
+    integration: null,
+    ip: request.ip,
+    userAgent: request.userAgent,
+    createdAt: deps.now(),
+  });
+  await deps.audit({ userId, action: "connection.removed", outcome: "success", provider: row.provider, connectionId, detail: { upstream } });
+  return { kind: "removed", upstream };
+}
+
+async function revokeUpstream(deps: RefreshDependencies, row: ConnectionRow): Promise<UpstreamRevocation> {
+  const provider = deps.providers.get(row.provider);
+  if (!provider?.configured || !provider.revoke) return "unsupported";
+  const field = row.refreshTokenCiphertext !== null ? "refresh_token" : "access_token";
+  const ciphertext = row.refreshTokenCiphertext ?? row.accessTokenCiphertext;
+  const token = await deps.cipher.decrypt(ciphertext, { userId: row.userId, connectionId: row.id, field });
+  const result = token.ok ? await provider.revoke(token.plaintext, field) : null;
+  const detail: AuditDetail = { credential: field === "refresh_token" ? "refresh" : "access" };
+  if (result === null) detail.reason = "undecryptable";
+  else if (!result.ok) Object.assign(detail, { reason: failureLabel(result.failure), status: result.failure.status });
+  const revoked = result?.ok === true;
+  await deps.audit({ userId: row.userId, action: "token.revoked", outcome: revoked ? "success" : "failure", provider: row.provider, connectionId: row.id, detail });
+  return revoked ? "revoked" : "failed";
+}

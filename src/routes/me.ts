@@ -1,0 +1,28 @@
+import { createRoute } from "@hono/zod-openapi";
+import { userVault } from "../refresh/user-vault";
+import { listConnections } from "../storage/connections";
+import { database } from "../storage/database";
+import { clientOf } from "./connections";
+import { createRouter } from "./router";
+import { AUTHENTICATED_PROBLEMS, BEARER } from "./schemas";
+
+const eraseMe = createRoute({
+  method: "delete",
+  path: "/v1/me",
+  tags: ["Connections"],
+  summary: "Disconnect everything of the caller",
+  description: "Revokes and removes every connection of the caller. The consent and audit history stay as the record of what happened.",
+  security: BEARER,
+  responses: { 204: { description: "Everything removed" }, ...AUTHENTICATED_PROBLEMS },
+});
+
+export const meRoutes = createRouter().openapi(eraseMe, async (c) => {
+  const { userId } = c.get("caller");
+  const vault = userVault(c.env, userId);
+  const client = clientOf(c);
+  const connections = await listConnections(database(c.env.DB), { userId });
+  // One at a time: each removal may call the provider, and a user has few connections.
+  for (const connection of connections) await vault.remove({ userId, connectionId: connection.id, ...client });
+  c.get("audit").defer({ action: "user.erased", outcome: "success", detail: { connections: connections.length } });
+  return c.body(null, 204);
+});
