@@ -12,9 +12,12 @@ import { RequestAudit } from "./audit/request-audit";
 import { ConfigError, getConfig } from "./config";
 import { ProblemError, problemResponse } from "./errors";
 import { callerAuth } from "./middleware/caller-auth";
+import { rateLimit } from "./middleware/rate-limit";
 import { authorizationRoutes } from "./routes/authorization";
 import { connectionRoutes } from "./routes/connections";
 import { healthRoutes } from "./routes/health";
+import { historyRoutes } from "./routes/history";
+import { integrationRoutes } from "./routes/integrations";
 import { adminRoutes } from "./routes/admin";
 import { meRoutes } from "./routes/me";
 import { providerRoutes } from "./routes/providers";
@@ -93,10 +96,21 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ProblemError("payload-too-large"); } }));
   app.use("/v1/*", requireJsonBody);
   const authenticate = callerAuth();
+  const limitPerUser = rateLimit((c) => ({ limiter: c.env.USER_RATE_LIMITER, key: `user:${c.get("caller").userId}` }));
   app.use("/v1/*", async function authenticateApi(c, next) {
     if (c.req.path.startsWith(BROWSER_PATHS) || c.req.method === "OPTIONS") return next();
-    await authenticate(c, next);
+    await authenticate(c, async () => {
+      await limitPerUser(c, next);
+    });
   });
+  // The browser endpoints carry no identity but the address; Cloudflare always sets it (local runs may not).
+  app.use(
+    `${BROWSER_PATHS}*`,
+    rateLimit((c) => {
+      const ip = c.req.header("CF-Connecting-IP");
+      return ip ? { limiter: c.env.IP_RATE_LIMITER, key: `ip:${ip}` } : null;
+    }),
+  );
 
   app.route("/", healthRoutes);
   app.route("/", providerRoutes);
@@ -105,6 +119,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", tokenRoutes);
   app.route("/", meRoutes);
   app.route("/", adminRoutes);
+  app.route("/", integrationRoutes);
+  app.route("/", historyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", {

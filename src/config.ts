@@ -43,6 +43,15 @@ export interface OidcProviderConfig {
   defaultScopes: string[];
   authorizationParams: Record<string, string>;
   upstreamTimeoutMs: number;
+  integrations: IntegrationDeclaration[];
+}
+
+/** An integration an `OIDC_PROVIDERS` entry declares for its provider. */
+export interface IntegrationDeclaration {
+  key: string;
+  name: string;
+  description: string;
+  scopes: string[];
 }
 
 export interface EncryptionKey {
@@ -158,6 +167,17 @@ const oidcProviderEntry = z.strictObject({
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).min(1).max(100),
   default_scopes: z.array(z.string()).max(100).optional(),
   authorization_params: z.record(z.string(), z.string()).optional(),
+  integrations: z
+    .array(
+      z.strictObject({
+        key: z.string().regex(/^[a-z][a-z0-9-]{1,47}$/),
+        name: z.string().min(1).max(100),
+        description: z.string().max(500).default(""),
+        scopes: z.array(z.string()).max(50),
+      }),
+    )
+    .max(50)
+    .optional(),
 });
 const oidcProviderList = z
   .string()
@@ -178,6 +198,10 @@ const oidcProviderList = z
       .refine(
         (entries) => entries.every((entry) => (entry.default_scopes ?? []).every((scope) => entry.scopes.includes(scope))),
         "default_scopes must be a subset of scopes",
+      )
+      .refine(
+        (entries) => entries.every((entry) => (entry.integrations ?? []).every((integration) => integration.scopes.every((scope) => entry.scopes.includes(scope)))),
+        "integration scopes must be a subset of the provider's scopes",
       ),
   );
 
@@ -272,6 +296,7 @@ export function parseConfig(env: RawEnv): Config {
         defaultScopes: entry.default_scopes ?? entry.scopes.filter((scope) => scope === "openid"),
         authorizationParams: entry.authorization_params ?? {},
         upstreamTimeoutMs,
+        integrations: entry.integrations ?? [],
       };
     }),
     refreshLookaheadSeconds: read(env, "REFRESH_LOOKAHEAD_SECONDS", positiveInteger(600)),

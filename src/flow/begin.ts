@@ -14,6 +14,7 @@ export interface BeginRequest {
   /** The connection an incremental authorization extends. */
   connectionId?: string | null;
   hasRefreshToken?: boolean;
+  integration?: string | null;
 }
 
 export interface BegunAuthorization {
@@ -68,6 +69,7 @@ export async function beginAuthorization(flow: FlowContext, request: BeginReques
     flowId: randomToken(9),
     browserBinding: randomToken(),
     connectionId: request.connectionId ?? null,
+    integration: request.integration ?? null,
     hasRefreshToken: request.hasRefreshToken ?? false,
     createdAt: flow.now,
     expiresAt,

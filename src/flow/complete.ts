@@ -1,6 +1,7 @@
 import { grantedScopes } from "../connections/granted-scopes";
 import { saveAuthorizedConnection } from "../connections/save-authorized-connection";
 import { ProblemError } from "../errors";
+import { completeIntegrationActivation } from "../integrations/activate";
 import { authorizationKey, deleteAuthorizationState, loadAuthorizationState, type AuthorizationState } from "../storage/authorization-state";
 import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { ConnectionRow } from "../storage/schema";
@@ -133,6 +134,9 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
     userAgent: request.userAgent,
     createdAt: flow.now,
   });
+  if (state.integration !== null) {
+    await completeIntegrationActivation(flow, { userId: state.userId, key: state.integration, connection: saved.row, ip: request.ip, userAgent: request.userAgent });
+  }
   if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: saved.row, missingScopes };
   return { kind: "connected", connection: saved.row };
 }

@@ -3,6 +3,7 @@ import type { RefreshDependencies } from "./refresh-connection";
 import { deleteConnection, findConnection, type ConnectionRow } from "../storage/connections";
 import type { AuditDetail } from "../storage/audit-events";
 import { recordConsent } from "../storage/consents";
+import { deleteActivationsOfConnection } from "../storage/integration-activations";
 
 export interface RemovalRequest {
   userId: string;
@@ -24,18 +25,12 @@ export async function revokeAndRemove(deps: RefreshDependencies, request: Remova
   const upstream = await revokeUpstream(deps, row);
   // An upstream failure never blocks the local wipe: the user asked for the tokens to be gone.
   if (!(await deleteConnection(deps.db, { userId, id: connectionId }))) return { kind: "not_found" };
-  await recordConsent(deps.db, {
-    userId,
-    connectionId,
-    provider: row.provider,
-    kind: "withdrawal",
-    scopes: row.scopes,
-    missingScopes: "",
-    integration: null,
-    ip: request.ip,
-    userAgent: request.userAgent,
-    createdAt: deps.now(),
-  });
+  const consent = { userId, connectionId, provider: row.provider, missingScopes: "", ip: request.ip, userAgent: request.userAgent, createdAt: deps.now() };
+  await recordConsent(deps.db, { ...consent, kind: "withdrawal", scopes: row.scopes, integration: null });
+  // Integrations on this connection go with it.
+  for (const integration of await deleteActivationsOfConnection(deps.db, { userId, connectionId })) {
+    await recordConsent(deps.db, { ...consent, kind: "integration_deactivated", scopes: "", integration });
+  }
   await deps.audit({ userId, action: "connection.removed", outcome: "success", provider: row.provider, connectionId, detail: { upstream } });
   return { kind: "removed", upstream };
 }

@@ -44,8 +44,6 @@ export class UserVault extends DurableObject<Env> {
 
   /** A token for the connection: the stored one if it answers the request, else one upstream refresh shared by all callers. */
   async refresh(request: RefreshRequest): Promise<RefreshResult> {
-    const shared = this.refreshes.get(request.connectionId);
-    if (shared) return shared;
     const actor = request.trigger === "cron" ? "cron" : "backend";
     const refresh = this.serialized(request.connectionId, () => refreshConnection(this.dependencies(actor), request));
     this.refreshes.set(request.connectionId, refresh);

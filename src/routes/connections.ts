@@ -62,8 +62,13 @@ export const connectionRoutes = createRouter()
     return c.json({ connections: rows.map(presentConnection) }, 200);
   })
   .openapi(read, async (c) => {
-    const row = await findConnection(database(c.env.DB), { userId: c.get("caller").userId, id: c.req.valid("param").id });
-    if (!row) throw notFound();
+    const connectionId = c.req.valid("param").id;
+    const row = await findConnection(database(c.env.DB), { userId: c.get("caller").userId, id: connectionId });
+    if (!row) {
+      // Another user's id or a removed one: worth a trace, since probing ids is how cross-user access starts.
+      c.get("audit").defer({ action: "connection.read", outcome: "failure", connectionId, detail: { reason: "not_found" } });
+      throw notFound();
+    }
     return c.json(presentConnection(row), 200);
   })
   .openapi(remove, async (c) => {

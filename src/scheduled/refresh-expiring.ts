@@ -66,6 +66,9 @@ export async function refreshBatch(targets: readonly RefreshTarget[], refreshOne
 export async function refreshExpiringConnections(db: Database, refreshOne: RefreshOne, window: { now: number; lookaheadSeconds: number }): Promise<RefreshSummary> {
   const summary: RefreshSummary = { scanned: 0, refreshed: 0, unchanged: 0, skipped: 0, failed: { transient: 0, reauth: 0, operator: 0, error: 0 } };
   let after: { expiresAt: number; id: string } | null = null;
+  // A refresh moves the row's expiry forward; a provider issuing tokens shorter than the look-ahead would put it
+  // back ahead of the cursor, and without this the same run would refresh it again, page after page.
+  const visited = new Set<string>();
   while (summary.scanned < MAX_REFRESHES_PER_RUN) {
     const page = await findExpiringConnections(db, {
       now: window.now,
@@ -74,8 +77,10 @@ export async function refreshExpiringConnections(db: Database, refreshOne: Refre
       limit: Math.min(CRON_PAGE_SIZE, MAX_REFRESHES_PER_RUN - summary.scanned),
     });
     if (page.length === 0) break;
-    summary.scanned += page.length;
-    await refreshBatch(page.map((row) => ({ userId: row.userId, connectionId: row.id })), refreshOne, summary);
+    const targets = page.filter((row) => !visited.has(row.id));
+    for (const row of targets) visited.add(row.id);
+    summary.scanned += targets.length;
+    await refreshBatch(targets.map((row) => ({ userId: row.userId, connectionId: row.id })), refreshOne, summary);
     const last = page[page.length - 1]!;
     after = { expiresAt: last.accessTokenExpiresAt!, id: last.id };
   }

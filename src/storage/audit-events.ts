@@ -1,6 +1,8 @@
+import { and, desc, eq, gte, lt, or } from "drizzle-orm";
 import { randomId } from "../crypto/random";
 import type { Database } from "./database";
-import { auditEvents } from "./schema";
+import type { PagePosition } from "./pages";
+import { auditEvents, type AuditEventRow } from "./schema";
 
 /** Detail values are codes and counts only: never a secret, token or provider message. */
 export type AuditDetail = Record<string, string | number | boolean | null>;
@@ -30,4 +32,33 @@ export async function insertAuditEvents(db: Database, events: readonly NewAuditE
   }
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
+}
+
+export interface AuditQuery {
+  /** Absent: every user's events (admin views). */
+  userId?: string;
+  action?: string;
+  since?: number;
+  until?: number;
+  before: PagePosition | null;
+  limit: number;
+}
+
+/** One page of audit events, newest first. */
+export async function listAuditEvents(db: Database, query: AuditQuery): Promise<AuditEventRow[]> {
+  const { before } = query;
+  return db
+    .select()
+    .from(auditEvents)
+    .where(
+      and(
+        query.userId === undefined ? undefined : eq(auditEvents.userId, query.userId),
+        query.action === undefined ? undefined : eq(auditEvents.action, query.action),
+        query.since === undefined ? undefined : gte(auditEvents.at, query.since),
+        query.until === undefined ? undefined : lt(auditEvents.at, query.until),
+        before ? or(lt(auditEvents.at, before.at), and(eq(auditEvents.at, before.at), lt(auditEvents.id, before.id))) : undefined,
+      ),
+    )
+    .orderBy(desc(auditEvents.at), desc(auditEvents.id))
+    .limit(query.limit);
 }

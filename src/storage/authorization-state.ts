@@ -24,6 +24,8 @@ const authorizationStateSchema = z.object({
   browserBinding: z.string(),
   /** The connection an incremental authorization extends, if any. */
   connectionId: z.string().nullable(),
+  /** The integration whose activation started this flow, if any. */
+  integration: z.string().nullable(),
   hasRefreshToken: z.boolean(),
   createdAt: z.number(),
   expiresAt: z.number(),

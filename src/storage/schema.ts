@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Times are Unix milliseconds (UTC). */
 const timestamp = (name: string) => integer(name, { mode: "number" });
@@ -64,6 +64,20 @@ export const consents = sqliteTable(
   (table) => [index("consents_user_created").on(table.userId, table.createdAt, table.id)],
 );
 
+/** The integrations a user asked for; whether one is active follows from its connection's status and scopes. */
+export const integrationActivations = sqliteTable(
+  "integration_activations",
+  {
+    userId: text("user_id").notNull(),
+    integration: text("integration").notNull(),
+    /** The connection it uses; null while the authorization that creates the connection is under way. */
+    connectionId: text("connection_id"),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.integration] }), index("integration_activations_connection").on(table.connectionId)],
+);
+
 export const auditEvents = sqliteTable(
   "audit_events",
   {
@@ -91,3 +105,4 @@ export const auditEvents = sqliteTable(
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ConsentRow = typeof consents.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type IntegrationActivationRow = typeof integrationActivations.$inferSelect;

@@ -19,6 +19,7 @@ async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, co
     defaultScopes: ["openid", "email"],
     authorizationParams: {},
     upstreamTimeoutMs: 2_000,
+    integrations: [],
     ...config,
   });
   return { provider, issuer, discoveryPath: `/oidc/${key}/.well-known/openid-configuration` };

@@ -1,0 +1,144 @@
+/**
+ * Single flight: however many callers ask at once, the user's Durable Object makes one upstream refresh per
+ * connection and every caller gets its result. The upstream refresh is held until every caller has reached the
+ * object, so the callers are concurrent with it by construction, not by luck of scheduling.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  connectLocalOidc,
+  connectMock,
+  expireStoredToken,
+  holdRefreshUntilCallersArrive,
+  mockFlowState,
+  oidcEvents,
+  refreshGrantsSent,
+  storedPlaintext,
+  storedRow,
+  vendConcurrently,
+  vendOk,
+  type VendBody,
+  type VendedToken,
+} from "../support/refresh-fixtures";
+
+const CALLERS = 120;
+
+async function tokensOf(responses: Response[]): Promise<VendedToken[]> {
+  expect(responses.map((response) => response.status)).toEqual(responses.map(() => 200));
+  return Promise.all(responses.map(async (response) => (await response.json()) as VendedToken));
+}
+
+/** Asserts every caller got the same token and returns it. */
+function theOneToken(tokens: VendedToken[]): string {
+  const distinct = new Set(tokens.map((token) => token.access_token));
+  expect(distinct.size).toBe(1);
+  return [...distinct][0]!;
+}
+
+describe("concurrent vends of an expired token", () => {
+  it(`make exactly one upstream refresh for ${CALLERS} callers, and all get the same new token`, async () => {
+    const google = await connectMock("google", "flight-expired");
+    const old = await storedPlaintext(google, "access_token");
+    await expireStoredToken(google.connectionId);
+    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+
+    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({}))));
+
+    expect(held.arrived()).toBe(CALLERS);
+    expect(held.attempts()).toBe(1);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    const token = theOneToken(tokens);
+    expect(token).not.toBe(old);
+    expect((await mockFlowState(google.flow)).access_tokens.at(-1)?.token).toBe(token);
+    expect(await storedPlaintext(google, "access_token")).toBe(token);
+  });
+
+  it("make exactly one upstream refresh when some of the callers ask for force_refresh", async () => {
+    const google = await connectMock("google", "flight-forced");
+    await expireStoredToken(google.connectionId);
+    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+    const bodies: VendBody[] = Array.from({ length: CALLERS }, (_, index) => (index % 3 === 0 ? { force_refresh: true } : {}));
+
+    const tokens = await tokensOf(await vendConcurrently(google, bodies));
+
+    expect(held.attempts()).toBe(1);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(theOneToken(tokens)).toBe(await storedPlaintext(google, "access_token"));
+  });
+
+  it("of a still-valid token, all with force_refresh, make exactly one upstream refresh", async () => {
+    const google = await connectMock("google", "flight-all-forced");
+    const old = await storedPlaintext(google, "access_token");
+    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+
+    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ force_refresh: true }))));
+
+    expect(held.attempts()).toBe(1);
+    expect(theOneToken(tokens)).not.toBe(old);
+  });
+
+  it("at a rotating provider (local oidc-provider) make one refresh_token grant and never reuse a rotated token", async () => {
+    const oidc = await connectLocalOidc("flight-oidc");
+    await expireStoredToken(oidc.connectionId);
+    const held = await holdRefreshUntilCallersArrive(oidc.userId, CALLERS);
+    const bodies: VendBody[] = Array.from({ length: CALLERS }, (_, index) => (index % 4 === 0 ? { force_refresh: true } : {}));
+
+    const tokens = await tokensOf(await vendConcurrently(oidc, bodies));
+
+    expect(held.attempts()).toBe(1);
+    const events = await oidcEvents(oidc.flow);
+    expect(events.counts).toMatchObject({ refresh_token: 1, token_error: 0, grant_revoked: 0 });
+    expect(theOneToken(tokens)).toBe(await storedPlaintext(oidc, "access_token"));
+    expect((await storedRow(oidc.connectionId)).status).toBe("active");
+  });
+
+  it("need no refresh once the shared one has finished: a later vend gets the new token from the hot path", async () => {
+    const google = await connectMock("google", "flight-after");
+    await expireStoredToken(google.connectionId);
+    const first = await vendOk(google);
+    const later = await vendOk(google);
+    expect(later.access_token).toBe(first.access_token);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
+describe("callers reporting a rejected token", () => {
+  it("cause one refresh when many report the stored token at once, and all get the same new token", async () => {
+    const google = await connectMock("google", "flight-rejected");
+    const rejected = await storedPlaintext(google, "access_token");
+    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+
+    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ rejected_token: rejected }))));
+
+    expect(held.attempts()).toBe(1);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    const token = theOneToken(tokens);
+    expect(token).not.toBe(rejected);
+    expect(await storedPlaintext(google, "access_token")).toBe(token);
+  });
+
+  it("cause one refresh when they report it one after another", async () => {
+    const google = await connectMock("google", "flight-rejected-serial");
+    const rejected = await storedPlaintext(google, "access_token");
+    const first = await vendOk(google, { rejected_token: rejected });
+    const second = await vendOk(google, { rejected_token: rejected });
+    expect(second.access_token).toBe(first.access_token);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+
+  it("cause no refresh when the reported token is not the stored one, and get the stored token", async () => {
+    const google = await connectMock("google", "flight-stale");
+    const stored = await storedPlaintext(google, "access_token");
+    const token = await vendOk(google, { rejected_token: "ya29.some-token-this-connection-no-longer-holds" });
+    expect(token.access_token).toBe(stored);
+    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+  });
+
+  it("cause no refresh when the reported token was replaced by an earlier refresh", async () => {
+    const google = await connectMock("google", "flight-stale-replaced");
+    const replaced = await storedPlaintext(google, "access_token");
+    const current = (await vendOk(google, { force_refresh: true })).access_token;
+    const token = await vendOk(google, { rejected_token: replaced });
+    expect(token.access_token).toBe(current);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});

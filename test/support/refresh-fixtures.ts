@@ -1,0 +1,304 @@
+/**
+ * Helpers for token vending and refresh tests inside workerd: connecting a mock or local-OIDC account, vending,
+ * steering the stored row, and reading what the providers received.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, inject, onTestFinished, vi } from "vitest";
+import { getConfig } from "../../src/config";
+import { getTokenCipher } from "../../src/crypto/token-cipher";
+import type { UserVault } from "../../src/refresh/user-vault";
+import { LOCAL_OIDC_ID } from "./bindings";
+import { authHeaders } from "./caller-token";
+import { connectAccount } from "./flows";
+import type { MockBehaviour } from "./mock-provider-server/state";
+import { callWorker } from "./worker";
+
+export interface Connected {
+  userId: string;
+  connectionId: string;
+  /** The mock flow id (`mock_flow`), or the local OIDC account id (`login_hint`). */
+  flow: string;
+}
+
+/** A user id of its own per test, so parallel files and tests never share a Durable Object or rows. */
+export function newUser(label: string): string {
+  return `${label}-${crypto.randomUUID()}`;
+}
+
+/** Connects `provider` at the mock endpoints under a fresh flow id; `expiresIn` sets the exchange's `expires_in`. */
+export async function connectMock(provider: "google" | "microsoft" | "notion", label: string, options: { expiresIn?: number } = {}): Promise<Connected> {
+  const userId = newUser(label);
+  const flow = `${label}-${crypto.randomUUID()}`;
+  const providerParams: Record<string, string> = { mock_flow: flow };
+  if (options.expiresIn !== undefined) providerParams.mock_expires_in = JSON.stringify(options.expiresIn);
+  const response = await connectAccount(userId, provider, { providerParams });
+  expect(response.status).toBe(200);
+  const { connection } = (await response.json()) as { connection: { id: string } };
+  return { userId, connectionId: connection.id, flow };
+}
+
+/** Connects an account of its own at the local oidc-provider (rotating refresh tokens). */
+export async function connectLocalOidc(label: string): Promise<Connected> {
+  const userId = newUser(label);
+  const account = `t-${crypto.randomUUID()}`;
+  const response = await connectAccount(userId, LOCAL_OIDC_ID, { providerParams: { login_hint: account } });
+  expect(response.status).toBe(200);
+  const { connection } = (await response.json()) as { connection: { id: string } };
+  return { userId, connectionId: connection.id, flow: account };
+}
+
+export interface VendBody {
+  min_validity_seconds?: number;
+  force_refresh?: boolean;
+  rejected_token?: string;
+  required_scopes?: string[];
+}
+
+/** `POST /v1/connections/{id}/token` as `userId` with `connections:token` (or the given scope claim; `null`: none). */
+export async function vend(userId: string, connectionId: string, body: unknown = {}, scope: string | null = "connections:token"): Promise<Response> {
+  return callWorker(`/v1/connections/${connectionId}/token`, {
+    method: "POST",
+    headers: { ...(await authHeaders(userId, scope === null ? {} : { scope })), "Content-Type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+export interface VendedToken {
+  access_token: string;
+  token_type: string;
+  expires_at: string | null;
+  scopes: string[];
+}
+
+/** Vends and expects a 200; returns the body. */
+export async function vendOk(connected: Connected, body: VendBody = {}): Promise<VendedToken> {
+  const response = await vend(connected.userId, connected.connectionId, body);
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json()) as VendedToken;
+}
+
+/** Asserts an RFC 9457 problem with `status` and the type ending `type`; returns its body. */
+export async function expectProblem(response: Response, status: number, type: string): Promise<Record<string, unknown>> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(body.type).toBe(`urn:connection-manager:problem:${type}`);
+  expect(body.status).toBe(status);
+  return body;
+}
+
+export interface StoredConnection {
+  id: string;
+  status: string;
+  status_reason: string | null;
+  access_token_ciphertext: string;
+  refresh_token_ciphertext: string | null;
+  access_token_expires_at: number | null;
+  version: number;
+  last_refreshed_at: number | null;
+  refresh_failures: number;
+  refresh_blocked_until: number | null;
+  last_refresh_failure: string | null;
+}
+
+export async function storedRow(connectionId: string): Promise<StoredConnection> {
+  const row = await env.DB.prepare("SELECT * FROM connections WHERE id = ?").bind(connectionId).first<StoredConnection>();
+  expect(row).not.toBeNull();
+  return row!;
+}
+
+/** Makes the stored access token expired (one minute ago) without touching the tokens themselves. */
+export async function expireStoredToken(connectionId: string): Promise<void> {
+  await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?").bind(Date.now() - 60_000, connectionId).run();
+}
+
+/** Lifts a cooldown, as if its time had passed. */
+export async function endCooldown(connectionId: string): Promise<void> {
+  await env.DB.prepare("UPDATE connections SET refresh_blocked_until = NULL WHERE id = ?").bind(connectionId).run();
+}
+
+// --- the mock provider endpoints ---
+
+const mockOrigin = (): string => inject("mockProviderOrigin");
+
+export interface MockRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** Every request the mock logged for `flow`. */
+export async function mockRequests(flow: string): Promise<MockRequest[]> {
+  const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams({ flow })}`);
+  return ((await response.json()) as { requests: MockRequest[] }).requests;
+}
+
+/** The refresh tokens the mock received for `flow`, in order (Notion sends JSON, the others a form). */
+export async function refreshGrantsSent(flow: string): Promise<string[]> {
+  const requests = await mockRequests(flow);
+  const sent: string[] = [];
+  for (const request of requests) {
+    if (request.method !== "POST" || !/\/token$/.test(request.path)) continue;
+    const fields: Record<string, unknown> = request.body.trimStart().startsWith("{")
+      ? (JSON.parse(request.body) as Record<string, unknown>)
+      : Object.fromEntries(new URLSearchParams(request.body));
+    if (fields.grant_type === "refresh_token") sent.push(String(fields.refresh_token));
+  }
+  return sent;
+}
+
+export interface MockFlowState {
+  refresh_tokens: { token: string; alive: boolean }[];
+  access_tokens: { token: string; alive: boolean }[];
+  token_requests: number;
+}
+
+export async function mockFlowState(flow: string): Promise<MockFlowState> {
+  const response = await fetch(`${mockOrigin()}/__control/flows/${flow}`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as MockFlowState;
+}
+
+/** Scripts the answers to the flow's next token requests, in order. */
+export async function scriptTokenResponses(flow: string, responses: MockBehaviour[]): Promise<void> {
+  const response = await fetch(`${mockOrigin()}/__control/flows/${flow}/responses`, {
+    method: "POST",
+    body: JSON.stringify({ endpoint: "token", responses }),
+  });
+  expect(response.ok).toBe(true);
+}
+
+// --- the local oidc-provider ---
+
+const oidcIssuer = (): string => inject("oidcIssuer");
+
+export interface OidcEvents {
+  counts: Record<"authorization_code" | "refresh_token" | "token_error" | "grant_revoked" | "revocation", number>;
+  events: { type: string; detail?: string }[];
+}
+
+export async function oidcEvents(account: string): Promise<OidcEvents> {
+  const response = await fetch(`${oidcIssuer()}/__control/events?account=${encodeURIComponent(account)}`);
+  return (await response.json()) as OidcEvents;
+}
+
+// --- audit ---
+
+export interface AuditRow {
+  action: string;
+  outcome: string;
+  actor: string;
+  detail: Record<string, unknown>;
+  raw: string;
+}
+
+export async function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
+  const result = await env.DB.prepare("SELECT action, outcome, actor, detail FROM audit_events WHERE user_id = ? AND action = ? ORDER BY at, id")
+    .bind(userId, action)
+    .all<{ action: string; outcome: string; actor: string; detail: string }>();
+  return result.results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, raw: row.detail }));
+}
+
+/** Waits for the deferred (after-response) audit write of `count` events. */
+export async function waitForAudit(userId: string, action: string, count = 1): Promise<AuditRow[]> {
+  return vi.waitFor(
+    async () => {
+      const events = await auditEvents(userId, action);
+      expect(events.length).toBeGreaterThanOrEqual(count);
+      return events;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
+}
+
+// --- seams for concurrency and lost responses (the Durable Object runs in the tests' isolate) ---
+
+function isRefreshGrant(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
+  const url = input instanceof Request ? input.url : String(input);
+  const body = typeof init?.body === "string" ? init.body : "";
+  return /\/token$/.test(new URL(url).pathname) && /grant_type(=|":")refresh_token/.test(body);
+}
+
+/**
+ * Routes every upstream refresh-grant request of the isolate through `handle` (other fetches pass through), until the
+ * test ends. `forward` sends the request to the provider for real.
+ */
+export function interceptRefreshGrants(handle: (forward: () => Promise<Response>, attempt: number) => Promise<Response>): { attempts: () => number } {
+  const realFetch = globalThis.fetch.bind(globalThis);
+  let attempts = 0;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    if (!isRefreshGrant(input, init)) return realFetch(input, init);
+    attempts += 1;
+    return handle(() => realFetch(input, init), attempts);
+  });
+  onTestFinished(() => spy.mockRestore());
+  return { attempts: () => attempts };
+}
+
+/**
+ * The next refresh grant reaches the provider (which refreshes, and rotates where it does) but its answer never
+ * arrives: the client times out (`timeout`) or the connection drops (`network`).
+ */
+export function loseNextRefreshResponse(kind: "timeout" | "network"): void {
+  interceptRefreshGrants(async (forward, attempt) => {
+    const response = await forward();
+    if (attempt > 1) return response;
+    await response.arrayBuffer();
+    throw kind === "timeout" ? new DOMException("The operation was aborted due to timeout", "TimeoutError") : new TypeError("Network connection lost.");
+  });
+}
+
+/**
+ * Holds every upstream refresh until `callers` requests have reached the user's Durable Object, so they are all
+ * concurrent with the refresh whatever the scheduling. Returns the number of upstream refresh attempts so far.
+ */
+export async function holdRefreshUntilCallersArrive(userId: string, callers: number): Promise<{ attempts: () => number; arrived: () => number }> {
+  const { promise: allArrived, resolve } = Promise.withResolvers<void>();
+  let arrived = 0;
+  await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
+    // RPC only dispatches methods of the class prototype, so the count is kept there, for this user's calls only.
+    const prototype = Object.getPrototypeOf(instance) as UserVault;
+    const original = prototype.refresh;
+    const spy = vi.spyOn(prototype, "refresh").mockImplementation(function (this: UserVault, request) {
+      if (request.userId === userId && ++arrived === callers) resolve();
+      return original.call(this, request);
+    });
+    onTestFinished(() => spy.mockRestore());
+  });
+  const { attempts } = interceptRefreshGrants(async (forward) => {
+    await allArrived;
+    return forward();
+  });
+  return { attempts, arrived: () => arrived };
+}
+
+/** Fires every vend at once (one caller JWT, signed beforehand) and returns the responses. */
+export async function vendConcurrently(connected: Connected, bodies: VendBody[]): Promise<Response[]> {
+  const headers = { ...(await authHeaders(connected.userId, { scope: "connections:token" })), "Content-Type": "application/json" };
+  return Promise.all(
+    bodies.map((body) => callWorker(`/v1/connections/${connected.connectionId}/token`, { method: "POST", headers, body: JSON.stringify(body) })),
+  );
+}
+
+/** The pending (write-ahead) copies in the user's Durable Object storage. */
+export async function pendingWrites(userId: string): Promise<Map<string, unknown>> {
+  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => state.storage.list({ prefix: "pending-write:" }));
+}
+
+/** Makes the next D1 write of refreshed tokens in the user's Durable Object fail once. */
+export async function failNextConnectionWrite(userId: string): Promise<void> {
+  await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
+    const spy = vi.spyOn(instance as unknown as { writeConnection: () => Promise<boolean> }, "writeConnection").mockRejectedValueOnce(new Error("D1_ERROR: simulated outage"));
+    onTestFinished(() => spy.mockRestore());
+  });
+}
+
+/** The plaintext of a stored token, for assertions on what was sent upstream. */
+export async function storedPlaintext(connected: Connected, field: "access_token" | "refresh_token"): Promise<string> {
+  const row = await storedRow(connected.connectionId);
+  const ciphertext = field === "access_token" ? row.access_token_ciphertext : row.refresh_token_ciphertext;
+  const decrypted = await getTokenCipher(getConfig(env).encryptionKeys).decrypt(ciphertext ?? "", { userId: connected.userId, connectionId: connected.connectionId, field });
+  if (!decrypted.ok) throw new Error(`cannot decrypt ${field}`);
+  return decrypted.plaintext;
+}
