@@ -64,6 +64,8 @@ function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", "The body is not valid JSON.");
   if (error instanceof HTTPException && error.status === 413) return new ProblemError("payload-too-large");
+  // @hono/zod-openapi's own media-type gate: a non-JSON Content-Type on a JSON route, even without a body.
+  if (error instanceof HTTPException && error.status === 415) return new ProblemError("unsupported-media-type");
   if (error instanceof ConfigError) {
     // Names the variable, never its value: safe for the operator's log, not for the caller.
     console.error(JSON.stringify({ message: error.message }));
@@ -145,9 +147,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
   app.onError((error, c) => {
     const response = problemResponse(toProblem(error), c.get("requestId"));
-    c.res.headers.forEach((value, name) => {
-      if (!response.headers.has(name)) response.headers.set(name, value);
-    });
+    // Keep what the handler already set: security headers, a flow cookie's deletion.
+    for (const [name, value] of c.res.headers) {
+      if (name === "set-cookie") response.headers.append(name, value);
+      else if (!response.headers.has(name)) response.headers.set(name, value);
+    }
     return response;
   });
   return app;

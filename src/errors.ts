@@ -76,5 +76,7 @@ export function problemResponse(problem: ProblemError, requestId?: string): Resp
   if (problem.status === 401 && !headers.has("WWW-Authenticate")) headers.set("WWW-Authenticate", 'Bearer realm="connection-manager"');
   const body = problemBody(problem);
   if (requestId) body.request_id = requestId;
+  // Responses built here bypass the context's prepared headers (not-found, 405), so the id is set again.
+  if (requestId) headers.set("X-Request-Id", requestId);
   return new Response(JSON.stringify(body), { status: problem.status, headers });
 }

@@ -14,14 +14,13 @@ export interface StartedAuthorization {
  */
 export async function startAuthorization(flow: FlowContext, { providerId, state }: { providerId: string; state: string | undefined }): Promise<StartedAuthorization> {
   const stored = state ? await loadAuthorizationState(flow.env.AUTH_STATE, state, flow.now) : null;
-  const provider = stored && stored.provider === providerId ? flow.providers.get(providerId) : undefined;
-  const fresh = stored && provider && (await userVault(flow.env, stored.userId).claimOnce(`start:${await authorizationKey(state!)}`, stored.expiresAt));
-  if (!stored || !provider || !fresh) {
+  const provider = stored?.provider === providerId ? flow.providers.get(providerId) : undefined;
+  if (!state || !stored || !provider || !(await userVault(flow.env, stored.userId).claimOnce(`start:${await authorizationKey(state)}`, stored.expiresAt))) {
     flow.audit.defer({ action: "authorization.start", outcome: "failure", provider: providerId, userId: stored?.userId ?? null });
     throw new ProblemError("invalid-state", "This authorization link is unknown, expired or already used. Start the connection again from the application.");
   }
   const providerUrl = await provider.authorizationUrl({
-    state: state!,
+    state,
     codeVerifier: stored.codeVerifier,
     nonce: stored.nonce,
     scopes: stored.scopes,

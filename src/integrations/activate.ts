@@ -52,9 +52,10 @@ export async function activateIntegration(flow: FlowContext, request: Activation
   const target = targetConnection(connections, integration, request.connectionId);
   const granted = target ? splitScopes(target.scopes) : [];
   const missing = integration.scopes.filter((scope) => !granted.includes(scope));
-  await saveActivation(flow.db, { userId: request.userId, integration: integration.key, connectionId: target?.id ?? null, now: flow.now });
+  const activation = { userId: request.userId, integration: integration.key, connectionId: target?.id ?? null, now: flow.now };
 
   if (target && target.status === "active" && missing.length === 0) {
+    await saveActivation(flow.db, activation);
     await recordIntegrationConsent(flow, request, integration, "integration_activated", target.id);
     flow.audit.defer({ action: "integration.activated", outcome: "success", provider: integration.provider, connectionId: target.id, detail: { integration: integration.key } });
     return { status: "active" };
@@ -70,6 +71,8 @@ export async function activateIntegration(flow: FlowContext, request: Activation
     hasRefreshToken: target?.refreshTokenCiphertext != null,
     integration: integration.key,
   });
+  // Only once the authorization has begun: a refused return_to must not leave a pending activation behind.
+  await saveActivation(flow.db, activation);
   flow.audit.defer({ action: "integration.authorization_required", outcome: "success", provider: integration.provider, connectionId: target?.id ?? null, detail: { integration: integration.key, missing: missing.length } });
   return { status: "authorization_required", authorizationUrl: begun.authorizationUrl };
 }

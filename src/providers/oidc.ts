@@ -75,8 +75,9 @@ export function createOidcProvider(config: OidcProviderConfig): Provider {
       for (const [name, value] of Object.entries(config.authorizationParams)) {
         if (!url.searchParams.has(name)) url.searchParams.set(name, value);
       }
-      // OIDC Core §11: a refresh token for offline_access is only issued after explicit consent.
-      if (scopes.includes("offline_access") && !request.hasRefreshToken) {
+      // OIDC Core §11: offline_access needs prompt=consent, even when a refresh token is already held (an
+      // incremental authorization): without it a conforming server drops offline_access from the new grant.
+      if (scopes.includes("offline_access")) {
         const prompt = (url.searchParams.get("prompt") ?? "").split(" ").filter(Boolean);
         if (!prompt.includes("consent")) url.searchParams.set("prompt", [...prompt, "consent"].join(" "));
       }

@@ -156,11 +156,12 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
   const failure = result.failure;
   const failureClass = classifyFailure(failure);
   const label = failureLabel(failure);
-  await audit("failure", { class: failureClass, reason: label, status: failure.status });
+  // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
+  // The audit carries the same reason as the row: it is the only place a caller or an operator can read it.
+  const reason = failureClass === "reauth" && mayHaveReachedProvider(row.lastRefreshFailure) ? `${label}_after_lost_response` : label;
+  await audit("failure", { class: failureClass, reason, status: failure.status });
   switch (failureClass) {
     case "reauth": {
-      // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
-      const reason = mayHaveReachedProvider(row.lastRefreshFailure) ? `${label}_after_lost_response` : label;
       await markNeedsReauth(deps, row, reason);
       return { kind: "needs_reauth" };
     }

@@ -6,7 +6,7 @@ import { insertAuditEvents } from "../storage/audit-events";
 import { database } from "../storage/database";
 import { updateConnection } from "../storage/connections";
 import { reEncryptConnection, type ReEncryptResult } from "./re-encrypt";
-import { refreshConnection, type PendingWrite, type PendingWrites, type RefreshDependencies, type RefreshRequest, type RefreshResult } from "./refresh-connection";
+import { reconcilePendingWrite, refreshConnection, type PendingWrite, type PendingWrites, type RefreshDependencies, type RefreshRequest, type RefreshResult } from "./refresh-connection";
 import { revokeAndRemove, type RemovalRequest, type RemovalResult } from "./remove";
 
 /**
@@ -44,6 +44,8 @@ export class UserVault extends DurableObject<Env> {
 
   /** A token for the connection: the stored one if it answers the request, else one upstream refresh shared by all callers. */
   async refresh(request: RefreshRequest): Promise<RefreshResult> {
+    const shared = this.refreshes.get(request.connectionId);
+    if (shared) return shared;
     const actor = request.trigger === "cron" ? "cron" : "backend";
     const refresh = this.serialized(request.connectionId, () => refreshConnection(this.dependencies(actor), request));
     this.refreshes.set(request.connectionId, refresh);
@@ -55,6 +57,9 @@ export class UserVault extends DurableObject<Env> {
   async remove(request: RemovalRequest): Promise<RemovalResult> {
     return this.serialized(request.connectionId, async () => {
       const deps = this.dependencies("user");
+      // A refresh whose D1 write failed left the newest (rotated) refresh token only in the write-ahead copy: bring
+      // D1 up to date first, so the upstream revocation ends the live grant instead of sending a dead token.
+      await reconcilePendingWrite(deps, request.userId, request.connectionId);
       const result = await revokeAndRemove(deps, request);
       await deps.pendingWrites.delete(request.connectionId);
       return result;

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { presentConnection } from "../connections/present";
-import { ProblemError, problemResponse, type ProblemType } from "../errors";
+import { ProblemError, type ProblemType } from "../errors";
 import { beginAuthorization } from "../flow/begin";
 import { bindBrowser, isBoundBrowser, unbindBrowser } from "../flow/browser-binding";
 import { completeAuthorization, type CallbackOutcome } from "../flow/complete";
@@ -152,8 +152,5 @@ export const authorizationRoutes = createRouter()
     unbindBrowser(c, flow.config, state.flowId);
     if (state.returnTo) return c.redirect(returnUrlWith(state.returnTo, outcomeParams(outcome)), 302);
     if (outcome.kind === "connected") return c.json({ connection: presentConnection(outcome.connection) }, 200);
-    const failure = problemResponse(outcomeProblem(outcome), c.get("requestId"));
-    // Keep the cookie deletion and the security headers set on the context.
-    c.res.headers.forEach((value, name) => failure.headers.append(name, value));
-    return failure as never;
+    throw outcomeProblem(outcome);
   });

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { userVault } from "../refresh/user-vault";
+import { deleteAuthorizationStatesOfUser } from "../storage/authorization-state";
 import { listConnections } from "../storage/connections";
 import { database } from "../storage/database";
 import { deleteActivationsOfUser } from "../storage/integration-activations";
@@ -28,6 +29,8 @@ export const meRoutes = createRouter().openapi(eraseMe, async (c) => {
   for (const connection of connections) await vault.remove({ userId, connectionId: connection.id, ...client });
   // Activations still waiting for their first connection; the others went with their connections.
   const pending = await deleteActivationsOfUser(db, { userId });
-  c.get("audit").defer({ action: "user.erased", outcome: "success", detail: { connections: connections.length, pending_integrations: pending.length } });
+  // Unfinished flows would otherwise still complete and store a new connection after the erasure.
+  const flows = await deleteAuthorizationStatesOfUser(c.env.AUTH_STATE, userId);
+  c.get("audit").defer({ action: "user.erased", outcome: "success", detail: { connections: connections.length, pending_integrations: pending.length, pending_flows: flows } });
   return c.body(null, 204);
 });

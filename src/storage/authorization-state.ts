@@ -40,7 +40,27 @@ export async function authorizationKey(state: string): Promise<string> {
 }
 
 export async function saveAuthorizationState(kv: KVNamespace, state: string, record: AuthorizationState): Promise<void> {
-  await kv.put(await authorizationKey(state), JSON.stringify(record), { expirationTtl: AUTHORIZATION_STATE_TTL_SECONDS });
+  // The owner in the key's metadata lets erasure find the user's flows from a listing, without reading each value.
+  await kv.put(await authorizationKey(state), JSON.stringify(record), { expirationTtl: AUTHORIZATION_STATE_TTL_SECONDS, metadata: { userId: record.userId } });
+}
+
+/**
+ * Deletes every unfinished flow of a user (erasure), so none can complete afterwards. The namespace only holds
+ * flows of the last AUTHORIZATION_STATE_TTL_SECONDS, so the listing stays small.
+ */
+export async function deleteAuthorizationStatesOfUser(kv: KVNamespace, userId: string): Promise<number> {
+  let deleted = 0;
+  let cursor: string | undefined;
+  do {
+    const page: KVNamespaceListResult<{ userId?: string }> = await kv.list({ prefix: AUTHORIZATION_KEY_PREFIX, ...(cursor === undefined ? {} : { cursor }) });
+    for (const key of page.keys) {
+      if (key.metadata?.userId !== userId) continue;
+      await kv.delete(key.name);
+      deleted += 1;
+    }
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor !== undefined);
+  return deleted;
 }
 
 /** The stored transaction, or `null` when unknown, expired (by its own clock too) or unreadable. */

@@ -3,6 +3,7 @@
  * connection and every caller gets its result. The upstream refresh is held until every caller has reached the
  * object, so the callers are concurrent with it by construction, not by luck of scheduling.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   connectLocalOidc,
@@ -39,7 +40,7 @@ describe("concurrent vends of an expired token", () => {
     const google = await connectMock("google", "flight-expired");
     const old = await storedPlaintext(google, "access_token");
     await expireStoredToken(google.connectionId);
-    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+    const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
     const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({}))));
 
@@ -55,7 +56,7 @@ describe("concurrent vends of an expired token", () => {
   it("make exactly one upstream refresh when some of the callers ask for force_refresh", async () => {
     const google = await connectMock("google", "flight-forced");
     await expireStoredToken(google.connectionId);
-    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+    const held = await holdRefreshUntilCallersArrive(google, CALLERS);
     const bodies: VendBody[] = Array.from({ length: CALLERS }, (_, index) => (index % 3 === 0 ? { force_refresh: true } : {}));
 
     const tokens = await tokensOf(await vendConcurrently(google, bodies));
@@ -68,7 +69,7 @@ describe("concurrent vends of an expired token", () => {
   it("of a still-valid token, all with force_refresh, make exactly one upstream refresh", async () => {
     const google = await connectMock("google", "flight-all-forced");
     const old = await storedPlaintext(google, "access_token");
-    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+    const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
     const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ force_refresh: true }))));
 
@@ -79,7 +80,7 @@ describe("concurrent vends of an expired token", () => {
   it("at a rotating provider (local oidc-provider) make one refresh_token grant and never reuse a rotated token", async () => {
     const oidc = await connectLocalOidc("flight-oidc");
     await expireStoredToken(oidc.connectionId);
-    const held = await holdRefreshUntilCallersArrive(oidc.userId, CALLERS);
+    const held = await holdRefreshUntilCallersArrive(oidc, CALLERS);
     const bodies: VendBody[] = Array.from({ length: CALLERS }, (_, index) => (index % 4 === 0 ? { force_refresh: true } : {}));
 
     const tokens = await tokensOf(await vendConcurrently(oidc, bodies));
@@ -105,7 +106,7 @@ describe("callers reporting a rejected token", () => {
   it("cause one refresh when many report the stored token at once, and all get the same new token", async () => {
     const google = await connectMock("google", "flight-rejected");
     const rejected = await storedPlaintext(google, "access_token");
-    const held = await holdRefreshUntilCallersArrive(google.userId, CALLERS);
+    const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
     const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ rejected_token: rejected }))));
 
@@ -140,5 +141,41 @@ describe("callers reporting a rejected token", () => {
     const token = await vendOk(google, { rejected_token: replaced });
     expect(token.access_token).toBe(current);
     expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
+describe("a forced refresh that reaches the Durable Object late", () => {
+  it("is answered by a refresh that finished after it was asked, without another upstream call", async () => {
+    const google = await connectMock("google", "flight-force-late");
+    const askedAt = Date.now();
+    const refreshed = await vendOk(google, { force_refresh: true });
+
+    // A caller that asked at `askedAt` but was queued behind that refresh (a caller of the RPC the route makes).
+    const result = await env.USER_VAULT.getByName(google.userId).refresh({
+      userId: google.userId,
+      connectionId: google.connectionId,
+      trigger: "force",
+      minValiditySeconds: 300,
+      requestedAt: askedAt,
+    });
+    expect(result).toMatchObject({ kind: "token", refreshed: false, accessToken: refreshed.access_token });
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+
+  it("asked after the last refresh finished makes a new one", async () => {
+    const google = await connectMock("google", "flight-force-again");
+    const refreshed = await vendOk(google, { force_refresh: true });
+    const lastRefreshedAt = (await storedRow(google.connectionId)).last_refreshed_at!;
+
+    const result = await env.USER_VAULT.getByName(google.userId).refresh({
+      userId: google.userId,
+      connectionId: google.connectionId,
+      trigger: "force",
+      minValiditySeconds: 300,
+      requestedAt: lastRefreshedAt + 1,
+    });
+    expect(result).toMatchObject({ kind: "token", refreshed: true });
+    expect(result.kind === "token" && result.accessToken).not.toBe(refreshed.access_token);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(2);
   });
 });

@@ -13,6 +13,7 @@ import {
   vend,
   vendOk,
   waitForAudit,
+  watchVaultRefreshes,
 } from "../support/refresh-fixtures";
 
 describe("vending a stored token", () => {
@@ -45,6 +46,7 @@ describe("vending a stored token", () => {
   it("returns the stored token with Cache-Control: no-store and calls no provider endpoint", async () => {
     const google = await connectMock("google", "vend-hot");
     const logged = (await mockRequests(google.flow)).length;
+    const vault = await watchVaultRefreshes(google.userId);
     const response = await vend(google.userId, google.connectionId);
     expect(response.status).toBe(200);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
@@ -56,6 +58,7 @@ describe("vending a stored token", () => {
     expect(new Date(body.expires_at).getTime()).toBe((await storedRow(google.connectionId)).access_token_expires_at);
     expect(body.scopes).toEqual(expect.arrayContaining(["openid"]));
     expect((await mockRequests(google.flow)).length).toBe(logged);
+    expect(vault.calls()).toBe(0);
   });
 
   it("refreshes when min_validity_seconds asks for more life than the stored token has left", async () => {
@@ -70,8 +73,10 @@ describe("vending a stored token", () => {
   it("does not refresh when the stored token lives longer than min_validity_seconds", async () => {
     const google = await connectMock("google", "vend-min-validity-ok", { expiresIn: 600 });
     const stored = await storedPlaintext(google, "access_token");
+    const vault = await watchVaultRefreshes(google.userId);
     expect((await vendOk(google, { min_validity_seconds: 500 })).access_token).toBe(stored);
     expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(vault.calls()).toBe(0);
   });
 
   it("refreshes an expired token and stores the new one", async () => {
@@ -168,11 +173,13 @@ describe("a Notion token, whose expiry is unknown", () => {
     const notion = await connectMock("notion", "vend-notion-hot");
     expect((await storedRow(notion.connectionId)).access_token_expires_at).toBeNull();
     const stored = await storedPlaintext(notion, "access_token");
+    const vault = await watchVaultRefreshes(notion.userId);
     for (let call = 0; call < 5; call += 1) {
       const token = await vendOk(notion, { min_validity_seconds: 3600 });
       expect(token).toMatchObject({ access_token: stored, expires_at: null });
     }
     expect(await refreshGrantsSent(notion.flow)).toEqual([]);
+    expect(vault.calls()).toBe(0);
   });
 
   it("is refreshed on force_refresh", async () => {

@@ -8,7 +8,7 @@ import { expect, inject, onTestFinished, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { getTokenCipher } from "../../src/crypto/token-cipher";
 import type { UserVault } from "../../src/refresh/user-vault";
-import { LOCAL_OIDC_ID } from "./bindings";
+import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "./bindings";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./flows";
 import type { MockBehaviour } from "./mock-provider-server/state";
@@ -178,6 +178,20 @@ export interface OidcEvents {
   events: { type: string; detail?: string }[];
 }
 
+/** Revokes a token at the local oidc-provider's RFC 7009 endpoint, as the account's owner or an admin might. */
+export async function revokeAtLocalOidc(token: string): Promise<void> {
+  const discovery = (await (await fetch(`${oidcIssuer()}/.well-known/openid-configuration`)).json()) as { revocation_endpoint: string };
+  const response = await fetch(discovery.revocation_endpoint, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:${LOCAL_OIDC_CLIENT.clientSecret}`)}`,
+    },
+    body: new URLSearchParams({ token, token_type_hint: "refresh_token" }).toString(),
+  });
+  expect(response.status).toBe(200);
+}
+
 export async function oidcEvents(account: string): Promise<OidcEvents> {
   const response = await fetch(`${oidcIssuer()}/__control/events?account=${encodeURIComponent(account)}`);
   return (await response.json()) as OidcEvents;
@@ -214,23 +228,38 @@ export async function waitForAudit(userId: string, action: string, count = 1): P
 
 // --- seams for concurrency and lost responses (the Durable Object runs in the tests' isolate) ---
 
-function isRefreshGrant(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
+/** The refresh token a fetch spends, if it is a refresh grant at a token endpoint (Notion: JSON, others: a form). */
+function spentRefreshToken(input: RequestInfo | URL, init: RequestInit | undefined): string | null {
   const url = input instanceof Request ? input.url : String(input);
-  const body = typeof init?.body === "string" ? init.body : "";
-  return /\/token$/.test(new URL(url).pathname) && /grant_type(=|":")refresh_token/.test(body);
+  if (!/\/token$/.test(new URL(url).pathname) || typeof init?.body !== "string") return null;
+  const fields: Record<string, unknown> = init.body.trimStart().startsWith("{")
+    ? (JSON.parse(init.body) as Record<string, unknown>)
+    : Object.fromEntries(new URLSearchParams(init.body));
+  return fields.grant_type === "refresh_token" && typeof fields.refresh_token === "string" ? fields.refresh_token : null;
 }
 
 /**
- * Routes every upstream refresh-grant request of the isolate through `handle` (other fetches pass through), until the
- * test ends. `forward` sends the request to the provider for real.
+ * Routes the upstream refresh-grant requests that spend the connection's current refresh token through `handle`
+ * (every other fetch of the isolate passes through), until the test ends. `forward` sends the request for real,
+ * optionally with other headers.
  */
-export function interceptRefreshGrants(handle: (forward: () => Promise<Response>, attempt: number) => Promise<Response>): { attempts: () => number } {
+export async function interceptRefreshGrants(
+  connected: Connected,
+  handle: (forward: (headers?: Record<string, string>) => Promise<Response>, attempt: number) => Promise<Response>,
+): Promise<{ attempts: () => number }> {
+  const refreshToken = await storedPlaintext(connected, "refresh_token");
   const realFetch = globalThis.fetch.bind(globalThis);
   let attempts = 0;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    if (!isRefreshGrant(input, init)) return realFetch(input, init);
+    if (spentRefreshToken(input, init) !== refreshToken) return realFetch(input, init);
     attempts += 1;
-    return handle(() => realFetch(input, init), attempts);
+    const forward = (headers?: Record<string, string>) => {
+      if (!headers) return realFetch(input, init);
+      const merged = new Headers(init?.headers);
+      for (const [name, value] of Object.entries(headers)) merged.set(name, value);
+      return realFetch(input, { ...init, headers: merged });
+    };
+    return handle(forward, attempts);
   });
   onTestFinished(() => spy.mockRestore());
   return { attempts: () => attempts };
@@ -240,8 +269,8 @@ export function interceptRefreshGrants(handle: (forward: () => Promise<Response>
  * The next refresh grant reaches the provider (which refreshes, and rotates where it does) but its answer never
  * arrives: the client times out (`timeout`) or the connection drops (`network`).
  */
-export function loseNextRefreshResponse(kind: "timeout" | "network"): void {
-  interceptRefreshGrants(async (forward, attempt) => {
+export async function loseNextRefreshResponse(connected: Connected, kind: "timeout" | "network"): Promise<void> {
+  await interceptRefreshGrants(connected, async (forward, attempt) => {
     const response = await forward();
     if (attempt > 1) return response;
     await response.arrayBuffer();
@@ -249,28 +278,36 @@ export function loseNextRefreshResponse(kind: "timeout" | "network"): void {
   });
 }
 
-/**
- * Holds every upstream refresh until `callers` requests have reached the user's Durable Object, so they are all
- * concurrent with the refresh whatever the scheduling. Returns the number of upstream refresh attempts so far.
- */
-export async function holdRefreshUntilCallersArrive(userId: string, callers: number): Promise<{ attempts: () => number; arrived: () => number }> {
-  const { promise: allArrived, resolve } = Promise.withResolvers<void>();
-  let arrived = 0;
+/** Counts the calls of the user's Durable Object `refresh` (the RPC every non-hot-path vend makes), until the test ends. */
+export async function watchVaultRefreshes(userId: string, onCall: (calls: number) => void = () => undefined): Promise<{ calls: () => number }> {
+  let calls = 0;
   await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
     // RPC only dispatches methods of the class prototype, so the count is kept there, for this user's calls only.
     const prototype = Object.getPrototypeOf(instance) as UserVault;
     const original = prototype.refresh;
     const spy = vi.spyOn(prototype, "refresh").mockImplementation(function (this: UserVault, request) {
-      if (request.userId === userId && ++arrived === callers) resolve();
+      if (request.userId === userId) onCall(++calls);
       return original.call(this, request);
     });
     onTestFinished(() => spy.mockRestore());
   });
-  const { attempts } = interceptRefreshGrants(async (forward) => {
+  return { calls: () => calls };
+}
+
+/**
+ * Holds every upstream refresh until `callers` requests have reached the user's Durable Object, so they are all
+ * concurrent with the refresh whatever the scheduling. Returns the number of upstream refresh attempts so far.
+ */
+export async function holdRefreshUntilCallersArrive(connected: Connected, callers: number): Promise<{ attempts: () => number; arrived: () => number }> {
+  const { promise: allArrived, resolve } = Promise.withResolvers<void>();
+  const vault = await watchVaultRefreshes(connected.userId, (calls) => {
+    if (calls === callers) resolve();
+  });
+  const { attempts } = await interceptRefreshGrants(connected, async (forward) => {
     await allArrived;
     return forward();
   });
-  return { attempts, arrived: () => arrived };
+  return { attempts, arrived: vault.calls };
 }
 
 /** Fires every vend at once (one caller JWT, signed beforehand) and returns the responses. */

@@ -54,8 +54,14 @@ export interface MockBehaviour {
   delay_ms?: number;
   /** `rate_limited` (and any failure): the `Retry-After` value; `rate_limited` defaults to "30". */
   retry_after?: string;
-  /** Success: `expires_in` to send instead of the provider's usual value (a string is sent as a string). */
+  /** Success: `expires_in` to send instead of the provider's usual value (a string is sent as a string; Notion sends none unless scripted). */
   expires_in?: number | string;
+  /**
+   * Refresh grants with `delay` or `drop`: the provider performs the refresh first (Notion kills the old refresh
+   * token, new tokens are issued) and only then is the response lost, as when a reply goes missing on the way back.
+   * Without it the mock fails before doing anything.
+   */
+  after_rotation?: boolean;
 }
 
 /** id_token manipulation chosen with `mock_id_token` on the authorization URL. */

@@ -98,10 +98,15 @@ async function refresh(ctx: MockContext, provider: MockProviderKind, fields: Fie
     return sendOAuthError(ctx.res, provider, "invalid_grant");
   }
   const behaviour = nextBehaviour(flow, "token");
+  const rotate = async () => {
+    // Notion's rotation kills the old refresh token; Microsoft's leaves it valid; Google does not rotate.
+    if (provider === "notion") flow.refreshTokens.set(refreshToken, { alive: false });
+    return tokenResponse(ctx, flow, { nonce: null, codeGrant: false, behaviour });
+  };
+  // `after_rotation`: the refresh happened upstream before the response was lost (delay or drop).
+  const performed = behaviour?.after_rotation ? await rotate() : null;
   if (await applyBehaviour(ctx.res, provider, behaviour, ctx.wait)) return;
-  // Notion's rotation kills the old refresh token; Microsoft's leaves it valid; Google does not rotate.
-  if (provider === "notion") flow.refreshTokens.set(refreshToken, { alive: false });
-  sendJson(ctx.res, 200, await tokenResponse(ctx, flow, { nonce: null, codeGrant: false, behaviour }));
+  sendJson(ctx.res, 200, performed ?? (await rotate()));
 }
 
 function nextBehaviour(flow: MockFlow, endpoint: "token" | "revoke"): MockBehaviour | undefined {
@@ -173,6 +178,8 @@ async function tokenResponse(ctx: MockContext, flow: MockFlow, options: Response
               },
         duplicated_template_id: null,
         request_id: randomUUID(),
+        // Notion documents no expiry; a scripted one lets a test put a Notion token inside the cron's look-ahead.
+        ...(options.behaviour?.expires_in === undefined ? {} : { expires_in: options.behaviour.expires_in }),
       };
     case "oidc":
       return withIdToken({

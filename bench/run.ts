@@ -1,0 +1,545 @@
+/**
+ * `npm run bench`: performance figures of the service under `wrangler dev` on this machine (see docs/performance.md).
+ *
+ * Starts on 127.0.0.1: the mock Google token endpoint (100 ms) and the local oidc-provider (bench/servers.ts), the
+ * service (`wrangler dev` with local D1/KV/DO, every variable as `--var`, `--test-scheduled`) and the reference Worker
+ * (bench/reference/, one D1 point read). Seeds both local D1s through `wrangler d1 execute --file`, then measures:
+ *   1. the vend hot path vs the reference (autocannon, 32 connections, 10 s each);
+ *   2. 500 concurrent vends of one expired connection (upstream refresh count, latency);
+ *   3. the cron against 5,000 connections expiring inside the look-ahead window (`GET /__scheduled` until done);
+ *   4. 200 concurrent connect flows through the local oidc-provider;
+ *   5. the deployable bundle's gzipped size (`wrangler deploy --dry-run --outdir`).
+ * Prints a Markdown report and writes it to bench/results/latest.md (+ latest.json, logs/). Every child process is
+ * stopped at the end, on failure and on Ctrl-C.
+ *
+ * Knobs (environment): BENCH_DURATION_S (10), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_STAMPEDE (500),
+ * BENCH_CRON_ROWS (5000), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the temp dir).
+ */
+import { request } from "node:http";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, freemem, loadavg, tmpdir, totalmem, uptime, platform, release } from "node:os";
+import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { execSync } from "node:child_process";
+// @ts-expect-error -- autocannon ships no type declarations
+import autocannon from "autocannon";
+import { getTokenCipher } from "../src/crypto/token-cipher";
+import { LOCAL_OIDC_ID, testBindings, TEST_ENCRYPTION_KEYS } from "../test/support/bindings";
+import { callerToken } from "../test/support/caller-token";
+import { Browser, httpRequest } from "./lib/browser";
+import { freePort, installCleanup, run, startChild, stopAll, waitForHttp, type Child } from "./lib/processes";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const RESULTS = join(ROOT, "bench", "results");
+const LOGS = join(RESULTS, "logs");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+const TSX = join(ROOT, "node_modules", ".bin", "tsx");
+/** A copy of src/ for wrangler dev to watch (git-ignored, removed at the end). */
+const SNAPSHOT = join(RESULTS, `snapshot-${process.pid}`);
+/** The temp dir with local state, bundles and the seed file; removed at the end unless BENCH_KEEP_STATE=1. */
+let work = "";
+
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const DURATION_S = num("BENCH_DURATION_S", 10);
+const CONNECTIONS = num("BENCH_CONNECTIONS", 32);
+const HOT_USERS = num("BENCH_HOT_USERS", 512);
+const STAMPEDE = num("BENCH_STAMPEDE", 500);
+const CRON_ROWS = num("BENCH_CRON_ROWS", 5000);
+const CRON_USERS = Math.max(1, Math.ceil(CRON_ROWS / 10));
+const FLOWS = num("BENCH_FLOWS", 200);
+const UPSTREAM_LATENCY_MS = num("BENCH_UPSTREAM_LATENCY_MS", 100);
+const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
+const MAX_CRON_RUNS = 60;
+const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 5);
+/** Scenarios to run (comma-separated, default all): hot, breakdown, stampede, cron, flows. For investigations; the report marks skipped ones. */
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name) => name.trim()));
+const CHILD_ENV = { CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+
+// ---------------------------------------------------------------------------------------------------------------
+// small helpers
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(value < 10 ? 1 : 0)} ms` : "n/a");
+const load = () => loadavg().map((value) => value.toFixed(2)).join(" / ");
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+interface HttpResult {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** One request on its own TCP connection (no pooling: every concurrent caller is a separate client). */
+function timedRequest(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
+  const target = new URL(url);
+  const started = performance.now();
+  return new Promise((resolvePromise) => {
+    const req = request(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: init.method, headers: { ...init.headers, ...(init.body ? { "content-length": String(Buffer.byteLength(init.body)) } : {}) }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
+        res.on("error", () => resolvePromise({ status: 0, body: "", ms: performance.now() - started }));
+      },
+    );
+    req.setTimeout(120_000, () => req.destroy());
+    req.on("error", (error) => resolvePromise({ status: 0, body: String(error), ms: performance.now() - started }));
+    req.end(init.body);
+  });
+}
+
+async function getJson<T>(url: string, method = "GET"): Promise<T> {
+  const response = await fetch(url, { method });
+  if (!response.ok) throw new Error(`${method} ${url}: ${response.status}`);
+  return (await response.json()) as T;
+}
+
+const sqlText = (value: string | null) => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
+const sqlNum = (value: number | null) => (value === null ? "NULL" : String(value));
+
+// ---------------------------------------------------------------------------------------------------------------
+// seeding
+
+interface SeedRow {
+  id: string;
+  userId: string;
+  refreshToken: string;
+  accessToken: string;
+  expiresAt: number;
+}
+
+const CIPHER_KEYS = TEST_ENCRYPTION_KEYS.split(",").map((entry) => {
+  const [kid, key] = entry.split(":") as [string, string];
+  return { kid, key: new Uint8Array(Buffer.from(key, "base64")) };
+});
+
+async function seedSql(rows: SeedRow[]): Promise<string> {
+  const cipher = getTokenCipher(CIPHER_KEYS);
+  const now = Date.now();
+  const values = await Promise.all(
+    rows.map(async (row) => {
+      const owner = { userId: row.userId, connectionId: row.id };
+      const access = await cipher.encrypt(row.accessToken, { ...owner, field: "access_token" });
+      const refresh = await cipher.encrypt(row.refreshToken, { ...owner, field: "refresh_token" });
+      return `(${[
+        sqlText(row.id), sqlText(row.userId), sqlText("google"), sqlText(`acct-${row.id}`), sqlText(`${row.id}@example.com`), "NULL",
+        sqlText("active"), "NULL", sqlText("openid email"), sqlText(access), sqlText(refresh), sqlText(cipher.currentKeyId),
+        sqlNum(row.expiresAt), "1", sqlNum(now), sqlNum(now), "NULL", "0", "NULL", "NULL",
+      ].join(", ")})`;
+    }),
+  );
+  const columns =
+    "id, user_id, provider, account_id, account_email, account_name, status, status_reason, scopes, access_token_ciphertext, refresh_token_ciphertext, key_id, access_token_expires_at, version, created_at, updated_at, last_refreshed_at, refresh_failures, refresh_blocked_until, last_refresh_failure";
+  const statements: string[] = [];
+  for (let start = 0; start < values.length; start += 100) {
+    statements.push(`INSERT INTO connections (${columns}) VALUES\n${values.slice(start, start + 100).join(",\n")};`);
+  }
+  return statements.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// processes
+
+async function startWrangler(name: string, config: string, persistTo: string, envFile: string, vars: Record<string, string>, extra: string[], fixedPort?: number): Promise<{ child: Child; origin: string }> {
+  const port = fixedPort ?? (await freePort());
+  const inspectorPort = await freePort();
+  const args = [
+    "dev", ...extra, "--config", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+    "--persist-to", persistTo, "--env-file", envFile, "--show-interactive-dev-session=false",
+    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+  ];
+  const child = startChild(name, WRANGLER, args, { cwd: ROOT, logFile: join(LOGS, `${name}.log`), env: CHILD_ENV });
+  await child.waitForLine(/Ready on http:\/\/127\.0\.0\.1:\d+/, 120_000);
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/health`, 60_000, child);
+  return { child, origin };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// scenarios
+
+interface CannonSummary {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  load: string;
+}
+
+async function cannon(origin: string, targets: { path: string; authorization: string }[], durationS: number): Promise<CannonSummary> {
+  let next = 0;
+  const body = JSON.stringify({});
+  const result = await autocannon({
+    url: origin,
+    connections: CONNECTIONS,
+    duration: durationS,
+    pipelining: 1,
+    requests: [
+      {
+        method: "POST",
+        setupRequest: (req: Record<string, unknown>) => {
+          const target = targets[next++ % targets.length]!;
+          return { ...req, path: target.path, headers: { authorization: target.authorization, "content-type": "application/json" }, body };
+        },
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    load: load(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  installCleanup();
+  process.on("exit", () => rmSync(SNAPSHOT, { recursive: true, force: true }));
+  const startedAt = Date.now();
+  mkdirSync(LOGS, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), "ocm-bench-"));
+  const envFile = join(work, "empty.env");
+  writeFileSync(envFile, "");
+  const wranglerVersion = run(WRANGLER, ["--version"], { cwd: ROOT, env: CHILD_ENV }).trim().split("\n").pop()!.trim();
+  const autocannonVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules", "autocannon", "package.json"), "utf8")) as { version: string }).version;
+  const loadAtStart = load();
+  const uptimeLine = (() => {
+    try {
+      return execSync("uptime", { encoding: "utf8" }).trim();
+    } catch {
+      return `up ${Math.round(uptime() / 60)} min, load average ${loadAtStart}`;
+    }
+  })();
+  log(`machine: ${cpus().length} cores, load ${loadAtStart}; work dir ${work}`);
+
+  // 5. Bundle size first: it needs nothing running.
+  log("bundle: wrangler deploy --dry-run");
+  const bundleDir = join(work, "bundle");
+  const deployOutput = run(WRANGLER, ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "wrangler.jsonc"], { cwd: ROOT, env: CHILD_ENV });
+  writeFileSync(join(LOGS, "deploy-dry-run.log"), deployOutput);
+  // What is uploaded: the modules (index.js, any .wasm/.bin); not the source map nor wrangler's README.md.
+  const bundleFiles = readdirSync(bundleDir).filter((file) => !/\.(map|md)$/.test(file) && statSync(join(bundleDir, file)).isFile());
+  const bundleRaw = bundleFiles.reduce((sum, file) => sum + statSync(join(bundleDir, file)).size, 0);
+  const bundleGzip = bundleFiles.reduce((sum, file) => sum + gzipSync(readFileSync(join(bundleDir, file)), { level: 9 }).length, 0);
+  const wranglerReported = /Total Upload:\s*([\d.]+ KiB)\s*\/\s*gzip:\s*([\d.]+ KiB)/.exec(deployOutput);
+
+  // Upstream servers. The redirect URI needs the service's port, so pick it first.
+  const appPort = await freePort();
+  const appPublic = `http://localhost:${appPort}`;
+  log("starting mock provider and oidc-provider");
+  const servers = startChild("servers", TSX, [join(ROOT, "bench", "servers.ts")], {
+    cwd: ROOT,
+    logFile: join(LOGS, "servers.log"),
+    env: { BENCH_REDIRECT_URI: `${appPublic}/v1/oauth/${LOCAL_OIDC_ID}/callback`, BENCH_UPSTREAM_LATENCY_MS: String(UPSTREAM_LATENCY_MS) },
+  });
+  const serversLine = await servers.waitForLine(/BENCH_SERVERS (\{.*\})/, 60_000);
+  const { mockOrigin, oidcIssuer } = JSON.parse(serversLine[1]!) as { mockOrigin: string; oidcIssuer: string };
+
+  // Local D1s: migrate and seed before the Workers start (no second writer on the SQLite files while they run).
+  const appState = join(work, "app-state");
+  const refState = join(work, "ref-state");
+  const breakdownState = join(work, "breakdown-state");
+  const refConfig = join(ROOT, "bench", "reference", "wrangler.jsonc");
+  const breakdownConfig = join(ROOT, "bench", "breakdown", "wrangler.jsonc");
+  const now = Date.now();
+  const hot: SeedRow[] = Array.from({ length: HOT_USERS }, (_, i) => ({
+    id: `conn_bench_hot_${i}`, userId: `bench-hot-${i}`, refreshToken: `rt-hot-${i}`, accessToken: `ya29.hot-${i}`, expiresAt: now + 2 * 3_600_000,
+  }));
+  const stampede: SeedRow = { id: "conn_bench_stampede", userId: "bench-stampede", refreshToken: "rt-stampede-1", accessToken: "ya29.expired", expiresAt: now - 60_000 };
+  // Spread over the look-ahead window (all inside it, whenever the cron runs within the next few minutes).
+  const cron: SeedRow[] = Array.from({ length: CRON_ROWS }, (_, i) => ({
+    id: `conn_bench_cron_${String(i).padStart(5, "0")}`, userId: `bench-cron-${i % CRON_USERS}`, refreshToken: `rt-cron-${i}`, accessToken: `ya29.cron-${i}`,
+    expiresAt: now + 60_000 + Math.floor((i / CRON_ROWS) * (LOOKAHEAD_SECONDS - 120) * 1000),
+  }));
+  log(`seeding ${hot.length + 1 + cron.length} connections`);
+  const seedFile = join(work, "seed.sql");
+  writeFileSync(seedFile, await seedSql([...hot, stampede, ...cron]));
+  run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], { cwd: ROOT, env: CHILD_ENV });
+  run(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"], { cwd: ROOT, env: CHILD_ENV });
+  // The reference and breakdown Workers declare the same database id, so a copy of the seeded state is their D1.
+  cpSync(appState, refState, { recursive: true });
+  cpSync(appState, breakdownState, { recursive: true });
+
+  log("starting wrangler dev (service and reference)");
+  const vars = {
+    ...testBindings({ mockProviderOrigin: mockOrigin, oidcIssuer }),
+    PUBLIC_BASE_URL: appPublic,
+    // Production values (wrangler.jsonc / the service's defaults), not the test suite's shortened ones.
+    UPSTREAM_TIMEOUT_MS: "10000",
+    REFRESH_LOOKAHEAD_SECONDS: String(LOOKAHEAD_SECONDS),
+    AUDIT_RETENTION_DAYS: "365",
+  };
+  // Started one after the other: two cold starts at once on two cores only slow each other down.
+  // The service runs from a snapshot of src/ taken now (inside the repository, so node_modules resolves), not from
+  // src/ itself: other people edit src/ while the bench runs, and wrangler dev would rebuild and reload the Worker
+  // mid-measurement. (Not from the deploy bundle with --no-bundle: `--test-scheduled`'s /__scheduled route is
+  // middleware that wrangler adds when it bundles.)
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  mkdirSync(SNAPSHOT, { recursive: true });
+  cpSync(join(ROOT, "src"), join(SNAPSHOT, "src"), { recursive: true });
+  cpSync(join(ROOT, "migrations"), join(SNAPSHOT, "migrations"), { recursive: true });
+  cpSync(join(ROOT, "wrangler.jsonc"), join(SNAPSHOT, "wrangler.jsonc"));
+  const app = await startWrangler("app", join(SNAPSHOT, "wrangler.jsonc"), appState, envFile, vars, ["--test-scheduled"], appPort);
+  const ref = await startWrangler("reference", refConfig, refState, envFile, {}, []);
+
+  const sections: string[] = [];
+  const json: Record<string, unknown> = {};
+  let loadAfterHot = "";
+  const skipped = (title: string) => sections.push(`## ${title}\n\nNot run (BENCH_SCENARIOS=${[...SCENARIOS].join(",")}).\n`);
+
+  // ------------------------------------------------------------------------------------------------ 1. hot path
+  const hotTitle = `1. Vend hot path (fresh token) — autocannon, ${CONNECTIONS} connections, ${DURATION_S} s, ${HOT_USERS} users/connections in rotation`;
+  if (SCENARIOS.has("hot")) {
+    log("scenario 1: vend hot path vs reference");
+    const hotTargets = await Promise.all(
+      hot.map(async (row) => ({ path: `/v1/connections/${row.id}/token`, authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}` })),
+    );
+    for (const target of hotTargets.slice(0, 3)) {
+      const check = await timedRequest(`${app.origin}${target.path}`, { method: "POST", headers: { authorization: target.authorization, "content-type": "application/json" }, body: "{}" });
+      if (check.status !== 200 || !check.body.includes("ya29.hot-")) throw new Error(`hot path sanity check: ${check.status} ${check.body.slice(0, 300)}`);
+      const refCheck = await timedRequest(`${ref.origin}${target.path}`, { method: "POST", headers: { authorization: target.authorization, "content-type": "application/json" }, body: "{}" });
+      if (refCheck.status !== 200) throw new Error(`reference sanity check: ${refCheck.status} ${refCheck.body.slice(0, 300)}`);
+    }
+    await cannon(app.origin, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
+    await cannon(ref.origin, hotTargets, 3);
+    const hotApp = await cannon(app.origin, hotTargets, DURATION_S);
+    loadAfterHot = hotApp.load;
+    const hotRef = await cannon(ref.origin, hotTargets, DURATION_S);
+    log(`hot path: service ${hotApp.rps.toFixed(0)} req/s, reference ${hotRef.rps.toFixed(0)} req/s`);
+    json.hot = { service: hotApp, reference: hotRef };
+    sections.push(`## ${hotTitle}
+
+| target | req/s | median | p99 | requests | non-2xx | errors | load after |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| service \`POST /v1/connections/{id}/token\` | ${hotApp.rps.toFixed(0)} | ${ms(hotApp.p50)} | ${ms(hotApp.p99)} | ${hotApp.requests} | ${hotApp.non2xx} | ${hotApp.errors} | ${hotApp.load} |
+| reference Worker (one D1 point read) | ${hotRef.rps.toFixed(0)} | ${ms(hotRef.p50)} | ${ms(hotRef.p99)} | ${hotRef.requests} | ${hotRef.non2xx} | ${hotRef.errors} | ${hotRef.load} |
+| **service / reference** | **${(hotApp.rps / hotRef.rps).toFixed(2)}×** | ${(hotApp.p50 / hotRef.p50).toFixed(2)}× | ${(hotApp.p99 / hotRef.p99).toFixed(2)}× | | | | |
+`);
+  } else skipped(hotTitle);
+
+  // ------------------------------------------------------------------------------------------------ 1b. breakdown
+  const breakdownTitle = `1b. Where the hot path's time goes — the reference's D1 read plus one piece of the vend path (autocannon, ${CONNECTIONS} connections, ${BREAKDOWN_S} s each)`;
+  if (SCENARIOS.has("breakdown")) {
+    log("scenario 1b: breakdown of the hot path");
+    // Built once and served with --no-bundle, like the service: it imports src/, which others may edit meanwhile.
+    const breakdownBundle = join(work, "breakdown-bundle");
+    run(WRANGLER, ["deploy", "--dry-run", "--outdir", breakdownBundle, "--config", breakdownConfig], { cwd: ROOT, env: CHILD_ENV });
+    const breakdownVars = { AUTH_JWT_SECRET: vars.AUTH_JWT_SECRET!, TOKEN_ENCRYPTION_KEYS: vars.TOKEN_ENCRYPTION_KEYS! };
+    const breakdown = await startWrangler("breakdown", breakdownConfig, breakdownState, envFile, breakdownVars, [join(breakdownBundle, "index.js"), "--no-bundle"]);
+    const variants = ["d1", "drizzle", "jwt", "ratelimit", "decrypt", "audit"] as const;
+    const rows: string[] = [];
+    const results: Record<string, CannonSummary> = {};
+    const targetsFor = async (variant: string) =>
+      Promise.all(hot.map(async (row) => ({ path: `/${variant}/v1/connections/${row.id}/token`, authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}` })));
+    for (const variant of variants) {
+      const targets = await targetsFor(variant);
+      const check = await timedRequest(`${breakdown.origin}${targets[0]!.path}`, { method: "POST", headers: { authorization: targets[0]!.authorization, "content-type": "application/json" }, body: "{}" });
+      if (check.status !== 200) throw new Error(`breakdown ${variant}: ${check.status} ${check.body.slice(0, 200)}`);
+      await cannon(breakdown.origin, targets, 2);
+      results[variant] = await cannon(breakdown.origin, targets, BREAKDOWN_S);
+    }
+    const base = results.d1!;
+    for (const variant of variants) {
+      const result = results[variant]!;
+      const costMs = (1000 / result.rps - 1000 / base.rps) * cpus().length;
+      rows.push(`| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${variant === "d1" ? "—" : `${costMs >= 0 ? "+" : ""}${costMs.toFixed(2)} ms`} | ${result.non2xx} |`);
+    }
+    await breakdown.child.stop();
+    json.breakdown = results;
+    sections.push(`## ${breakdownTitle}
+
+| variant | req/s | median | p99 | extra machine time per request¹ | non-2xx |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${rows.join("\n")}
+
+¹ (1/rps − 1/rps(d1)) × cores: what the piece adds in CPU-seconds across the whole machine per request, at saturation. Variants: see bench/breakdown/index.ts.
+`);
+  } else skipped(breakdownTitle);
+
+  // ------------------------------------------------------------------------------------------------ 2. stampede
+  const stampedeTitle = `2. ${STAMPEDE} concurrent vends of one expired connection (mock provider ${UPSTREAM_LATENCY_MS} ms)`;
+  if (SCENARIOS.has("stampede")) {
+    log(`scenario 2: ${STAMPEDE} concurrent vends of one expired connection`);
+    const stampedeAuth = `Bearer ${await callerToken(stampede.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`;
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: STAMPEDE }, () =>
+        timedRequest(`${app.origin}/v1/connections/${stampede.id}/token`, { method: "POST", headers: { authorization: stampedeAuth, "content-type": "application/json" }, body: "{}" }),
+      ),
+    );
+    const wall = performance.now() - started;
+    const ok = results.filter((result) => result.status === 200);
+    const tokens = new Set(ok.map((result) => (JSON.parse(result.body) as { access_token: string }).access_token));
+    const statusCounts = results.reduce<Record<string, number>>((acc, result) => ({ ...acc, [result.status]: (acc[result.status] ?? 0) + 1 }), {});
+    const statuses = Object.entries(statusCounts).map(([status, count]) => `${status}×${count}`).join(", ");
+    const latencies = results.map((result) => result.ms).sort((a, b) => a - b);
+    const upstream = await getJson<{ calls: number }>(`${mockOrigin}/__stats?prefix=rt-stampede-`);
+    // What the Durable Object recorded about the refresh (its audit), read from the local D1 file.
+    const audited = run(WRANGLER, [
+      "d1", "execute", "DB", "--local", "--persist-to", appState, "--config", join(SNAPSHOT, "wrangler.jsonc"), "--json",
+      "--command", `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
+    ], { cwd: ROOT, env: CHILD_ENV });
+    const refreshAudit = (() => {
+      try {
+        const parsed = JSON.parse(audited.slice(audited.indexOf("["))) as { results: { action: string; detail: string }[] }[];
+        return parsed[0]?.results.map((row) => `${row.action} ${row.detail}`).join("; ") || "none";
+      } catch {
+        return "unreadable";
+      }
+    })();
+    json.stampede = { upstream: upstream.calls, statuses: statusCounts, distinctTokens: tokens.size, first: latencies[0], p50: percentile(latencies, 50), p99: percentile(latencies, 99), wall, refreshAudit };
+    sections.push(`## ${stampedeTitle}
+
+| upstream refreshes | responses | distinct access tokens | first response | median | p99 | wall time | load after |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |
+| **${upstream.calls}** (must be 1) | ${statuses} | ${tokens.size} | ${ms(latencies[0] ?? NaN)} | ${ms(percentile(latencies, 50))} | ${ms(percentile(latencies, 99))} | ${ms(wall)} | ${load()} |
+
+Refresh as audited by the Durable Object: ${refreshAudit}.
+`);
+  } else skipped(stampedeTitle);
+
+  // ------------------------------------------------------------------------------------------------ 3. cron
+  const cronTitle = `3. Cron: ${CRON_ROWS} connections (${CRON_USERS} users) expiring inside the ${LOOKAHEAD_SECONDS} s window, production bounds (6 concurrent, pages of 50, ≤ 300 a run)`;
+  if (SCENARIOS.has("cron")) {
+    log(`scenario 3: cron over ${CRON_ROWS} expiring connections`);
+    await getJson(`${mockOrigin}/__reset_peak`, "POST");
+    const runs: { ms: number; scanned: number; refreshed: number; failed: number }[] = [];
+    const started = performance.now();
+    let allDoneMs = NaN;
+    let runsToFinish = NaN;
+    for (let runIndex = 0; runIndex < MAX_CRON_RUNS; runIndex++) {
+      const mark = app.child.output().length;
+      const runStarted = performance.now();
+      const response = await timedRequest(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, { method: "GET", headers: {} });
+      if (response.status !== 200) throw new Error(`/__scheduled answered ${response.status}: ${response.body.slice(0, 300)}`);
+      // The run's last task logs last: proof the handler finished, whether or not /__scheduled waited for it.
+      const done = await app.child.waitForLine(/\{"message":"cron\.prune_audit/, 300_000, mark).catch(() => null);
+      const refreshLine = /\{"message":"cron\.refresh"[^\n]*\}/.exec(app.child.since(mark));
+      if (!done || !refreshLine) throw new Error("no cron.refresh log line after /__scheduled; see bench/results/logs/app.log");
+      const summary = JSON.parse(refreshLine[0]) as { scanned: number; refreshed: number; failed: Record<string, number> };
+      const runMs = performance.now() - runStarted;
+      runs.push({ ms: runMs, scanned: summary.scanned, refreshed: summary.refreshed, failed: Object.values(summary.failed).reduce((a, b) => a + b, 0) });
+      const stats = await getJson<{ distinct: number }>(`${mockOrigin}/__stats?prefix=rt-cron-`);
+      log(`  cron run ${runIndex + 1}: scanned ${summary.scanned}, refreshed ${summary.refreshed}, ${Math.round(runMs)} ms; distinct refreshed upstream ${stats.distinct}`);
+      if (Number.isNaN(allDoneMs) && stats.distinct >= CRON_ROWS) {
+        allDoneMs = performance.now() - started;
+        runsToFinish = runIndex + 1;
+      }
+      if (summary.scanned === 0) break;
+    }
+    const final = await getJson<{ calls: number; distinct: number; repeated: number; max_in_flight: number; tokens_repeated: string[] }>(`${mockOrigin}/__stats?prefix=rt-cron-`);
+    const failed = runs.reduce((sum, r) => sum + r.failed, 0);
+    json.cron = { allDoneMs, runsToFinish, runs, upstream: final };
+    sections.push(`## ${cronTitle}
+
+| time until all refreshed | cron runs (\`GET /__scheduled\`) | upstream calls | double refreshes | max upstream calls in flight | failed | load after |
+| ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| ${Number.isNaN(allDoneMs) ? "not finished" : `${(allDoneMs / 1000).toFixed(1)} s`} | ${Number.isNaN(runsToFinish) ? "n/a" : runsToFinish} (+1 that found nothing left) | ${final.calls} | **${final.repeated}** (must be 0) | ${final.max_in_flight} | ${failed} | ${load()} |
+
+Per run (refreshed/scanned in time): ${runs.map((r) => `${r.refreshed}/${r.scanned} in ${(r.ms / 1000).toFixed(1)} s`).join("; ")}.
+`);
+  } else skipped(cronTitle);
+
+  // ------------------------------------------------------------------------------------------------ 4. connect flows
+  const flowsTitle = `4. ${FLOWS} concurrent connect flows through the local oidc-provider`;
+  if (SCENARIOS.has("flows")) {
+    log(`scenario 4: ${FLOWS} concurrent connect flows through the local oidc-provider`);
+    const tokens = await Promise.all(Array.from({ length: FLOWS }, (_, i) => callerToken(`bench-flow-${i}`, { expiresInSeconds: 3600 })));
+    const errors = new Map<string, number>();
+    const started = performance.now();
+    const results = await Promise.all(
+      tokens.map(async (token, i) => {
+        const flowStarted = performance.now();
+        try {
+          // Each browser has its own address, as 200 users' browsers would (wrangler dev passes CF-Connecting-IP on).
+          const browser = new Browser({ "cf-connecting-ip": `198.18.${i >> 8}.${i & 255}` });
+          const begin = await httpRequest(new URL(`${app.origin}/v1/connect/${LOCAL_OIDC_ID}`), {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ scopes: ["openid", "email", "offline_access"] }),
+          });
+          if (begin.status !== 201) throw new Error(`connect ${begin.status}`);
+          const startUrl = new URL((JSON.parse(begin.body) as { authorization_url: string }).authorization_url);
+          const atStart = await browser.follow(startUrl, () => true);
+          if (!atStart.stoppedAt) throw new Error(`start ${atStart.reply.status}`);
+          const providerUrl = atStart.stoppedAt;
+          providerUrl.searchParams.set("login_hint", `bench-flow-${i}`);
+          const atProvider = await browser.follow(providerUrl, (next) => next.origin === appPublic && next.pathname.endsWith("/callback"));
+          if (!atProvider.stoppedAt) throw new Error(`provider ${atProvider.reply.status}`);
+          const callback = await browser.get(atProvider.stoppedAt);
+          if (callback.status !== 200 || !(JSON.parse(callback.body) as { connection?: { id?: string } }).connection?.id) throw new Error(`callback ${callback.status} ${callback.body.slice(0, 120)}`);
+          return { ok: true, ms: performance.now() - flowStarted };
+        } catch (error) {
+          const key = error instanceof Error ? error.message.slice(0, 160) : String(error);
+          errors.set(key, (errors.get(key) ?? 0) + 1);
+          return { ok: false, ms: performance.now() - flowStarted };
+        }
+      }),
+    );
+    const wall = performance.now() - started;
+    const ok = results.filter((result) => result.ok).map((result) => result.ms).sort((a, b) => a - b);
+    json.flows = { ok: ok.length, p50: percentile(ok, 50), p99: percentile(ok, 99), wall, errors: Object.fromEntries(errors) };
+    sections.push(`## ${flowsTitle}
+
+| successes | median | p99 | wall time | failures | load after |
+| ---: | ---: | ---: | ---: | --- | --- |
+| ${ok.length}/${FLOWS} | ${ms(percentile(ok, 50))} | ${ms(percentile(ok, 99))} | ${ms(wall)} | ${errors.size === 0 ? "none" : [...errors].map(([key, count]) => `${count}× ${key}`).join("; ")} | ${load()} |
+
+Each flow: \`POST /v1/connect/local-oidc\` → start URL (cookie) → provider authorize → interaction (login + consent) → authorize → callback (code exchange, id_token verification, upsert, consent, audit).
+`);
+  } else skipped(flowsTitle);
+
+  // ------------------------------------------------------------------------------------------------ 5. bundle
+  json.bundle = { files: bundleFiles, raw: bundleRaw, gzip: bundleGzip, wrangler: wranglerReported?.slice(1) ?? null };
+  sections.push(`## 5. Deployable bundle
+
+| files | raw | gzip -9 | wrangler's own figure |
+| --- | --- | ---: | ---: |
+| ${bundleFiles.join(", ")} | ${(bundleRaw / 1024).toFixed(1)} KiB | **${(bundleGzip / 1024).toFixed(1)} KiB** | ${wranglerReported ? `${wranglerReported[1]} / gzip ${wranglerReported[2]}` : "n/a"} |
+
+(\`wrangler deploy --dry-run --outdir <tmp>\`, source map excluded. Workers' limit: 3 MiB gzipped on the free plan, 10 MiB on paid.)
+`);
+
+  // ------------------------------------------------------------------------------------------------ report
+  const loadAtEnd = load();
+  const totalMinutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
+  const cpu = cpus();
+  const report = `# Benchmark results
+
+Command: \`npm run bench\` (bench/run.ts)${process.env.BENCH_SCENARIOS ? ` with BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ""}, finished ${new Date().toISOString()}, total ${totalMinutes} min.
+
+- Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the end), ${platform()} ${release()}, Node ${process.version}.
+- Load average (1/5/15 min): ${loadAtStart} at start${loadAfterHot ? `, ${loadAfterHot} after the service's hot-path run` : ""}, ${loadAtEnd} at the end. \`uptime\` at start: \`${uptimeLine}\`.
+- Tools: wrangler ${wranglerVersion} (\`wrangler dev\`, local D1/KV/Durable Objects, the service from its deploy bundle), autocannon ${autocannonVersion}; mock provider latency ${UPSTREAM_LATENCY_MS} ms.
+- The load generator, the mock provider, the oidc-provider and both \`wrangler dev\` instances share these ${cpu.length} cores.
+
+${sections.join("\n")}`;
+  writeFileSync(join(RESULTS, "latest.md"), report);
+  writeFileSync(join(RESULTS, "latest.json"), JSON.stringify({ finishedAt: new Date().toISOString(), loadAtStart, loadAtEnd, wranglerVersion, ...json }, null, 2));
+  console.log(report);
+  log("written to bench/results/latest.md and latest.json (logs in bench/results/logs/)");
+
+  await stopAll();
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  if (!process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+}
+
+main().catch(async (error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await stopAll();
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  if (work && !process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+  process.exit(1);
+});

@@ -1,0 +1,319 @@
+/**
+ * Failed refreshes, by class (DESIGN.md "Vending outcomes", reference/providers.md §5 "Retry policy"):
+ * reauth (invalid_grant) ends the connection until the user connects again, operator (invalid_client) answers 502
+ * and blames nobody, transient (429, 5xx, timeouts, drops, garbage) keeps the tokens and cools down.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LOCAL_OIDC_CLIENT } from "../support/bindings";
+import { authHeaders } from "../support/caller-token";
+import type { MockBehaviour } from "../support/mock-provider-server/state";
+import {
+  connectLocalOidc,
+  connectMock,
+  endCooldown,
+  expectProblem,
+  expireStoredToken,
+  interceptRefreshGrants,
+  loseNextRefreshResponse,
+  mockFlowState,
+  oidcEvents,
+  refreshGrantsSent,
+  revokeAtLocalOidc,
+  scriptTokenResponses,
+  storedPlaintext,
+  storedRow,
+  vend,
+  vendOk,
+  waitForAudit,
+  type Connected,
+} from "../support/refresh-fixtures";
+import { callWorker } from "../support/worker";
+
+/** A Google connection whose access token has expired and whose next refresh fails with `behaviour`. */
+async function expiredGoogleFailingWith(label: string, behaviour: MockBehaviour): Promise<Connected> {
+  const google = await connectMock("google", label);
+  await expireStoredToken(google.connectionId);
+  await scriptTokenResponses(google.flow, [behaviour]);
+  return google;
+}
+
+describe("a refresh refused with invalid_grant", () => {
+  it("answers 409 with connection_status needs_reauth", async () => {
+    const google = await expiredGoogleFailingWith("fail-grant-409", { failure: "invalid_grant" });
+    const problem = await expectProblem(await vend(google.userId, google.connectionId), 409, "needs-reauth");
+    expect(problem.connection_status).toBe("needs_reauth");
+  });
+
+  it("marks the connection needs_reauth with the reason, keeping its tokens", async () => {
+    const google = await expiredGoogleFailingWith("fail-grant-row", { failure: "invalid_grant" });
+    const before = await storedRow(google.connectionId);
+    await vend(google.userId, google.connectionId);
+    const row = await storedRow(google.connectionId);
+    expect(row).toMatchObject({ status: "needs_reauth", status_reason: "invalid_grant", refresh_token_ciphertext: before.refresh_token_ciphertext });
+    const shown = await callWorker(`/v1/connections/${google.connectionId}`, { headers: await authHeaders(google.userId) });
+    expect(((await shown.json()) as { status: string }).status).toBe("needs_reauth");
+  });
+
+  it("audits token.refresh_failed with class reauth", async () => {
+    const google = await expiredGoogleFailingWith("fail-grant-audit", { failure: "invalid_grant" });
+    await vend(google.userId, google.connectionId);
+    const [event] = await waitForAudit(google.userId, "token.refresh_failed");
+    expect(event).toMatchObject({ outcome: "failure", detail: { class: "reauth", reason: "invalid_grant", trigger: "vend" } });
+    expect(event!.raw).not.toContain(await storedPlaintext(google, "refresh_token"));
+  });
+
+  it("makes no further upstream call on later vends, forced or reporting a rejected token", async () => {
+    const google = await expiredGoogleFailingWith("fail-grant-quiet", { failure: "invalid_grant" });
+    await vend(google.userId, google.connectionId);
+    const stored = await storedPlaintext(google, "access_token");
+    for (const body of [{}, { force_refresh: true }, { rejected_token: stored }]) {
+      await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
+    }
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
+describe("a refresh refused with invalid_client", () => {
+  it("answers 502 and leaves the connection active with its tokens", async () => {
+    const google = await expiredGoogleFailingWith("fail-client", { failure: "invalid_client" });
+    const before = await storedRow(google.connectionId);
+    await expectProblem(await vend(google.userId, google.connectionId), 502, "provider-rejected-client");
+    const row = await storedRow(google.connectionId);
+    expect(row).toMatchObject({ status: "active", status_reason: null, access_token_ciphertext: before.access_token_ciphertext });
+    expect(row.refresh_token_ciphertext).toBe(before.refresh_token_ciphertext);
+  });
+
+  it("audits token.refresh_failed with class operator", async () => {
+    const google = await expiredGoogleFailingWith("fail-client-audit", { failure: "invalid_client" });
+    await vend(google.userId, google.connectionId);
+    const [event] = await waitForAudit(google.userId, "token.refresh_failed");
+    expect(event).toMatchObject({ detail: { class: "operator", reason: "invalid_client", status: 401 } });
+  });
+
+  it("does not hammer the provider: an immediate second vend makes no upstream call", async () => {
+    const google = await expiredGoogleFailingWith("fail-client-quiet", { failure: "invalid_client" });
+    await vend(google.userId, google.connectionId);
+    await vend(google.userId, google.connectionId);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
+const TRANSIENT: [string, MockBehaviour, string][] = [
+  ["a 429 with Retry-After", { failure: "rate_limited", retry_after: "120" }, "rate_limited"],
+  ["a 500 with an HTML body", { failure: "server_error_html" }, "http_500"],
+  ["a response slower than the upstream timeout", { failure: "delay", delay_ms: 5_000 }, "timeout"],
+  ["a dropped connection", { failure: "drop" }, "network"],
+  ["malformed JSON", { failure: "malformed_json" }, "malformed_response"],
+  ["temporarily_unavailable", { failure: "temporarily_unavailable" }, "temporarily_unavailable"],
+];
+
+describe.each(TRANSIENT)("a refresh failing transiently with %s", (_name, behaviour, label) => {
+  it("answers 503 with Retry-After for an expired token", async () => {
+    const google = await expiredGoogleFailingWith("fail-transient-503", behaviour);
+    const problem = await vend(google.userId, google.connectionId);
+    const body = await expectProblem(problem, 503, "service-unavailable");
+    const retryAfter = Number(problem.headers.get("Retry-After"));
+    expect(retryAfter).toBeGreaterThanOrEqual(30);
+    expect(body.retry_after_seconds).toBe(retryAfter);
+  });
+
+  it("keeps the tokens and the active status, and blocks refreshes for a cooldown", async () => {
+    const google = await expiredGoogleFailingWith("fail-transient-row", behaviour);
+    const before = await storedRow(google.connectionId);
+    const startedAt = Date.now();
+    await vend(google.userId, google.connectionId);
+    const row = await storedRow(google.connectionId);
+    expect(row).toMatchObject({
+      status: "active",
+      status_reason: null,
+      access_token_ciphertext: before.access_token_ciphertext,
+      refresh_token_ciphertext: before.refresh_token_ciphertext,
+      refresh_failures: 1,
+      last_refresh_failure: label,
+    });
+    expect(row.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
+  });
+
+  it("makes no upstream call on an immediate second vend, which answers 503 too", async () => {
+    const google = await expiredGoogleFailingWith("fail-transient-quiet", behaviour);
+    await vend(google.userId, google.connectionId);
+    const second = await vend(google.userId, google.connectionId, { force_refresh: true });
+    await expectProblem(second, 503, "service-unavailable");
+    expect(Number(second.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
+describe("a transient refresh failure", () => {
+  it("blocks refreshes for at least the provider's Retry-After", async () => {
+    const google = await expiredGoogleFailingWith("fail-retry-after", { failure: "rate_limited", retry_after: "900" });
+    const startedAt = Date.now();
+    const response = await vend(google.userId, google.connectionId);
+    expect(Number(response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(900);
+    expect((await storedRow(google.connectionId)).refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 900_000);
+  });
+
+  it("gives the caller the stored token when it is still unexpired and no refresh was forced", async () => {
+    const google = await connectMock("google", "fail-stored-ok");
+    await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?").bind(Date.now() + 120_000, google.connectionId).run();
+    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    const stored = await storedPlaintext(google, "access_token");
+
+    const token = await vendOk(google);
+    expect(token.access_token).toBe(stored);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    const [event] = await waitForAudit(google.userId, "token.vended");
+    expect(event!.detail).toEqual({ refreshed: false });
+  });
+
+  it("answers 503 to force_refresh even though the stored token is still unexpired", async () => {
+    const google = await connectMock("google", "fail-forced");
+    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    const response = await vend(google.userId, google.connectionId, { force_refresh: true });
+    await expectProblem(response, 503, "service-unavailable");
+    expect(response.headers.get("Retry-After")).not.toBeNull();
+  });
+
+  it("answers 503 to a caller reporting the stored token rejected", async () => {
+    const google = await connectMock("google", "fail-rejected");
+    await scriptTokenResponses(google.flow, [{ failure: "drop" }]);
+    const stored = await storedPlaintext(google, "access_token");
+    await expectProblem(await vend(google.userId, google.connectionId, { rejected_token: stored }), 503, "service-unavailable");
+  });
+
+  it("is audited as token.refresh_failed with class transient", async () => {
+    const google = await expiredGoogleFailingWith("fail-transient-audit", { failure: "rate_limited", retry_after: "60" });
+    await vend(google.userId, google.connectionId);
+    const [event] = await waitForAudit(google.userId, "token.refresh_failed");
+    expect(event).toMatchObject({ detail: { class: "transient", reason: "rate_limited", status: 429 } });
+  });
+
+  it("once the cooldown has passed, the next vend refreshes and clears the failure record", async () => {
+    const google = await expiredGoogleFailingWith("fail-recover", { failure: "server_error_html" });
+    await vend(google.userId, google.connectionId);
+    await endCooldown(google.connectionId);
+    const token = await vendOk(google);
+    expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
+    expect(await storedRow(google.connectionId)).toMatchObject({ status: "active", refresh_failures: 0, refresh_blocked_until: null, last_refresh_failure: null });
+  });
+
+  it("backs off longer after consecutive failures", async () => {
+    const google = await expiredGoogleFailingWith("fail-backoff", { failure: "server_error_html" });
+    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    await vend(google.userId, google.connectionId);
+    await endCooldown(google.connectionId);
+    const startedAt = Date.now();
+    const response = await vend(google.userId, google.connectionId);
+    expect(Number(response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(60);
+    expect(await storedRow(google.connectionId)).toMatchObject({ refresh_failures: 2 });
+    expect((await storedRow(google.connectionId)).refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 60_000);
+  });
+});
+
+describe("a refresh whose response is lost after the provider rotated", () => {
+  it.each(["timeout", "network"] as const)("Notion (%s): the next attempt gets invalid_grant and ends needs_reauth, once", async (kind) => {
+    const notion = await connectMock("notion", `lost-notion-${kind}`);
+    const original = await storedPlaintext(notion, "refresh_token");
+    await loseNextRefreshResponse(notion, kind);
+    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
+    // Notion did rotate: the token we still hold is dead.
+    expect((await mockFlowState(notion.flow)).refresh_tokens).toEqual([
+      { token: original, alive: false },
+      { token: expect.any(String), alive: true },
+    ]);
+
+    await endCooldown(notion.connectionId);
+    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    expect((await storedRow(notion.connectionId)).status_reason).toBe("invalid_grant_after_lost_response");
+
+    // Never a retry loop: the connection stays put until the user connects again.
+    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    expect(await refreshGrantsSent(notion.flow)).toEqual([original, original]);
+  });
+
+  it("Microsoft, whose old refresh token stays valid: the next attempt simply succeeds", async () => {
+    const microsoft = await connectMock("microsoft", "lost-microsoft");
+    const original = await storedPlaintext(microsoft, "refresh_token");
+    await expireStoredToken(microsoft.connectionId);
+    await loseNextRefreshResponse(microsoft, "timeout");
+    await expectProblem(await vend(microsoft.userId, microsoft.connectionId), 503, "service-unavailable");
+
+    await endCooldown(microsoft.connectionId);
+    const token = await vendOk(microsoft);
+    expect(await refreshGrantsSent(microsoft.flow)).toEqual([original, original]);
+    expect(await storedPlaintext(microsoft, "access_token")).toBe(token.access_token);
+    expect(await storedPlaintext(microsoft, "refresh_token")).not.toBe(original);
+    expect(await storedRow(microsoft.connectionId)).toMatchObject({ status: "active", refresh_failures: 0, last_refresh_failure: null });
+  });
+
+  it("Notion, when the mock dropped the connection before rotating: the next attempt succeeds with the same token", async () => {
+    const notion = await connectMock("notion", "lost-notion-before");
+    const original = await storedPlaintext(notion, "refresh_token");
+    await scriptTokenResponses(notion.flow, [{ failure: "drop" }]);
+    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
+
+    await endCooldown(notion.connectionId);
+    await vendOk(notion, { force_refresh: true });
+    expect(await refreshGrantsSent(notion.flow)).toEqual([original, original]);
+    expect((await storedRow(notion.connectionId)).status).toBe("active");
+  });
+});
+
+describe("failures at the local oidc-provider", () => {
+  it("a grant revoked at the provider's revocation endpoint: invalid_grant, 409 and needs_reauth", async () => {
+    const oidc = await connectLocalOidc("oidc-revoked");
+    await revokeAtLocalOidc(await storedPlaintext(oidc, "refresh_token"));
+    await expireStoredToken(oidc.connectionId);
+
+    await expectProblem(await vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
+    expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "needs_reauth", status_reason: "invalid_grant" });
+    // oidc-provider cannot attribute a grant error to an account once the token is gone, so count what it can.
+    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ revocation: 1, refresh_token: 0 });
+    await expectProblem(await vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
+  });
+
+  it("a lost response after rotation: the reused token is refused, the grant revoked, the connection needs_reauth, once", async () => {
+    const oidc = await connectLocalOidc("oidc-lost");
+    await expireStoredToken(oidc.connectionId);
+    await loseNextRefreshResponse(oidc, "network");
+    await expectProblem(await vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
+
+    await endCooldown(oidc.connectionId);
+    await expectProblem(await vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
+    expect((await storedRow(oidc.connectionId)).status_reason).toBe("invalid_grant_after_lost_response");
+    await expectProblem(await vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
+
+    const events = await oidcEvents(oidc.flow);
+    expect(events.counts).toMatchObject({ refresh_token: 1, token_error: 1 });
+    expect(events.counts.grant_revoked).toBeGreaterThanOrEqual(1);
+  });
+
+  it("client credentials refused (invalid_client): 502 and the connection stays active", async () => {
+    const oidc = await connectLocalOidc("oidc-client");
+    await expireStoredToken(oidc.connectionId);
+    await interceptRefreshGrants(oidc, (forward) => forward({ Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:wrong-secret`)}` }));
+
+    await expectProblem(await vend(oidc.userId, oidc.connectionId), 502, "provider-rejected-client");
+    expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", last_refresh_failure: "invalid_client" });
+    expect((await oidcEvents(oidc.flow)).counts.refresh_token).toBe(0);
+  });
+
+  it("a connection dropped before reaching the provider: 503, tokens kept, and the refresh after the cooldown succeeds", async () => {
+    const oidc = await connectLocalOidc("oidc-drop");
+    await expireStoredToken(oidc.connectionId);
+    const before = await storedRow(oidc.connectionId);
+    await interceptRefreshGrants(oidc, async (forward, attempt) => {
+      if (attempt === 1) throw new TypeError("Network connection lost.");
+      return forward();
+    });
+
+    await expectProblem(await vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
+    expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", refresh_token_ciphertext: before.refresh_token_ciphertext, last_refresh_failure: "network" });
+
+    await endCooldown(oidc.connectionId);
+    await vendOk(oidc);
+    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });
+    expect((await storedRow(oidc.connectionId)).status).toBe("active");
+  });
+});

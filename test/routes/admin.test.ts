@@ -1,0 +1,86 @@
+/**
+ * `GET /v1/admin/keys`: connections per encryption key id, for watching a rotation; only for callers with `admin`.
+ * D1 is per test file: every test starts from an empty connections table so the counts are its own.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { appWithEnv } from "../support/app-with-env";
+import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
+import { authHeaders } from "../support/caller-token";
+import { deleteAllConnections, envWithKeys, K1, K2, K3, seedConnections } from "../support/seed-connections";
+import { callWorker } from "../support/worker";
+
+beforeEach(deleteAllConnections);
+
+async function getKeys(scope?: string, call = callWorker): Promise<Response> {
+  return call("/v1/admin/keys", { headers: await authHeaders("admin-user", scope === undefined ? {} : { scope }) });
+}
+
+describe("GET /v1/admin/keys", () => {
+  it("refuses a caller without a bearer token with 401", async () => {
+    const response = await callWorker("/v1/admin/keys");
+    expect(response.status).toBe(401);
+  });
+
+  it("refuses a caller without the admin scope with 403, naming the scope", async () => {
+    const response = await getKeys("connections:token");
+
+    expect(response.status).toBe(403);
+    expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:forbidden", status: 403, required_scope: "admin" });
+  });
+
+  it("counts connections per key id, with the current key and how many remain to re-encrypt", async () => {
+    await seedConnections(4, (index) => ({ userId: `admin-count-${index}`, keys: K2 }));
+    await seedConnections(3, (index) => ({ userId: `admin-count-${index}`, keys: K1 }));
+
+    const response = await getKeys("admin");
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(await response.json()).toEqual({
+      current_key_id: "k2",
+      keys: [
+        { key_id: "k2", connections: 4, configured: true },
+        { key_id: "k1", connections: 3, configured: true },
+      ],
+      remaining_to_re_encrypt: 3,
+    });
+  });
+
+  it("lists every configured key, with zero connections before any exist", async () => {
+    const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
+
+    expect(body.keys).toEqual([
+      { key_id: "k2", connections: 0, configured: true },
+      { key_id: "k1", connections: 0, configured: true },
+    ]);
+    expect(body.remaining_to_re_encrypt).toBe(0);
+  });
+
+  it("lists a key id that protects rows but is no longer in the ring as not configured, still to re-encrypt", async () => {
+    await seedConnections(2, (index) => ({ userId: `admin-retired-${index}`, keys: K3 }));
+
+    const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
+
+    expect(body.keys).toContainEqual({ key_id: "k3", connections: 2, configured: false });
+    expect(body.remaining_to_re_encrypt).toBe(2);
+  });
+
+  it("follows the ring's first key: after a new key is put first, everything else remains to re-encrypt", async () => {
+    await seedConnections(2, (index) => ({ userId: `admin-new-first-${index}`, keys: K2 }));
+    await seedConnections(1, (index) => ({ userId: `admin-new-first-${index}`, keys: K1 }));
+    const rotated = appWithEnv(envWithKeys(`${K3},${TEST_ENCRYPTION_KEYS}`));
+
+    const body = (await (await getKeys("admin", rotated)).json()) as Record<string, unknown>;
+
+    expect(body).toEqual({
+      current_key_id: "k3",
+      keys: [
+        { key_id: "k3", connections: 0, configured: true },
+        { key_id: "k2", connections: 2, configured: true },
+        { key_id: "k1", connections: 1, configured: true },
+      ],
+      remaining_to_re_encrypt: 3,
+    });
+  });
+});

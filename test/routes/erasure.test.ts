@@ -1,0 +1,137 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { UserVault } from "../../src/refresh/user-vault";
+import { authHeaders } from "../support/caller-token";
+import { requestAuthorizationUrl } from "../support/flows";
+import { activateOk, allConsents, auditRowsOf, connectGoogle, finishAuthorization, freshUser, integrations } from "../support/integration-helpers";
+import { expectProblem, failNextConnectionWrite, pendingWrites, vend, vendOk } from "../support/refresh-fixtures";
+import { callWorker } from "../support/worker";
+
+const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
+
+async function eraseMe(userId: string): Promise<Response> {
+  return callWorker("/v1/me", { method: "DELETE", headers: await authHeaders(userId) });
+}
+
+async function count(sql: string, userId: string): Promise<number> {
+  const row = await env.DB.prepare(sql).bind(userId).first<{ n: number }>();
+  return row!.n;
+}
+
+/** Every AUTH_STATE entry that belongs to `userId`. */
+async function kvFlowsOf(userId: string): Promise<string[]> {
+  const owned: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page: KVNamespaceListResult<unknown> = await env.AUTH_STATE.list(cursor === undefined ? {} : { cursor });
+    for (const key of page.keys) {
+      const value = await env.AUTH_STATE.get(key.name);
+      if (value !== null && value.includes(userId)) owned.push(key.name);
+    }
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor !== undefined);
+  return owned;
+}
+
+async function vaultKeys(userId: string): Promise<string[]> {
+  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => [...(await state.storage.list()).keys()]);
+}
+
+/** A user with two Google accounts, an active and a pending integration, and a write-ahead copy in the vault. */
+async function userWithEverything(label: string): Promise<{ user: string; connections: string[] }> {
+  const user = freshUser(label);
+  const first = await connectGoogle(user, { account: `a-${crypto.randomUUID()}`, scopes: [CALENDAR] });
+  const second = await connectGoogle(user, { account: `b-${crypto.randomUUID()}` });
+  await activateOk(user, "google-calendar", { connection_id: first });
+  await activateOk(user, "outlook-mail");
+  // The D1 write of a refresh fails once: the refreshed tokens stay as a pending write in the user's Durable Object.
+  await failNextConnectionWrite(user);
+  await vend(user, second, { force_refresh: true });
+  return { user, connections: [first, second] };
+}
+
+describe("DELETE /v1/me", () => {
+  it("answers 204 and removes every connection row of the caller", async () => {
+    const { user } = await userWithEverything("erase-rows");
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(2);
+    expect((await eraseMe(user)).status).toBe(204);
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+    const listed = await callWorker("/v1/connections", { headers: await authHeaders(user) });
+    expect(await listed.json()).toEqual({ connections: [] });
+  });
+
+  it("leaves no pending-write copy of a token in the user's Durable Object", async () => {
+    const { user } = await userWithEverything("erase-vault");
+    expect((await pendingWrites(user)).size).toBe(1);
+    expect((await eraseMe(user)).status).toBe(204);
+    expect((await vaultKeys(user)).filter((key) => key.startsWith("pending-write:"))).toEqual([]);
+  });
+
+  it("leaves no authorization state of the user's flows in KV", async () => {
+    const { user } = await userWithEverything("erase-kv");
+    expect((await eraseMe(user)).status).toBe(204);
+    expect(await kvFlowsOf(user)).toEqual([]);
+  });
+
+  it("ends a flow started before the erasure: its callback is refused and stores nothing", async () => {
+    const user = freshUser("erase-flow");
+    const startUrl = await requestAuthorizationUrl(user, "google");
+    expect((await eraseMe(user)).status).toBe(204);
+    const { callback } = await finishAuthorization(startUrl).catch(() => ({ callback: null }));
+    if (callback) await expectProblem(callback, 400, "invalid-state");
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+  });
+
+  it("removes every integration activation, including one still waiting for its connection", async () => {
+    const { user } = await userWithEverything("erase-activations");
+    expect(await count("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?", user)).toBe(2);
+    expect((await eraseMe(user)).status).toBe(204);
+    expect(await count("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?", user)).toBe(0);
+    const statuses = [...(await integrations(user)).values()].map((entry) => entry.status);
+    expect(new Set(statuses)).toEqual(new Set(["inactive"]));
+  });
+
+  it("revokes the grants at the provider", async () => {
+    const { user, connections } = await userWithEverything("erase-revoke");
+    expect((await eraseMe(user)).status).toBe(204);
+    const revoked = (await auditRowsOf(user)).filter((row) => row.action === "token.revoked" && row.outcome === "success");
+    expect(revoked.map((row) => row.connection_id).sort()).toEqual([...connections].sort());
+  });
+
+  it("keeps the consent and audit history and adds the withdrawals and the erasure to it", async () => {
+    const { user, connections } = await userWithEverything("erase-history");
+    const consentsBefore = await allConsents(user);
+    const auditBefore = await auditRowsOf(user);
+    expect((await eraseMe(user)).status).toBe(204);
+
+    const consentsAfter = await allConsents(user);
+    expect(consentsAfter.map((consent) => consent.id)).toEqual(expect.arrayContaining(consentsBefore.map((consent) => consent.id)));
+    const withdrawn = consentsAfter.filter((consent) => consent.kind === "withdrawal").map((consent) => consent.connection_id);
+    expect(withdrawn.sort()).toEqual([...connections].sort());
+    const auditAfter = await auditRowsOf(user);
+    expect(auditAfter.map((row) => row.id)).toEqual(expect.arrayContaining(auditBefore.map((row) => row.id)));
+    expect(auditAfter.find((row) => row.action === "user.erased")).toMatchObject({ outcome: "success" });
+  });
+
+  it("leaves another user's connections, activations and history untouched", async () => {
+    const { user } = await userWithEverything("erase-me");
+    const bystander = freshUser("erase-bystander");
+    const connectionId = await connectGoogle(bystander, { scopes: [CALENDAR] });
+    await activateOk(bystander, "google-calendar");
+    const consentsBefore = await allConsents(bystander);
+
+    expect((await eraseMe(user)).status).toBe(204);
+
+    expect((await callWorker(`/v1/connections/${connectionId}`, { headers: await authHeaders(bystander) })).status).toBe(200);
+    await vendOk({ userId: bystander, connectionId, flow: "" });
+    expect((await integrations(bystander)).get("google-calendar")).toMatchObject({ status: "active", connection_id: connectionId });
+    expect(await allConsents(bystander)).toEqual(consentsBefore);
+  });
+
+  it("answers 204 for a caller with nothing to erase", async () => {
+    const user = freshUser("erase-nothing");
+    expect((await eraseMe(user)).status).toBe(204);
+    expect((await auditRowsOf(user)).find((row) => row.action === "user.erased")).toBeDefined();
+  });
+});
