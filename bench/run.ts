@@ -27,7 +27,7 @@ import { getTokenCipher } from "../src/crypto/token-cipher";
 import { LOCAL_OIDC_ID, testBindings, TEST_ENCRYPTION_KEYS } from "../test/support/bindings";
 import { callerToken } from "../test/support/caller-token";
 import { Browser, httpRequest } from "./lib/browser";
-import { freePort, installCleanup, run, startChild, stopAll, waitForHttp, type Child } from "./lib/processes";
+import { freePort, groupCpuMs, installCleanup, run, startChild, stopAll, waitForHttp, type Child } from "./lib/processes";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -50,9 +50,9 @@ const FLOWS = num("BENCH_FLOWS", 200);
 const UPSTREAM_LATENCY_MS = num("BENCH_UPSTREAM_LATENCY_MS", 100);
 const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
 const MAX_CRON_RUNS = 60;
-const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 5);
+const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
 /** Scenarios to run (comma-separated, default all): hot, breakdown, stampede, cron, flows. For investigations; the report marks skipped ones. */
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name) => name.trim()));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name: string) => name.trim()));
 const CHILD_ENV = { CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -170,10 +170,14 @@ interface CannonSummary {
   requests: number;
   non2xx: number;
   errors: number;
+  /** CPU ms the server's process group (wrangler + workerd) used per request. */
+  cpuMs: number;
   load: string;
 }
 
-async function cannon(origin: string, targets: { path: string; authorization: string }[], durationS: number): Promise<CannonSummary> {
+async function cannon(server: { origin: string; child: Child }, targets: { path: string; authorization: string }[], durationS: number): Promise<CannonSummary> {
+  const origin = server.origin;
+  const cpuBefore = groupCpuMs(server.child.process.pid!);
   let next = 0;
   const body = JSON.stringify({});
   const result = await autocannon({
@@ -198,6 +202,7 @@ async function cannon(origin: string, targets: { path: string; authorization: st
     requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    cpuMs: (groupCpuMs(server.child.process.pid!) - cpuBefore) / result.requests.total,
     load: load(),
   };
 }
@@ -206,7 +211,10 @@ async function cannon(origin: string, targets: { path: string; authorization: st
 
 async function main(): Promise<void> {
   installCleanup();
-  process.on("exit", () => rmSync(SNAPSHOT, { recursive: true, force: true }));
+  process.on("exit", () => {
+    rmSync(SNAPSHOT, { recursive: true, force: true });
+    if (work && !process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+  });
   const startedAt = Date.now();
   mkdirSync(LOGS, { recursive: true });
   work = mkdtempSync(join(tmpdir(), "ocm-bench-"));
@@ -273,7 +281,7 @@ async function main(): Promise<void> {
   cpSync(appState, breakdownState, { recursive: true });
 
   log("starting wrangler dev (service and reference)");
-  const vars = {
+  const vars: Record<string, string> = {
     ...testBindings({ mockProviderOrigin: mockOrigin, oidcIssuer }),
     PUBLIC_BASE_URL: appPublic,
     // Production values (wrangler.jsonc / the service's defaults), not the test suite's shortened ones.
@@ -312,20 +320,22 @@ async function main(): Promise<void> {
       const refCheck = await timedRequest(`${ref.origin}${target.path}`, { method: "POST", headers: { authorization: target.authorization, "content-type": "application/json" }, body: "{}" });
       if (refCheck.status !== 200) throw new Error(`reference sanity check: ${refCheck.status} ${refCheck.body.slice(0, 300)}`);
     }
-    await cannon(app.origin, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
-    await cannon(ref.origin, hotTargets, 3);
-    const hotApp = await cannon(app.origin, hotTargets, DURATION_S);
+    await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
+    await cannon(ref, hotTargets, 3);
+    const hotApp = await cannon(app, hotTargets, DURATION_S);
     loadAfterHot = hotApp.load;
-    const hotRef = await cannon(ref.origin, hotTargets, DURATION_S);
+    const hotRef = await cannon(ref, hotTargets, DURATION_S);
     log(`hot path: service ${hotApp.rps.toFixed(0)} req/s, reference ${hotRef.rps.toFixed(0)} req/s`);
     json.hot = { service: hotApp, reference: hotRef };
     sections.push(`## ${hotTitle}
 
-| target | req/s | median | p99 | requests | non-2xx | errors | load after |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
-| service \`POST /v1/connections/{id}/token\` | ${hotApp.rps.toFixed(0)} | ${ms(hotApp.p50)} | ${ms(hotApp.p99)} | ${hotApp.requests} | ${hotApp.non2xx} | ${hotApp.errors} | ${hotApp.load} |
-| reference Worker (one D1 point read) | ${hotRef.rps.toFixed(0)} | ${ms(hotRef.p50)} | ${ms(hotRef.p99)} | ${hotRef.requests} | ${hotRef.non2xx} | ${hotRef.errors} | ${hotRef.load} |
-| **service / reference** | **${(hotApp.rps / hotRef.rps).toFixed(2)}×** | ${(hotApp.p50 / hotRef.p50).toFixed(2)}× | ${(hotApp.p99 / hotRef.p99).toFixed(2)}× | | | | |
+| target | req/s | median | p99 | server CPU per request² | requests | non-2xx | errors | load after |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| service \`POST /v1/connections/{id}/token\` | ${hotApp.rps.toFixed(0)} | ${ms(hotApp.p50)} | ${ms(hotApp.p99)} | ${hotApp.cpuMs.toFixed(2)} ms | ${hotApp.requests} | ${hotApp.non2xx} | ${hotApp.errors} | ${hotApp.load} |
+| reference Worker (one D1 point read) | ${hotRef.rps.toFixed(0)} | ${ms(hotRef.p50)} | ${ms(hotRef.p99)} | ${hotRef.cpuMs.toFixed(2)} ms | ${hotRef.requests} | ${hotRef.non2xx} | ${hotRef.errors} | ${hotRef.load} |
+| **service / reference** | **${(hotApp.rps / hotRef.rps).toFixed(2)}×** | ${(hotApp.p50 / hotRef.p50).toFixed(2)}× | ${(hotApp.p99 / hotRef.p99).toFixed(2)}× | ${(hotApp.cpuMs / hotRef.cpuMs).toFixed(2)}× | | | | |
+
+² CPU time (user + system) of that \`wrangler dev\` process group (wrangler's Node process and workerd) divided by the requests served: independent of what else runs on the machine, unlike req/s.
 `);
   } else skipped(hotTitle);
 
@@ -347,24 +357,24 @@ async function main(): Promise<void> {
       const targets = await targetsFor(variant);
       const check = await timedRequest(`${breakdown.origin}${targets[0]!.path}`, { method: "POST", headers: { authorization: targets[0]!.authorization, "content-type": "application/json" }, body: "{}" });
       if (check.status !== 200) throw new Error(`breakdown ${variant}: ${check.status} ${check.body.slice(0, 200)}`);
-      await cannon(breakdown.origin, targets, 2);
-      results[variant] = await cannon(breakdown.origin, targets, BREAKDOWN_S);
+      await cannon(breakdown, targets, 2);
+      results[variant] = await cannon(breakdown, targets, BREAKDOWN_S);
     }
     const base = results.d1!;
     for (const variant of variants) {
       const result = results[variant]!;
-      const costMs = (1000 / result.rps - 1000 / base.rps) * cpus().length;
-      rows.push(`| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${variant === "d1" ? "—" : `${costMs >= 0 ? "+" : ""}${costMs.toFixed(2)} ms`} | ${result.non2xx} |`);
+      const extraCpu = result.cpuMs - base.cpuMs;
+      rows.push(`| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${result.cpuMs.toFixed(2)} ms | ${variant === "d1" ? "—" : `${extraCpu >= 0 ? "+" : ""}${extraCpu.toFixed(2)} ms`} | ${result.non2xx} |`);
     }
     await breakdown.child.stop();
     json.breakdown = results;
     sections.push(`## ${breakdownTitle}
 
-| variant | req/s | median | p99 | extra machine time per request¹ | non-2xx |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| variant | req/s | median | p99 | server CPU per request | added to d1 | non-2xx |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join("\n")}
 
-¹ (1/rps − 1/rps(d1)) × cores: what the piece adds in CPU-seconds across the whole machine per request, at saturation. Variants: see bench/breakdown/index.ts.
+Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
 `);
   } else skipped(breakdownTitle);
 
@@ -522,7 +532,7 @@ Command: \`npm run bench\` (bench/run.ts)${process.env.BENCH_SCENARIOS ? ` with 
 
 - Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the end), ${platform()} ${release()}, Node ${process.version}.
 - Load average (1/5/15 min): ${loadAtStart} at start${loadAfterHot ? `, ${loadAfterHot} after the service's hot-path run` : ""}, ${loadAtEnd} at the end. \`uptime\` at start: \`${uptimeLine}\`.
-- Tools: wrangler ${wranglerVersion} (\`wrangler dev\`, local D1/KV/Durable Objects, the service from its deploy bundle), autocannon ${autocannonVersion}; mock provider latency ${UPSTREAM_LATENCY_MS} ms.
+- Tools: wrangler ${wranglerVersion} (\`wrangler dev\`, local D1/KV/Durable Objects, the service from a snapshot of src/), autocannon ${autocannonVersion}; mock provider latency ${UPSTREAM_LATENCY_MS} ms.
 - The load generator, the mock provider, the oidc-provider and both \`wrangler dev\` instances share these ${cpu.length} cores.
 
 ${sections.join("\n")}`;

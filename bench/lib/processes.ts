@@ -3,7 +3,7 @@
  * node), so stopping it stops the whole tree; all of them are stopped when the bench ends, fails or is interrupted.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface Child {
@@ -151,4 +151,32 @@ export function run(command: string, args: string[], options: { cwd: string; env
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.signal}):\n${output.slice(-4000)}`);
   return output;
+}
+
+/**
+ * CPU time (user + system, ms) used so far by the live processes of a process group (a child started here: wrangler
+ * and its workerd). Unlike throughput, CPU per request does not depend on what else the machine is running.
+ */
+export function groupCpuMs(pgid: number): number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return NaN;
+  }
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may contain spaces), see proc(5): state ppid pgrp ... utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / ticksPerSecond;
 }

@@ -85,7 +85,10 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
   const { params } = request;
 
   // RFC 9207: when the server advertises `iss`, require it; when it arrives anyway (Google), it must match exactly.
-  const { issuer, requiresIssParameter } = await provider.issuer();
+  const expected = await provider.issuer().catch(() => null);
+  // An OpenID provider whose discovery document cannot be fetched cannot be checked, nor its code exchanged.
+  if (expected === null) return { kind: "failed", error: "exchange_failed" };
+  const { issuer, requiresIssParameter } = expected;
   if (params.iss !== undefined ? params.iss !== issuer : requiresIssParameter) {
     return { kind: "failed", error: "issuer_mismatch" };
   }

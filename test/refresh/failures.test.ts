@@ -74,6 +74,22 @@ describe("a refresh refused with invalid_grant", () => {
   });
 });
 
+describe("a connection marked needs_reauth after a vend read it as active", () => {
+  it("is refused by the Durable Object itself, without an upstream call", async () => {
+    const google = await connectMock("google", "fail-reauth-late");
+    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(google.connectionId).run();
+    const result = await env.USER_VAULT.getByName(google.userId).refresh({
+      userId: google.userId,
+      connectionId: google.connectionId,
+      trigger: "force",
+      minValiditySeconds: 300,
+      requestedAt: Date.now(),
+    });
+    expect(result).toEqual({ kind: "needs_reauth" });
+    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+  });
+});
+
 describe("a refresh refused with invalid_client", () => {
   it("answers 502 and leaves the connection active with its tokens", async () => {
     const google = await expiredGoogleFailingWith("fail-client", { failure: "invalid_client" });

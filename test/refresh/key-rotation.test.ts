@@ -161,7 +161,7 @@ describe("re-encryption by the cron", () => {
       ]),
     );
     expect(third).toMatchObject({ re_encrypted: 0 });
-  });
+  }, 60_000);
 
   it("leaves every token readable without the old key, unchanged in plain text", async () => {
     const old = await seedConnections(12, (index) => ({ userId: `rotation-retire-${index % 3}`, keys: K1, accessToken: `at-${index}`, refreshToken: `rt-${index}` }));
@@ -201,13 +201,14 @@ describe("re-encryption by the cron", () => {
   it("never makes a vend fail while it runs", async () => {
     const now = Date.now();
     const users = Array.from({ length: 6 }, (_, index) => `rotation-vend-${index}`);
-    const hot = await seedConnections(36, (index) => ({ userId: users[index % users.length]!, keys: K1, accessToken: `hot-${index}` }));
+    const hot = await seedConnections(24, (index) => ({ userId: users[index % users.length]!, keys: K1, accessToken: `hot-${index}` }));
     // A few that need a refresh through the Durable Object while the cron goes through the same objects.
     const google = await googleTokens();
-    const expiring = await seedConnections(4, (index) => ({ userId: users[index]!, keys: K1, refreshToken: google.refreshToken, expiresAt: now + 60_000 }));
+    const expiring = await seedConnections(3, (index) => ({ userId: users[index]!, keys: K1, refreshToken: google.refreshToken, expiresAt: now + 60_000 }));
     let cronDone = false;
     const statuses: number[] = [];
     const wrongTokens: string[] = [];
+    let answeredDuringCron = 0;
 
     const vendRounds = (async () => {
       let rounds = 0;
@@ -217,6 +218,7 @@ describe("re-encryption by the cron", () => {
           ...hot.map(async (row, index) => {
             const response = await vend(row.userId, row.id);
             statuses.push(response.status);
+            if (!cronDone) answeredDuringCron++;
             const body = (await response.json()) as { access_token?: string };
             if (body.access_token !== `hot-${index}`) wrongTokens.push(row.id);
           }),
@@ -235,12 +237,13 @@ describe("re-encryption by the cron", () => {
     const [rounds, summary] = await Promise.all([vendRounds, cron]);
 
     expect(summary).toMatchObject({ undecryptable: 0 });
-    expect(rounds).toBeGreaterThanOrEqual(2);
+    // The vends really overlapped the re-encryption.
+    expect(answeredDuringCron).toBeGreaterThan(0);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
     expect(statuses).toHaveLength(rounds * (hot.length + expiring.length));
     expect(wrongTokens).toEqual([]);
     expect(await keyIdsOfAllRows()).toEqual({ k2: hot.length + expiring.length });
-  });
+  }, 60_000);
 });
 
 describe("re-encryption and a concurrent token write", () => {
@@ -260,7 +263,9 @@ describe("re-encryption and a concurrent token write", () => {
     const refreshed = await refreshing;
 
     expect(refreshed.status).toBe(200);
-    expect(summary).toMatchObject({ re_encrypted: 0, current: 1, conflict: 0 });
+    // Serialized behind the refresh, re-encryption finds the row already under the new key (or, if the refresh won
+    // the race to D1 outright, never selects it): either way it writes nothing.
+    expect(summary).toMatchObject({ re_encrypted: 0, conflict: 0 });
     const after = (await readRow(row.id))!;
     expect(after.keyId).toBe("k2");
     const stored = await decryptRow(after, K2);

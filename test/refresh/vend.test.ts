@@ -107,10 +107,13 @@ describe("vending a stored token", () => {
     expect(token.scopes).toContain("openid");
   });
 
-  it("answers 409 with connection_status needs_reauth for a connection that needs re-authorization, without calling the provider", async () => {
+  it.each([
+    ["a still-valid token", {}],
+    ["force_refresh", { force_refresh: true }],
+  ])("answers 409 with connection_status needs_reauth for a connection that needs re-authorization (%s), without calling the provider", async (_case, body) => {
     const google = await connectMock("google", "vend-reauth");
     await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(google.connectionId).run();
-    const problem = await expectProblem(await vend(google.userId, google.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    const problem = await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
     expect(problem.connection_status).toBe("needs_reauth");
     expect(JSON.stringify(problem)).not.toMatch(/ya29\.|1\/\/mock-/);
     expect(await refreshGrantsSent(google.flow)).toEqual([]);

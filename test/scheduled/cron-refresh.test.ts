@@ -249,7 +249,7 @@ describe("the cron's paging and bounds", () => {
     expect(summary).toMatchObject({ scanned: rows.length, refreshed: rows.length });
     expect(seen).toHaveLength(rows.length);
     expect(new Set(seen)).toEqual(new Set(rows.map((row) => row.id)));
-  });
+  }, 60_000);
 
   it("moves past connections whose refresh failed instead of retrying them in the same run", async () => {
     const now = Date.now();
@@ -301,7 +301,7 @@ describe("the cron's paging and bounds", () => {
     expect(first).toHaveLength(MAX_REFRESHES_PER_RUN);
     expect(secondSummary.scanned).toBe(9);
     expect(new Set([...first, ...second])).toEqual(new Set(rows.map((row) => row.id)));
-  });
+  }, 60_000);
 });
 
 describe("tallying a batch of cron refreshes", () => {

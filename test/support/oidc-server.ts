@@ -6,8 +6,8 @@
  *   required, refresh tokens for `offline_access` (rotated on every use: reusing a rotated refresh token revokes the
  *   whole grant, so a double spend shows up as `invalid_grant` on the next refresh), RFC 7009 revocation, RS256
  *   id_tokens carrying the scope's claims, and the RFC 9207 `iss` authorization response parameter.
- * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 requires, `offline_access`
- *   survives only when `prompt` is absent or includes `consent`.
+ * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 allows, `offline_access`
+ *   is dropped from a grant unless `prompt` includes `consent`.
  * - Accounts: any `login_hint` matching `[A-Za-z0-9._-]{1,64}` is an account id (`sub`); without one, `alice`.
  *   Claims (per granted scope, OIDC Core §5.4): `email` = `{sub}@example.com` and `email_verified` = true with
  *   `email`; `name` = `User {sub}` with `profile`. One browser session holds one account: an authorization request
