@@ -23,8 +23,8 @@ export function appWithEnv(env: Env): AppFetch {
   };
 }
 
-/** A browser whose requests to the Worker's origin go to the app with `env`. */
-class AppBrowser extends Browser {
+/** A browser whose requests to the Worker's origin go to `call` (the app with another env, or the Worker). */
+export class AppBrowser extends Browser {
   constructor(private readonly call: AppFetch) {
     super();
   }

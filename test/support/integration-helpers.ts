@@ -2,11 +2,10 @@
  * Helpers for the integration, history, rate-limit and erasure tests inside workerd: activating integrations,
  * finishing an authorization the service handed out, and reading consents and audit rows.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, inject } from "vitest";
-import { createApp } from "../../src/app";
-import { Browser, rewriteQuery } from "./browser";
+import { AppBrowser, appWithEnv, type AppFetch } from "./app-with-env";
+import { rewriteQuery } from "./browser";
 import { authHeaders, type CallerTokenOptions } from "./caller-token";
 import { connectAccount } from "./flows";
 import { callWorker, WORKER_ORIGIN } from "./worker";
@@ -16,38 +15,13 @@ export function freshUser(label: string): string {
   return `${label}-${crypto.randomUUID()}`;
 }
 
-export type Call = (path: string, init?: RequestInit) => Promise<Response>;
+export type Call = AppFetch;
 
 /** The Worker under test (the test bindings). */
 export const workerCall: Call = (path, init) => callWorker(path, init);
 
 /** The app run with `appEnv` (e.g. other OIDC_PROVIDERS), waiting for its after-response work (audit). */
-export function appCall(appEnv: Env): Call {
-  const app = createApp();
-  return async (path, init = {}) => {
-    const context = createExecutionContext();
-    const response = await app.fetch(new Request(`${WORKER_ORIGIN}${path}`, init), appEnv, context);
-    await waitOnExecutionContext(context);
-    return response;
-  };
-}
-
-/** A browser whose requests to the Worker's origin go to `call`. */
-class CallBrowser extends Browser {
-  constructor(private readonly call: Call) {
-    super();
-  }
-
-  override async request(url: URL): Promise<Response> {
-    if (url.origin !== WORKER_ORIGIN) return super.request(url);
-    const headers = new Headers();
-    const cookie = this.cookies.header(url);
-    if (cookie !== undefined) headers.set("cookie", cookie);
-    const response = await this.call(url.pathname + url.search, { headers, redirect: "manual" });
-    this.cookies.store(url, response.headers.getSetCookie());
-    return response;
-  }
-}
+export const appCall = appWithEnv;
 
 export interface FinishedAuthorization {
   /** The provider authorization URL the service's start URL redirected to (before `providerParams`). */
@@ -58,7 +32,7 @@ export interface FinishedAuthorization {
 
 /** Opens the service's start URL in a fresh browser, adds `providerParams` at the provider, and requests the callback. */
 export async function finishAuthorization(startUrl: string, providerParams: Record<string, string> = {}, call: Call = workerCall): Promise<FinishedAuthorization> {
-  const browser = new CallBrowser(call);
+  const browser = new AppBrowser(call);
   const start = await browser.follow(startUrl, { stopBefore: () => true });
   expect(start.response.status).toBe(302);
   const providerUrl = start.stoppedAt!;
