@@ -59,8 +59,11 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
-/** The one error exit: known problems as they are, anything else a 500 that reveals nothing. */
-function toProblem(error: unknown): ProblemError {
+/**
+ * The one error exit: known problems as they are, anything else a 500 that reveals nothing. Hono hands `onError`
+ * only `Error`s (anything else thrown is rethrown by its dispatcher), hence the parameter's type.
+ */
+function toProblem(error: Error): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", "The body is not valid JSON.");
   if (error instanceof HTTPException && error.status === 413) return new ProblemError("payload-too-large");
@@ -72,7 +75,7 @@ function toProblem(error: unknown): ProblemError {
     return new ProblemError("internal", "The service is misconfigured.");
   }
   // Messages of unknown errors can carry query parameters; log where it failed, not what it held.
-  console.error(JSON.stringify({ message: "unhandled error", error: errorName(error), stack: error instanceof Error ? error.stack?.split("\n").slice(1, 6).join(" | ") : undefined }));
+  console.error(JSON.stringify({ message: "unhandled error", error: error.name, stack: error.stack?.split("\n").slice(1, 6).join(" | ") }));
   return new ProblemError("internal", "Something went wrong on our side. Quote the request_id when reporting it.");
 }
 

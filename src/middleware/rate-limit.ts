@@ -30,7 +30,7 @@ export function rateLimit(choose: (c: Context<AppEnv>) => Limit | null) {
     const limit = choose(c);
     if (limit && !(await limit.limiter.limit({ key: limit.key })).success) {
       if (firstHitInWindow(limit.key, Date.now())) {
-        c.get("audit").defer({ action: "rate_limited", outcome: "failure", detail: { limit: limit.key.split(":")[0] ?? "unknown" } });
+        c.get("audit").defer({ action: "rate_limited", outcome: "failure", detail: { limit: limit.key.replace(/:[\s\S]*$/, "") } });
       }
       throw new ProblemError("rate-limited", `Too many requests; retry after ${RATE_LIMIT_PERIOD_SECONDS} seconds.`, {
         headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },

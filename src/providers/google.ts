@@ -51,16 +51,21 @@ export function addGoogleAuthorizationParams(url: URL): void {
   url.searchParams.set("include_granted_scopes", "true");
 }
 
-export function googleTokenEndpoint(endpoints: EndpointOverrides, credentials: ClientCredentials, timeoutMs: number): TokenEndpoint {
-  return { url: endpoints.tokenUrl ?? GOOGLE_ENDPOINTS.tokenUrl, credentials, clientAuth: "basic", encoding: "form", timeoutMs };
+/** Google's production endpoints with the operator's overrides (config sets only the overridden members). */
+export function googleEndpoints(overrides: EndpointOverrides) {
+  return { ...GOOGLE_ENDPOINTS, ...overrides };
+}
+
+export function googleTokenEndpoint(tokenUrl: string, credentials: ClientCredentials, timeoutMs: number): TokenEndpoint {
+  return { url: tokenUrl, credentials, clientAuth: "basic", encoding: "form", timeoutMs };
 }
 
 export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
-  const { endpoints } = config;
-  const issuer = endpoints.issuer ?? GOOGLE_ENDPOINTS.issuer;
-  const acceptedIssuers = endpoints.issuer ? [endpoints.issuer] : GOOGLE_ISSUERS;
+  const endpoints = googleEndpoints(config.endpoints);
+  const { issuer } = endpoints;
+  const acceptedIssuers = config.endpoints.issuer ? [issuer] : GOOGLE_ISSUERS;
   const credentials = () => requireCredentials("google", config.credentials);
-  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials(), config.upstreamTimeoutMs);
+  const tokenEndpoint = () => googleTokenEndpoint(endpoints.tokenUrl, credentials(), config.upstreamTimeoutMs);
 
   return {
     id: "google",
@@ -74,7 +79,7 @@ export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
     async authorizationUrl(request: AuthorizationRequest) {
       // `openid` is always asked for: the account is identified from the id_token.
       const scopes = [...new Set(["openid", ...request.scopes])];
-      const url = createAuthorizationUrl(endpoints.authorizationUrl ?? GOOGLE_ENDPOINTS.authorizationUrl, credentials().clientId, request, {
+      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, {
         scopes,
         pkce: true,
       });
@@ -86,10 +91,10 @@ export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
     },
     exchangeCode: (code, codeVerifier, redirectUri) => exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri),
     refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
-    revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl ?? GOOGLE_ENDPOINTS.revocationUrl, token, hint),
+    revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl, token, hint),
     async identify(tokens, nonce, now) {
       if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };
-      const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl ?? GOOGLE_ENDPOINTS.jwksUrl), {
+      const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl), {
         issuers: acceptedIssuers,
         clientId: credentials().clientId,
         nonce,

@@ -74,7 +74,8 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, expe
   if ((audiences.length > 1 || claims.azp !== undefined) && claims.azp !== expected.clientId) {
     return { ok: false, reason: "invalid_id_token", detail: "azp is not our client_id" };
   }
-  const issuedAgo = expected.now.getTime() / 1000 - (claims.iat ?? 0);
+  // `iat` is a required claim, so jose has checked it is there and numeric.
+  const issuedAgo = expected.now.getTime() / 1000 - (claims.iat as number);
   if (Math.abs(issuedAgo) > MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: "invalid_id_token", detail: "iat is not recent" };
   if (claims.nonce !== expected.nonce) return { ok: false, reason: "invalid_id_token", detail: "nonce does not match the stored one" };
   return { ok: true, claims };

@@ -62,12 +62,18 @@ function withOfflineAccess(result: TokenResult): TokenResult {
 }
 
 export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant: string }): Provider {
-  const { endpoints, tenant } = config;
-  const issuerTemplate = endpoints.issuer ?? MICROSOFT_ENDPOINTS.issuerTemplate;
+  const { tenant } = config;
+  const endpoints = {
+    authorizationUrl: MICROSOFT_ENDPOINTS.authorizationUrl(tenant),
+    tokenUrl: MICROSOFT_ENDPOINTS.tokenUrl(tenant),
+    jwksUrl: MICROSOFT_ENDPOINTS.jwksUrl,
+    issuer: MICROSOFT_ENDPOINTS.issuerTemplate,
+    ...config.endpoints,
+  };
   const credentials = () => requireCredentials("microsoft", config.credentials);
   // The code must be redeemed under the tenant path it was issued for (else AADSTS700005).
   const tokenEndpoint = (): TokenEndpoint => ({
-    url: endpoints.tokenUrl ?? MICROSOFT_ENDPOINTS.tokenUrl(tenant),
+    url: endpoints.tokenUrl,
     credentials: credentials(),
     clientAuth: "basic",
     encoding: "form",
@@ -79,8 +85,8 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
     const tid = unverifiedClaims(tokens.idToken)?.tid;
     if (typeof tid !== "string" || !GUID.test(tid)) return { ok: false, reason: "invalid_id_token", detail: "id_token has no valid tid" };
     if (!isTenantAllowed(tenant, tid)) return { ok: false, reason: "invalid_id_token", detail: "tenant not allowed by MICROSOFT_TENANT" };
-    const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl ?? MICROSOFT_ENDPOINTS.jwksUrl), {
-      issuers: [issuerTemplate.replace("{tenantid}", tid)],
+    const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl), {
+      issuers: [endpoints.issuer.replace("{tenantid}", tid)],
       clientId: credentials().clientId,
       nonce,
       now,
@@ -112,7 +118,7 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
     async authorizationUrl(request) {
       // Identity comes from the id_token (`openid`) and no refresh token is issued without `offline_access`.
       const scopes = [...new Set(["openid", "offline_access", ...request.scopes])];
-      const url = createAuthorizationUrl(endpoints.authorizationUrl ?? MICROSOFT_ENDPOINTS.authorizationUrl(tenant), credentials().clientId, request, {
+      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, {
         scopes,
         pkce: true,
       });

@@ -20,11 +20,11 @@ const NOTION_ENDPOINTS = {
 export const NOTION_VERSION = "2026-03-11";
 
 export function createNotionProvider(config: BuiltInProviderConfig): Provider {
-  const { endpoints } = config;
+  const endpoints = { ...NOTION_ENDPOINTS, ...config.endpoints };
   const credentials = () => requireCredentials("notion", config.credentials);
   // Notion documents JSON bodies and Basic authentication only.
   const tokenEndpoint = (): TokenEndpoint => ({
-    url: endpoints.tokenUrl ?? NOTION_ENDPOINTS.tokenUrl,
+    url: endpoints.tokenUrl,
     credentials: credentials(),
     clientAuth: "basic",
     encoding: "json",
@@ -43,7 +43,7 @@ export function createNotionProvider(config: BuiltInProviderConfig): Provider {
     usesPkce: false,
     issuer: async () => ({ issuer: null, requiresIssParameter: false }),
     async authorizationUrl(request) {
-      const url = createAuthorizationUrl(endpoints.authorizationUrl ?? NOTION_ENDPOINTS.authorizationUrl, credentials().clientId, request, {
+      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, {
         scopes: [],
         pkce: false,
       });
@@ -53,7 +53,7 @@ export function createNotionProvider(config: BuiltInProviderConfig): Provider {
     // `redirect_uri` is on the authorization URL, so Notion requires it here too.
     exchangeCode: (code, _codeVerifier, redirectUri) => exchangeAuthorizationCode(tokenEndpoint(), code, null, redirectUri),
     refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
-    revoke: (token) => revokeAt(tokenEndpoint(), endpoints.revocationUrl ?? NOTION_ENDPOINTS.revocationUrl, token, null),
+    revoke: (token) => revokeAt(tokenEndpoint(), endpoints.revocationUrl, token, null),
     identify: async (tokens) => identifyOwner(tokens),
     normalizeScopes: () => [],
   };

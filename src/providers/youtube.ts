@@ -1,6 +1,6 @@
 /** YouTube Data API: Google's OAuth endpoints and tokens, but the account is the channel, not the Google login. */
 import type { BuiltInProviderConfig } from "../config";
-import { GOOGLE_ENDPOINTS, addGoogleAuthorizationParams, googleTokenEndpoint, normalizeGoogleScope } from "./google";
+import { addGoogleAuthorizationParams, googleEndpoints, googleTokenEndpoint, normalizeGoogleScope } from "./google";
 import {
   createAuthorizationUrl,
   exchangeAuthorizationCode,
@@ -21,9 +21,10 @@ const ALLOWED_SCOPES = ["youtube.readonly", "youtube", "youtube.upload", "youtub
 );
 
 export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
-  const { endpoints } = config;
+  // `userinfoUrl` is the channels lookup: the account is the channel.
+  const endpoints = { userinfoUrl: CHANNELS_URL, ...googleEndpoints(config.endpoints) };
   const credentials = () => requireCredentials("youtube", config.credentials);
-  const tokenEndpoint = () => googleTokenEndpoint(endpoints, credentials(), config.upstreamTimeoutMs);
+  const tokenEndpoint = () => googleTokenEndpoint(endpoints.tokenUrl, credentials(), config.upstreamTimeoutMs);
 
   return {
     id: "youtube",
@@ -32,9 +33,9 @@ export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
     defaultScopes: DEFAULT_SCOPES,
     allowedScopes: ALLOWED_SCOPES,
     usesPkce: true,
-    issuer: async () => ({ issuer: endpoints.issuer ?? GOOGLE_ENDPOINTS.issuer, requiresIssParameter: false }),
+    issuer: async () => ({ issuer: endpoints.issuer, requiresIssParameter: false }),
     async authorizationUrl(request) {
-      const url = createAuthorizationUrl(endpoints.authorizationUrl ?? GOOGLE_ENDPOINTS.authorizationUrl, credentials().clientId, request, {
+      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, {
         scopes: request.scopes,
         pkce: true,
       });
@@ -45,8 +46,8 @@ export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
     },
     exchangeCode: (code, codeVerifier, redirectUri) => exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri),
     refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
-    revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl ?? GOOGLE_ENDPOINTS.revocationUrl, token, hint),
-    identify: (tokens) => identifyChannel(endpoints.userinfoUrl ?? CHANNELS_URL, tokens.accessToken),
+    revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl, token, hint),
+    identify: (tokens) => identifyChannel(endpoints.userinfoUrl, tokens.accessToken),
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeGoogleScope),
   };
 }
