@@ -24,8 +24,11 @@ export type IdTokenResult =
   | { ok: true; claims: JWTPayload }
   | { ok: false; reason: IdentityFailureReason; /** Never holds the token. */ detail: string };
 
-/** The key set could not be fetched: our or the provider's trouble, not a forged token. */
-const KEY_SET_UNAVAILABLE = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID"]);
+/**
+ * The key set could not be fetched or read: our or the provider's trouble, not a forged token. jose reports a
+ * non-200 or non-JSON key set response as ERR_JOSE_GENERIC.
+ */
+const KEY_SET_UNAVAILABLE = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
 
 const keySets = new Map<string, JWTVerifyGetKey>();
 

@@ -1,4 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { createGoogleProvider } from "../../src/providers/google";
+import { createMicrosoftProvider } from "../../src/providers/microsoft";
+import { createNotionProvider } from "../../src/providers/notion";
+import type { Provider } from "../../src/providers/provider";
+import { createYoutubeProvider } from "../../src/providers/youtube";
 import { authorizationRequest, configuredProvider, mockOrigin } from "./support";
 
 async function urlFor(id: string, overrides: Parameters<typeof authorizationRequest>[1] = {}) {
@@ -77,5 +82,46 @@ describe("Notion authorization URL", () => {
       state: request.state,
       owner: "user",
     });
+  });
+});
+
+describe("Production endpoints (no endpoint overrides configured)", () => {
+  const production = { credentials: { clientId: "prod-client", clientSecret: "prod-secret" }, endpoints: {}, upstreamTimeoutMs: 5_000 };
+  const base = async (provider: Provider) => {
+    const url = await provider.authorizationUrl(authorizationRequest(provider));
+    return `${url.origin}${url.pathname}`;
+  };
+
+  it("Google sends users to accounts.google.com and expects Google's issuer on the callback", async () => {
+    const google = createGoogleProvider(production);
+    expect(await base(google)).toBe("https://accounts.google.com/o/oauth2/v2/auth");
+    expect(await google.issuer()).toEqual({ issuer: "https://accounts.google.com", requiresIssParameter: false });
+  });
+
+  it("YouTube sends users to accounts.google.com and expects Google's issuer on the callback", async () => {
+    const youtube = createYoutubeProvider(production);
+    expect(await base(youtube)).toBe("https://accounts.google.com/o/oauth2/v2/auth");
+    expect(await youtube.issuer()).toEqual({ issuer: "https://accounts.google.com", requiresIssParameter: false });
+  });
+
+  it("Microsoft sends users to the configured tenant's path at login.microsoftonline.com", async () => {
+    const microsoft = createMicrosoftProvider({ ...production, tenant: "organizations" });
+    expect(await base(microsoft)).toBe("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize");
+  });
+
+  it("Notion sends users to api.notion.com", async () => {
+    expect(await base(createNotionProvider(production))).toBe("https://api.notion.com/v1/oauth/authorize");
+  });
+});
+
+describe("Authorization URL safeguards", () => {
+  it("a PKCE provider refuses to build an authorization URL without a code verifier", async () => {
+    const google = configuredProvider("google");
+    await expect(google.authorizationUrl(authorizationRequest(google, { codeVerifier: null }))).rejects.toThrow(/PKCE code verifier is required/);
+  });
+
+  it("a provider without credentials refuses to build an authorization URL", async () => {
+    const notion = createNotionProvider({ credentials: null, endpoints: {}, upstreamTimeoutMs: 5_000 });
+    await expect(notion.authorizationUrl(authorizationRequest(notion))).rejects.toThrow("provider notion is not configured");
   });
 });

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { generateCodeVerifier } from "../../src/providers/secrets";
-import { authorizationRequest, authorizeAtMock, configuredProvider, connect, mockRequests, tokensOf, uniqueFlow } from "./support";
+import {
+  authorizationRequest,
+  authorizeAtMock,
+  configuredProvider,
+  connect,
+  mockRequests,
+  providerWithBindings,
+  respondUrl,
+  tokensOf,
+  uniqueFlow,
+} from "./support";
 
 const google = () => configuredProvider("google");
 const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
@@ -92,5 +102,29 @@ describe("Google identity", () => {
 
   it("names the configured issuer for the callback's optional iss check", async () => {
     expect(await google().issuer()).toEqual({ issuer: expect.stringMatching(/\/google$/), requiresIssParameter: false });
+  });
+});
+
+describe("Google scopes and identity details", () => {
+  it("counts a grant answered as userinfo.email and userinfo.profile URLs as email and profile", async () => {
+    const granted = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile";
+    const { result } = await connect(google(), { mock_scope: granted });
+    expect(google().normalizeScopes((tokensOf(result).scope ?? "").split(" "))).toEqual(["email", "openid", "profile"]);
+  });
+
+  it("identifies an account whose id_token has no name without one", async () => {
+    const { request, result } = await connect(google(), { mock_account: JSON.stringify({ sub: "g-noname", name: null }) });
+    const identity = await google().identify(tokensOf(result), request.nonce, new Date());
+    expect(identity).toEqual({ ok: true, account: { id: "g-noname", email: "ava@example.com" } });
+  });
+
+  it("fails identity as identity_failed, not as a forged token, when the key set fetch loses its connection", async () => {
+    const provider = providerWithBindings("google", { GOOGLE_JWKS_URL: respondUrl({ drop: "1" }) });
+    const { request, result } = await connect(provider);
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "signing keys unavailable",
+    });
   });
 });

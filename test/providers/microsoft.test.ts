@@ -2,7 +2,7 @@ import { describe, expect, it, inject } from "vitest";
 import { parseConfig } from "../../src/config";
 import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
 import { testBindings } from "../support/bindings";
-import { configuredProvider, connect, mockOrigin, tokensOf } from "./support";
+import { configuredProvider, connect, mockOrigin, queueResponses, tokensOf, uniqueFlow } from "./support";
 
 const microsoft = () => configuredProvider("microsoft");
 const WORK_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -91,5 +91,65 @@ describe("Microsoft tenant rules", () => {
 
   it("compares a tenant id without regard to case", () => {
     expect(isTenantAllowed(WORK_TENANT.toUpperCase(), WORK_TENANT)).toBe(true);
+  });
+});
+
+describe("Microsoft identity refusals", () => {
+  const identifyWith = async (mock: Record<string, string>) => {
+    const { request, result } = await connect(microsoft(), mock);
+    return microsoft().identify(tokensOf(result), request.nonce, new Date());
+  };
+
+  it("fails identity when openid was not granted and no id_token came back", async () => {
+    expect(await identifyWith({ mock_scope: "offline_access User.Read" })).toMatchObject({ ok: false, reason: "identity_failed" });
+  });
+
+  it("refuses an id_token whose tid is not a tenant GUID", async () => {
+    expect(await identifyWith({ mock_account: JSON.stringify({ tid: "contoso.onmicrosoft.com" }) })).toEqual({
+      ok: false,
+      reason: "invalid_id_token",
+      detail: "id_token has no valid tid",
+    });
+  });
+
+  it("refuses an id_token that cannot be decoded", async () => {
+    const tokens = { ...tokensOf((await connect(microsoft())).result), idToken: "not-a-jwt" };
+    expect(await microsoft().identify(tokens, "nonce", new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+
+  it("refuses an id_token minted for another sign-in (nonce mismatch)", async () => {
+    expect(await identifyWith({ mock_id_token: "wrong_nonce" })).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+
+  it("fails identity when the id_token has no oid", async () => {
+    expect(await identifyWith({ mock_account: JSON.stringify({ oid: "" }) })).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "id_token has no oid",
+    });
+  });
+
+  it("identifies an account without email or name by tid:oid alone", async () => {
+    const account = { tid: WORK_TENANT, oid: "0a1b2c3d-0000-4000-8000-000000000002", email: null, name: null };
+    expect(await identifyWith({ mock_account: JSON.stringify(account) })).toEqual({
+      ok: true,
+      account: { id: `${WORK_TENANT}:0a1b2c3d-0000-4000-8000-000000000002` },
+    });
+  });
+});
+
+describe("Microsoft scopes", () => {
+  it("keeps a granted Graph scope outside the allow-list in the spelling Microsoft sent", () => {
+    expect(microsoft().normalizeScopes(["https://graph.microsoft.com/Tasks.ReadWrite", "openid"])).toEqual(["Tasks.ReadWrite", "openid"]);
+  });
+});
+
+describe("Microsoft refresh without scope", () => {
+  it("a refresh answered with a refresh token but no scope still counts offline_access as granted", async () => {
+    const flow = uniqueFlow("microsoft-no-scope");
+    const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
+    await queueResponses(flow, "token", [{ omit_scope: true }]);
+    const refreshed = tokensOf(await microsoft().refresh(tokens.refreshToken ?? ""));
+    expect(refreshed).toMatchObject({ refreshToken: expect.any(String), scope: "offline_access" });
   });
 });

@@ -70,3 +70,44 @@ describe("Notion refresh and revocation", () => {
     expect(JSON.parse(revocation?.body ?? "")).toEqual({ token: tokens.accessToken });
   });
 });
+
+describe("Notion identity refusals and partial owners", () => {
+  const identifyWith = async (account: object) => {
+    const { request, result } = await connect(notion(), { mock_account: JSON.stringify(account) });
+    return notion().identify(tokensOf(result), request.nonce, new Date());
+  };
+
+  it("fails identity when the token response has no workspace_id", async () => {
+    expect(await identifyWith({ workspace_id: "" })).toEqual({ ok: false, reason: "identity_failed", detail: "token response has no workspace_id" });
+  });
+
+  it("fails identity when a user-owned token names no user", async () => {
+    expect(await identifyWith({ workspace_id: "ws-3", user_id: "" })).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "token response has no owner user",
+    });
+  });
+
+  it("fails identity when the owner is neither a user nor the workspace", async () => {
+    expect(await identifyWith({ workspace_id: "ws-6", owner: "bot" })).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "token response has no owner user",
+    });
+  });
+
+  it("identifies a person without email or name by workspace and user id alone", async () => {
+    expect(await identifyWith({ workspace_id: "ws-4", user_id: "user-4", name: null, email: null })).toEqual({
+      ok: true,
+      account: { id: "ws-4:user-4" },
+    });
+  });
+
+  it("identifies a legacy workspace token without a workspace name by the workspace id alone", async () => {
+    expect(await identifyWith({ owner: "workspace", workspace_id: "ws-5", workspace_name: null })).toEqual({
+      ok: true,
+      account: { id: "ws-5:workspace" },
+    });
+  });
+});

@@ -115,3 +115,55 @@ describe("OIDC tokens and identity", () => {
     expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
   });
 });
+
+describe("OIDC scopes", () => {
+  it("keeps granted scopes as sent, without blanks or duplicates, in a stable order", async () => {
+    const { provider } = await oidcProvider();
+    expect(provider.normalizeScopes(["offline_access", " email ", "", "openid", "email"])).toEqual(["email", "offline_access", "openid"]);
+  });
+});
+
+describe("OIDC when discovery fails", () => {
+  /** An issuer on a loopback port nothing listens on: discovery gets no response. */
+  const unreachable = () =>
+    createOidcProvider({
+      id: "down-oidc",
+      name: "Down OIDC",
+      issuer: `http://127.0.0.1:9/oidc/${uniqueFlow("down")}`,
+      credentials: MOCK_OIDC_CLIENT,
+      scopes: ["openid"],
+      defaultScopes: ["openid"],
+      authorizationParams: {},
+      upstreamTimeoutMs: 2_000,
+      integrations: [],
+    });
+
+  it("reports a refresh while discovery is unreachable as a retryable network failure", async () => {
+    expect(await unreachable().refresh("oidc-rt-any")).toEqual({
+      ok: false,
+      failure: { kind: "network", status: null, error: null, description: null, retryAfterSeconds: null },
+    });
+  });
+
+  it("fails identity when discovery is unreachable", async () => {
+    const tokens = { accessToken: "at", refreshToken: null, expiresIn: 3600, scope: "openid", idToken: "x.y.z", body: {} };
+    expect(await unreachable().identify(tokens, "nonce", new Date())).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "discovery document unavailable",
+    });
+  });
+
+  it("throws on a refresh against an invalid discovery document, an operator error rather than a retryable one", async () => {
+    const { provider } = await oidcProvider({ issuer: "https://evil.example.com" });
+    await expect(provider.refresh("oidc-rt-any")).rejects.toThrow(/different issuer/);
+  });
+
+  it("revokes without an upstream call when no revocation endpoint is advertised", async () => {
+    const { provider } = await oidcProvider({ revocation_endpoint: null });
+    const flow = uniqueFlow("oidc-no-revoke");
+    const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
+    expect(await provider.revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(false);
+  });
+});

@@ -1,10 +1,11 @@
 /** Helpers for provider tests inside workerd: the configured providers, and driving the mock authorization step. */
 import { env } from "cloudflare:workers";
 import { expect, inject } from "vitest";
-import { getConfig } from "../../src/config";
+import { getConfig, parseConfig } from "../../src/config";
 import type { AuthorizationRequest, Provider, TokenResult, TokenSet } from "../../src/providers/provider";
 import { getProviderRegistry } from "../../src/providers/registry";
 import { generateCodeVerifier, generateNonce, generateState } from "../../src/providers/secrets";
+import { testBindings } from "../support/bindings";
 
 export const mockOrigin = (): string => inject("mockProviderOrigin");
 
@@ -80,4 +81,17 @@ export async function queueResponses(flow: string, endpoint: "token" | "revoke",
     body: JSON.stringify({ endpoint, responses }),
   });
   expect(response.ok).toBe(true);
+}
+
+/** A provider from the test configuration with some bindings replaced (e.g. an endpoint aimed at `/__control/respond`). */
+export function providerWithBindings(id: string, overrides: Record<string, string>): Provider {
+  const bindings = testBindings({ mockProviderOrigin: mockOrigin(), oidcIssuer: inject("oidcIssuer") });
+  const provider = getProviderRegistry(parseConfig({ ...bindings, ...overrides })).get(id);
+  if (!provider) throw new Error(`no provider ${id}`);
+  return provider;
+}
+
+/** A mock endpoint answering exactly `answer` (see `/__control/respond` in test/support/mock-providers.ts). */
+export function respondUrl(answer: Record<string, string>): string {
+  return `${mockOrigin()}/__control/respond?${new URLSearchParams({ mock_flow: uniqueFlow("respond"), ...answer })}`;
 }

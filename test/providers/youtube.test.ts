@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configuredProvider, connect, tokensOf } from "./support";
+import { configuredProvider, connect, providerWithBindings, respondUrl, tokensOf } from "./support";
 
 const youtube = () => configuredProvider("youtube");
 
@@ -29,5 +29,44 @@ describe("YouTube scopes", () => {
     const upload = "https://www.googleapis.com/auth/youtube.upload";
     const { result } = await connect(youtube(), { mock_scope: upload });
     expect(youtube().normalizeScopes((tokensOf(result).scope ?? "").split(" "))).toEqual([upload]);
+  });
+});
+
+describe("YouTube refresh and revocation", () => {
+  it("refreshes without rotating the refresh token, as Google does", async () => {
+    const tokens = tokensOf((await connect(youtube())).result);
+    const refreshed = tokensOf(await youtube().refresh(tokens.refreshToken ?? ""));
+    expect(refreshed.refreshToken).toBeNull();
+    expect(refreshed.accessToken).not.toBe(tokens.accessToken);
+  });
+
+  it("revoking the refresh token ends the grant", async () => {
+    const tokens = tokensOf((await connect(youtube())).result);
+    expect(await youtube().revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await youtube().refresh(tokens.refreshToken ?? "")).toMatchObject({ ok: false, failure: { error: "invalid_grant" } });
+  });
+});
+
+describe("YouTube channels lookup", () => {
+  it("names the configured Google issuer for the callback's optional iss check", async () => {
+    expect(await youtube().issuer()).toEqual({ issuer: expect.stringMatching(/\/google$/), requiresIssParameter: false });
+  });
+
+  it("fails identity when the channels lookup loses its connection", async () => {
+    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ drop: "1" }) });
+    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
+    expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
+  });
+
+  it("fails identity when the channels lookup answers something that is not JSON", async () => {
+    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ body: "<html>oops</html>", content_type: "text/html" }) });
+    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
+    expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
+  });
+
+  it("identifies a channel that has no title by its id alone", async () => {
+    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }) });
+    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
+    expect(identity).toEqual({ ok: true, account: { id: "UCuntitled" } });
   });
 });

@@ -16,7 +16,7 @@
  *   mock_flow=<id>             names the flow (default: random); requests and tokens are logged under it.
  *                              Authorizing again with the same id is a re-authorization of the same grant.
  *   mock_account=<json>        overrides the signed-in account: sub, email, email_verified, name, tid, oid,
- *                              channel ({id,title} or null), owner ("user"|"workspace"), workspace_id,
+ *                              channel ({id,title} or null), owner ("user"|"workspace"|other bare type), workspace_id,
  *                              workspace_name, user_id (defaults: DEFAULT_ACCOUNT in mock-provider-server/state.ts).
  *   mock_scope=<a b c>         the scopes the user really grants (default: those requested).
  *   mock_error=<code>          the user refuses: redirect with `error=<code>` (e.g. access_denied) and `state`.
@@ -36,7 +36,7 @@
  *                                  access_tokens:[…], token_requests, revocations, queued}
  *   POST /__control/flows/<id>/responses  {"endpoint":"token"|"revoke","responses":[Behaviour…]}: answers for the
  *        flow's next token (refresh) or revocation requests, in order; Behaviour = {failure?, status?, delay_ms?,
- *        retry_after?, expires_in?} (MockBehaviour in mock-provider-server/state.ts). May precede the authorization.
+ *        retry_after?, expires_in?, omit_scope?} (MockBehaviour in mock-provider-server/state.ts). May precede the authorization.
  *   PUT  /__control/oidc/<key>    discovery document overrides for that issuer key (`null` removes a member).
  *   ANY  /__control/respond?status=&body=&content_type=&retry_after=&delay_ms=&drop=1&mock_flow=
  *        a stateless endpoint answering exactly that; logged under mock_flow.

@@ -13,8 +13,8 @@ export interface MockAccount {
   oid: string;
   /** YouTube channel; `null` = the Google account has no channel. */
   channel: { id: string; title: string } | null;
-  /** Notion: `owner.type` of the token response, the workspace and the person. */
-  owner: "user" | "workspace";
+  /** Notion: `owner.type` of the token response, the workspace and the person (another value: an owner of that bare type). */
+  owner: "user" | "workspace" | (string & {});
   workspace_id: string;
   workspace_name: string;
   user_id: string;
@@ -56,6 +56,8 @@ export interface MockBehaviour {
   retry_after?: string;
   /** Success: `expires_in` to send instead of the provider's usual value (a string is sent as a string; Notion sends none unless scripted). */
   expires_in?: number | string;
+  /** Success: leave `scope` out of the response (RFC 6749 §5.1 lets a server omit it when unchanged). */
+  omit_scope?: boolean;
   /**
    * Refresh grants with `delay` or `drop`: the provider performs the refresh first (Notion kills the old refresh
    * token, new tokens are issued) and only then is the response lost, as when a reply goes missing on the way back.

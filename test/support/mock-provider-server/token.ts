@@ -137,7 +137,11 @@ async function tokenResponse(ctx: MockContext, flow: MockFlow, options: Response
       clientSecret: ctx.clients[provider].find((client) => client.clientId === flow.clientId)?.clientSecret ?? "",
       now: Date.now(),
     });
-  const withIdToken = async (body: Record<string, unknown>) => (granted.includes("openid") ? { ...body, id_token: await idToken() } : body);
+  const withIdToken = async ({ scope, ...body }: Record<string, unknown>) => ({
+    ...body,
+    ...(options.behaviour?.omit_scope ? {} : { scope }),
+    ...(granted.includes("openid") ? { id_token: await idToken() } : {}),
+  });
   const expiresIn = (fallback: number) => options.behaviour?.expires_in ?? fallback;
   switch (provider) {
     case "google":
@@ -172,7 +176,9 @@ async function tokenResponse(ctx: MockContext, flow: MockFlow, options: Response
         owner:
           account.owner === "workspace"
             ? { type: "workspace", workspace: true }
-            : {
+            : account.owner !== "user"
+              ? { type: account.owner }
+              : {
                 type: "user",
                 user: { object: "user", id: account.user_id, type: "person", name: account.name, avatar_url: null, person: { email: account.email } },
               },
