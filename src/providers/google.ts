@@ -1,6 +1,6 @@
 /** Google APIs (Gmail, Calendar, Drive) with OpenID Connect identity. */
 import type { BuiltInProviderConfig, ClientCredentials, EndpointOverrides } from "../config";
-import { RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
+import { accountFromClaims, RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
 import {
   createAuthorizationUrl,
   exchangeAuthorizationCode,
@@ -102,16 +102,7 @@ export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
         algorithms: RS256_ONLY,
       });
       if (!verified.ok) return verified;
-      const { sub, email, email_verified: emailVerified, name } = verified.claims;
-      return {
-        ok: true,
-        account: {
-          id: String(sub),
-          // An unverified address could belong to someone else (OIDC Core §5.7).
-          ...(emailVerified === true && typeof email === "string" ? { email } : {}),
-          ...(typeof name === "string" ? { name } : {}),
-        },
-      };
+      return { ok: true, account: accountFromClaims(verified.claims) };
     },
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeGoogleScope),
   };

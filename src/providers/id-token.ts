@@ -1,5 +1,5 @@
 /** id_token verification (OpenID Connect Core §3.1.3.7) with jose. */
-import type { IdentityFailureReason } from "./provider";
+import type { AccountIdentity, IdentityFailureReason } from "./provider";
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 
 /** Clock skew tolerated for `exp` and `iat` (the provider's clock and ours). */
@@ -82,4 +82,15 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, expe
   if (Math.abs(issuedAgo) > MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: "invalid_id_token", detail: "iat is not recent" };
   if (claims.nonce !== expected.nonce) return { ok: false, reason: "invalid_id_token", detail: "nonce does not match the stored one" };
   return { ok: true, claims };
+}
+
+/** The account an id_token names: `sub`, the email only when verified, and the name. */
+export function accountFromClaims(claims: JWTPayload): AccountIdentity {
+  const { sub, email, email_verified: emailVerified, name } = claims;
+  return {
+    id: String(sub),
+    // An unverified address could belong to someone else (OIDC Core §5.7).
+    ...(emailVerified === true && typeof email === "string" ? { email } : {}),
+    ...(typeof name === "string" ? { name } : {}),
+  };
 }

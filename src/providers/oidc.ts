@@ -1,6 +1,6 @@
 /** Any standard OpenID Connect provider an operator adds through `OIDC_PROVIDERS`. */
 import type { OidcProviderConfig } from "../config";
-import { RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
+import { accountFromClaims, RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
 import {
   createAuthorizationUrl,
   exchangeAuthorizationCode,
@@ -110,15 +110,7 @@ export function createOidcProvider(config: OidcProviderConfig): Provider {
         algorithms: idTokenAlgorithms(document),
       });
       if (!verified.ok) return verified;
-      const { sub, email, email_verified: emailVerified, name } = verified.claims;
-      return {
-        ok: true,
-        account: {
-          id: String(sub),
-          ...(emailVerified === true && typeof email === "string" ? { email } : {}),
-          ...(typeof name === "string" ? { name } : {}),
-        },
-      };
+      return { ok: true, account: accountFromClaims(verified.claims) };
     },
     normalizeScopes: (scopes) => normalizeScopeList(scopes),
   };
