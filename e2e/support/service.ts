@@ -9,6 +9,7 @@ import { authHeaders } from "../../test/support/caller-token";
 import type { MockBehaviour } from "../../test/support/mock-provider-server/state";
 import { Browser, withQuery } from "./browser";
 import type {} from "./endpoints";
+import type { ConnectionView } from "../../src/connections/present";
 
 export const RETURN_TO_ORIGIN = "http://localhost:3000";
 
@@ -50,17 +51,8 @@ export async function apiJson<T>(userId: string, path: string, options: ApiOptio
   return (await response.json()) as T;
 }
 
-export interface Connection {
-  id: string;
-  provider: string;
-  status: "active" | "needs_reauth";
-  account: { id: string; email?: string; name?: string };
-  scopes: string[];
-  access_token_expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-  last_refreshed_at: string | null;
-}
+/** The service's own `Connection` shape: the e2e suite reads exactly what clients read. */
+export type Connection = ConnectionView;
 
 export interface VendedToken {
   access_token: string;
