@@ -4,7 +4,7 @@
  * Tests run in order and build on each other's connections (one user per scenario).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { Browser } from "./support/browser";
+import { Browser } from "../test/support/cookie-browser";
 import { ACCESS_TOKEN_TTL_SECONDS } from "./support/endpoints";
 import {
   api,
@@ -45,7 +45,7 @@ describe("connecting an account through a browser", () => {
 
     const { browser, startResponse, callbackUrl } = await authorizeInBrowser(begun.authorization_url, { login_hint: account });
     expect(new URL(startResponse.headers.get("location")!).origin).toBe(endpoints().oidcIssuer);
-    const binding = browser.setCookies.find((cookie) => cookie.url.startsWith(endpoints().serviceOrigin))?.header ?? "";
+    const binding = startResponse.headers.get("set-cookie") ?? "";
     expect(binding).toMatch(/;\s*HttpOnly/i);
     expect(binding).toMatch(/;\s*SameSite=Lax/i);
     expect(binding).toMatch(/;\s*Path=\/v1\/oauth\//i);

@@ -7,7 +7,7 @@ import { expect, inject } from "vitest";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../../test/support/bindings";
 import { authHeaders } from "../../test/support/caller-token";
 import type { MockBehaviour } from "../../test/support/mock-provider-server/state";
-import { Browser, withQuery } from "./browser";
+import { Browser, rewriteQuery } from "../../test/support/cookie-browser";
 import type {} from "./endpoints";
 import type { ConnectionView } from "../../src/connections/present";
 
@@ -152,10 +152,10 @@ export async function beginConnect(userId: string, provider: string, body: { sco
  */
 export async function authorizeInBrowser(startUrl: string, providerParams: Record<string, string>): Promise<AtCallback> {
   const browser = new Browser();
-  const start = await browser.follow(startUrl, () => true);
+  const start = await browser.follow(startUrl, { stopBefore: () => true });
   expect(start.response.status).toBe(302);
   const toCallback = (next: URL) => next.origin === endpoints().serviceOrigin && next.pathname.endsWith("/callback");
-  const atProvider = await browser.follow(withQuery(start.stoppedAt!, providerParams), toCallback);
+  const atProvider = await browser.follow(rewriteQuery(start.stoppedAt!, providerParams), { stopBefore: toCallback });
   if (!atProvider.stoppedAt) throw new Error(`no redirect back to the service: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
   return { browser, startResponse: start.response, callbackUrl: atProvider.stoppedAt };
 }

@@ -93,11 +93,17 @@ function classify(error: unknown): string {
   return "malformed";
 }
 
-/** Refuses callers whose token lacks `power` with 403. */
-export function requirePower(caller: Caller, power: CallerPower): void {
-  if (!caller.powers.has(power)) {
-    throw new ProblemError("forbidden", `This operation needs the "${power}" scope in the caller's token.`, {
-      extensions: { required_scope: power },
-    });
-  }
+/**
+ * Refuses callers whose token lacks `power` with 403. Used as route middleware, so it runs before the body is
+ * validated: a caller without the power learns nothing about what a valid request looks like.
+ */
+export function requirePower(power: CallerPower) {
+  return createMiddleware<AppEnv>(async function checkPower(c, next) {
+    if (!c.get("caller").powers.has(power)) {
+      throw new ProblemError("forbidden", `This operation needs the "${power}" scope in the caller's token.`, {
+        extensions: { required_scope: power },
+      });
+    }
+    await next();
+  });
 }

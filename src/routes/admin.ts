@@ -20,6 +20,7 @@ const keys = createRoute({
   tags: ["Admin"],
   summary: "Connections per encryption key, for watching a rotation",
   security: BEARER,
+  middleware: [requirePower("admin")] as const,
   responses: {
     200: { description: "Rows per key id", content: { "application/json": { schema: KeysResponse } } },
     ...AUTHENTICATED_PROBLEMS,
@@ -28,7 +29,6 @@ const keys = createRoute({
 });
 
 export const adminRoutes = createRouter().openapi(keys, async (c) => {
-  requirePower(c.get("caller"), "admin");
   const config = c.get("config");
   const current = getTokenCipher(config.encryptionKeys).currentKeyId;
   const counts = await countConnectionsByKey(database(c.env.DB));

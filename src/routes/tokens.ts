@@ -31,6 +31,7 @@ const vend = createRoute({
   description:
     "Needs the `connections:token` scope. Returns the stored token when it stays valid for `min_validity_seconds` (default 300); otherwise one refresh through the user's Durable Object, shared by concurrent callers. With `rejected_token`, refreshes only if that is still the stored token.",
   security: BEARER,
+  middleware: [requirePower("connections:token")] as const,
   request: { params: ConnectionIdParam, body: { content: { "application/json": { schema: VendRequest } } } },
   responses: {
     200: { description: "A token", content: { "application/json": { schema: VendResponse } } },
@@ -63,7 +64,6 @@ function outcomeProblem(outcome: Exclude<VendOutcome, { kind: "token" }>): Probl
 
 export const tokenRoutes = createRouter().openapi(vend, async (c) => {
   const caller = c.get("caller");
-  requirePower(caller, "connections:token");
   const body = c.req.valid("json") ?? {};
   const db = database(c.env.DB);
   const connectionId = c.req.valid("param").id;

@@ -98,3 +98,17 @@ describe("caller authentication", () => {
     expect(JSON.stringify(rows.results)).not.toContain(token.split(".")[2]);
   });
 });
+
+describe("caller powers", () => {
+  it("refuses a caller without connections:token with 403 before looking at the body", async () => {
+    const response = await worker().fetch(
+      new Request("http://localhost:8787/v1/connections/conn_anything/token", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${await callerToken("power-user")}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ min_validity_seconds: "not a number" }),
+      }),
+    );
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { required_scope: string }).required_scope).toBe("connections:token");
+  });
+});

@@ -29,14 +29,10 @@ export class AppBrowser extends Browser {
     super();
   }
 
-  override async request(url: URL): Promise<Response> {
-    if (url.origin !== WORKER_ORIGIN) return super.request(url);
-    const headers = new Headers();
-    const cookie = this.cookies.header(url);
-    if (cookie !== undefined) headers.set("cookie", cookie);
-    const response = await this.call(url.pathname + url.search, { headers, redirect: "manual" });
-    this.cookies.store(url, response.headers.getSetCookie());
-    return response;
+  protected override send(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.origin !== WORKER_ORIGIN) return super.send(request);
+    return this.call(url.pathname + url.search, { headers: request.headers, redirect: "manual" });
   }
 }
 
