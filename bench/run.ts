@@ -52,7 +52,9 @@ const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
 const MAX_CRON_RUNS = 60;
 const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
 /** Scenarios to run (comma-separated, default all): hot, breakdown, stampede, cron, flows. For investigations; the report marks skipped ones. */
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name: string) => name.trim()));
+const SCENARIOS = new Set(
+  (process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name: string) => name.trim()),
+);
 const CHILD_ENV = { CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -64,7 +66,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(value < 10 ? 1 : 0)} ms` : "n/a");
-const load = () => loadavg().map((value) => value.toFixed(2)).join(" / ");
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(" / ");
 const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 interface HttpResult {
@@ -79,11 +84,20 @@ function timedRequest(url: string, init: { method: string; headers: Record<strin
   const started = performance.now();
   return new Promise((resolvePromise) => {
     const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: init.method, headers: { ...init.headers, ...(init.body ? { "content-length": String(Buffer.byteLength(init.body)) } : {}) }, agent: false },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname + target.search,
+        method: init.method,
+        headers: { ...init.headers, ...(init.body ? { "content-length": String(Buffer.byteLength(init.body)) } : {}) },
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
+        res.on("end", () =>
+          resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }),
+        );
         res.on("error", () => resolvePromise({ status: 0, body: "", ms: performance.now() - started }));
       },
     );
@@ -127,9 +141,26 @@ async function seedSql(rows: SeedRow[]): Promise<string> {
       const access = await cipher.encrypt(row.accessToken, { ...owner, field: "access_token" });
       const refresh = await cipher.encrypt(row.refreshToken, { ...owner, field: "refresh_token" });
       return `(${[
-        sqlText(row.id), sqlText(row.userId), sqlText("google"), sqlText(`acct-${row.id}`), sqlText(`${row.id}@example.com`), "NULL",
-        sqlText("active"), "NULL", sqlText("openid email"), sqlText(access), sqlText(refresh), sqlText(cipher.currentKeyId),
-        sqlNum(row.expiresAt), "1", sqlNum(now), sqlNum(now), "NULL", "0", "NULL", "NULL",
+        sqlText(row.id),
+        sqlText(row.userId),
+        sqlText("google"),
+        sqlText(`acct-${row.id}`),
+        sqlText(`${row.id}@example.com`),
+        "NULL",
+        sqlText("active"),
+        "NULL",
+        sqlText("openid email"),
+        sqlText(access),
+        sqlText(refresh),
+        sqlText(cipher.currentKeyId),
+        sqlNum(row.expiresAt),
+        "1",
+        sqlNum(now),
+        sqlNum(now),
+        "NULL",
+        "0",
+        "NULL",
+        "NULL",
       ].join(", ")})`;
     }),
   );
@@ -145,12 +176,33 @@ async function seedSql(rows: SeedRow[]): Promise<string> {
 // ---------------------------------------------------------------------------------------------------------------
 // processes
 
-async function startWrangler(name: string, config: string, persistTo: string, envFile: string, vars: Record<string, string>, extra: string[], fixedPort?: number): Promise<{ child: Child; origin: string }> {
+async function startWrangler(
+  name: string,
+  config: string,
+  persistTo: string,
+  envFile: string,
+  vars: Record<string, string>,
+  extra: string[],
+  fixedPort?: number,
+): Promise<{ child: Child; origin: string }> {
   const port = fixedPort ?? (await freePort());
   const inspectorPort = await freePort();
   const args = [
-    "dev", ...extra, "--config", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-    "--persist-to", persistTo, "--env-file", envFile, "--show-interactive-dev-session=false",
+    "dev",
+    ...extra,
+    "--config",
+    config,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistTo,
+    "--env-file",
+    envFile,
+    "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   const child = startChild(name, WRANGLER, args, { cwd: ROOT, logFile: join(LOGS, `${name}.log`), env: CHILD_ENV });
@@ -175,7 +227,11 @@ interface CannonSummary {
   load: string;
 }
 
-async function cannon(server: { origin: string; child: Child }, targets: { path: string; authorization: string }[], durationS: number): Promise<CannonSummary> {
+async function cannon(
+  server: { origin: string; child: Child },
+  targets: { path: string; authorization: string }[],
+  durationS: number,
+): Promise<CannonSummary> {
   const origin = server.origin;
   const cpuBefore = groupCpuMs(server.child.process.pid!);
   let next = 0;
@@ -221,7 +277,9 @@ async function main(): Promise<void> {
   const envFile = join(work, "empty.env");
   writeFileSync(envFile, "");
   const wranglerVersion = run(WRANGLER, ["--version"], { cwd: ROOT, env: CHILD_ENV }).trim().split("\n").pop()!.trim();
-  const autocannonVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules", "autocannon", "package.json"), "utf8")) as { version: string }).version;
+  const autocannonVersion = (
+    JSON.parse(readFileSync(join(ROOT, "node_modules", "autocannon", "package.json"), "utf8")) as { version: string }
+  ).version;
   const loadAtStart = load();
   const uptimeLine = (() => {
     try {
@@ -235,7 +293,10 @@ async function main(): Promise<void> {
   // 5. Bundle size first: it needs nothing running.
   log("bundle: wrangler deploy --dry-run");
   const bundleDir = join(work, "bundle");
-  const deployOutput = run(WRANGLER, ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "wrangler.jsonc"], { cwd: ROOT, env: CHILD_ENV });
+  const deployOutput = run(WRANGLER, ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "wrangler.jsonc"], {
+    cwd: ROOT,
+    env: CHILD_ENV,
+  });
   writeFileSync(join(LOGS, "deploy-dry-run.log"), deployOutput);
   // What is uploaded: the modules (index.js, any .wasm/.bin); not the source map nor wrangler's README.md.
   const bundleFiles = readdirSync(bundleDir).filter((file) => !/\.(map|md)$/.test(file) && statSync(join(bundleDir, file)).isFile());
@@ -263,19 +324,38 @@ async function main(): Promise<void> {
   const breakdownConfig = join(ROOT, "bench", "breakdown", "wrangler.jsonc");
   const now = Date.now();
   const hot: SeedRow[] = Array.from({ length: HOT_USERS }, (_, i) => ({
-    id: `conn_bench_hot_${i}`, userId: `bench-hot-${i}`, refreshToken: `rt-hot-${i}`, accessToken: `ya29.hot-${i}`, expiresAt: now + 2 * 3_600_000,
+    id: `conn_bench_hot_${i}`,
+    userId: `bench-hot-${i}`,
+    refreshToken: `rt-hot-${i}`,
+    accessToken: `ya29.hot-${i}`,
+    expiresAt: now + 2 * 3_600_000,
   }));
-  const stampede: SeedRow = { id: "conn_bench_stampede", userId: "bench-stampede", refreshToken: "rt-stampede-1", accessToken: "ya29.expired", expiresAt: now - 60_000 };
+  const stampede: SeedRow = {
+    id: "conn_bench_stampede",
+    userId: "bench-stampede",
+    refreshToken: "rt-stampede-1",
+    accessToken: "ya29.expired",
+    expiresAt: now - 60_000,
+  };
   // Spread over the look-ahead window (all inside it, whenever the cron runs within the next few minutes).
   const cron: SeedRow[] = Array.from({ length: CRON_ROWS }, (_, i) => ({
-    id: `conn_bench_cron_${String(i).padStart(5, "0")}`, userId: `bench-cron-${i % CRON_USERS}`, refreshToken: `rt-cron-${i}`, accessToken: `ya29.cron-${i}`,
+    id: `conn_bench_cron_${String(i).padStart(5, "0")}`,
+    userId: `bench-cron-${i % CRON_USERS}`,
+    refreshToken: `rt-cron-${i}`,
+    accessToken: `ya29.cron-${i}`,
     expiresAt: now + 60_000 + Math.floor((i / CRON_ROWS) * (LOOKAHEAD_SECONDS - 120) * 1000),
   }));
   log(`seeding ${hot.length + 1 + cron.length} connections`);
   const seedFile = join(work, "seed.sql");
   writeFileSync(seedFile, await seedSql([...hot, stampede, ...cron]));
-  run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], { cwd: ROOT, env: CHILD_ENV });
-  run(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"], { cwd: ROOT, env: CHILD_ENV });
+  run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], {
+    cwd: ROOT,
+    env: CHILD_ENV,
+  });
+  run(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"], {
+    cwd: ROOT,
+    env: CHILD_ENV,
+  });
   // The reference and breakdown Workers declare the same database id, so a copy of the seeded state is their D1.
   cpSync(appState, refState, { recursive: true });
   cpSync(appState, breakdownState, { recursive: true });
@@ -312,12 +392,24 @@ async function main(): Promise<void> {
   if (SCENARIOS.has("hot")) {
     log("scenario 1: vend hot path vs reference");
     const hotTargets = await Promise.all(
-      hot.map(async (row) => ({ path: `/v1/connections/${row.id}/token`, authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}` })),
+      hot.map(async (row) => ({
+        path: `/v1/connections/${row.id}/token`,
+        authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`,
+      })),
     );
     for (const target of hotTargets.slice(0, 3)) {
-      const check = await timedRequest(`${app.origin}${target.path}`, { method: "POST", headers: { authorization: target.authorization, "content-type": "application/json" }, body: "{}" });
-      if (check.status !== 200 || !check.body.includes("ya29.hot-")) throw new Error(`hot path sanity check: ${check.status} ${check.body.slice(0, 300)}`);
-      const refCheck = await timedRequest(`${ref.origin}${target.path}`, { method: "POST", headers: { authorization: target.authorization, "content-type": "application/json" }, body: "{}" });
+      const check = await timedRequest(`${app.origin}${target.path}`, {
+        method: "POST",
+        headers: { authorization: target.authorization, "content-type": "application/json" },
+        body: "{}",
+      });
+      if (check.status !== 200 || !check.body.includes("ya29.hot-"))
+        throw new Error(`hot path sanity check: ${check.status} ${check.body.slice(0, 300)}`);
+      const refCheck = await timedRequest(`${ref.origin}${target.path}`, {
+        method: "POST",
+        headers: { authorization: target.authorization, "content-type": "application/json" },
+        body: "{}",
+      });
       if (refCheck.status !== 200) throw new Error(`reference sanity check: ${refCheck.status} ${refCheck.body.slice(0, 300)}`);
     }
     await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
@@ -347,15 +439,27 @@ async function main(): Promise<void> {
     const breakdownBundle = join(work, "breakdown-bundle");
     run(WRANGLER, ["deploy", "--dry-run", "--outdir", breakdownBundle, "--config", breakdownConfig], { cwd: ROOT, env: CHILD_ENV });
     const breakdownVars = { AUTH_JWT_SECRET: vars.AUTH_JWT_SECRET!, TOKEN_ENCRYPTION_KEYS: vars.TOKEN_ENCRYPTION_KEYS! };
-    const breakdown = await startWrangler("breakdown", breakdownConfig, breakdownState, envFile, breakdownVars, [join(breakdownBundle, "index.js"), "--no-bundle"]);
+    const breakdown = await startWrangler("breakdown", breakdownConfig, breakdownState, envFile, breakdownVars, [
+      join(breakdownBundle, "index.js"),
+      "--no-bundle",
+    ]);
     const variants = ["d1", "drizzle", "jwt", "ratelimit", "decrypt", "audit"] as const;
     const rows: string[] = [];
     const results: Record<string, CannonSummary> = {};
     const targetsFor = async (variant: string) =>
-      Promise.all(hot.map(async (row) => ({ path: `/${variant}/v1/connections/${row.id}/token`, authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}` })));
+      Promise.all(
+        hot.map(async (row) => ({
+          path: `/${variant}/v1/connections/${row.id}/token`,
+          authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`,
+        })),
+      );
     for (const variant of variants) {
       const targets = await targetsFor(variant);
-      const check = await timedRequest(`${breakdown.origin}${targets[0]!.path}`, { method: "POST", headers: { authorization: targets[0]!.authorization, "content-type": "application/json" }, body: "{}" });
+      const check = await timedRequest(`${breakdown.origin}${targets[0]!.path}`, {
+        method: "POST",
+        headers: { authorization: targets[0]!.authorization, "content-type": "application/json" },
+        body: "{}",
+      });
       if (check.status !== 200) throw new Error(`breakdown ${variant}: ${check.status} ${check.body.slice(0, 200)}`);
       await cannon(breakdown, targets, 2);
       results[variant] = await cannon(breakdown, targets, BREAKDOWN_S);
@@ -364,7 +468,9 @@ async function main(): Promise<void> {
     for (const variant of variants) {
       const result = results[variant]!;
       const extraCpu = result.cpuMs - base.cpuMs;
-      rows.push(`| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${result.cpuMs.toFixed(2)} ms | ${variant === "d1" ? "—" : `${extraCpu >= 0 ? "+" : ""}${extraCpu.toFixed(2)} ms`} | ${result.non2xx} |`);
+      rows.push(
+        `| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${result.cpuMs.toFixed(2)} ms | ${variant === "d1" ? "—" : `${extraCpu >= 0 ? "+" : ""}${extraCpu.toFixed(2)} ms`} | ${result.non2xx} |`,
+      );
     }
     await breakdown.child.stop();
     json.breakdown = results;
@@ -386,21 +492,43 @@ Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
     const started = performance.now();
     const results = await Promise.all(
       Array.from({ length: STAMPEDE }, () =>
-        timedRequest(`${app.origin}/v1/connections/${stampede.id}/token`, { method: "POST", headers: { authorization: stampedeAuth, "content-type": "application/json" }, body: "{}" }),
+        timedRequest(`${app.origin}/v1/connections/${stampede.id}/token`, {
+          method: "POST",
+          headers: { authorization: stampedeAuth, "content-type": "application/json" },
+          body: "{}",
+        }),
       ),
     );
     const wall = performance.now() - started;
     const ok = results.filter((result) => result.status === 200);
     const tokens = new Set(ok.map((result) => (JSON.parse(result.body) as { access_token: string }).access_token));
-    const statusCounts = results.reduce<Record<string, number>>((acc, result) => ({ ...acc, [result.status]: (acc[result.status] ?? 0) + 1 }), {});
-    const statuses = Object.entries(statusCounts).map(([status, count]) => `${status}×${count}`).join(", ");
+    const statusCounts = results.reduce<Record<string, number>>(
+      (acc, result) => ({ ...acc, [result.status]: (acc[result.status] ?? 0) + 1 }),
+      {},
+    );
+    const statuses = Object.entries(statusCounts)
+      .map(([status, count]) => `${status}×${count}`)
+      .join(", ");
     const latencies = results.map((result) => result.ms).sort((a, b) => a - b);
     const upstream = await getJson<{ calls: number }>(`${mockOrigin}/__stats?prefix=rt-stampede-`);
     // What the Durable Object recorded about the refresh (its audit), read from the local D1 file.
-    const audited = run(WRANGLER, [
-      "d1", "execute", "DB", "--local", "--persist-to", appState, "--config", join(SNAPSHOT, "wrangler.jsonc"), "--json",
-      "--command", `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
-    ], { cwd: ROOT, env: CHILD_ENV });
+    const audited = run(
+      WRANGLER,
+      [
+        "d1",
+        "execute",
+        "DB",
+        "--local",
+        "--persist-to",
+        appState,
+        "--config",
+        join(SNAPSHOT, "wrangler.jsonc"),
+        "--json",
+        "--command",
+        `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
+      ],
+      { cwd: ROOT, env: CHILD_ENV },
+    );
     const refreshAudit = (() => {
       try {
         const parsed = JSON.parse(audited.slice(audited.indexOf("["))) as { results: { action: string; detail: string }[] }[];
@@ -409,7 +537,16 @@ Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
         return "unreadable";
       }
     })();
-    json.stampede = { upstream: upstream.calls, statuses: statusCounts, distinctTokens: tokens.size, first: latencies[0], p50: percentile(latencies, 50), p99: percentile(latencies, 99), wall, refreshAudit };
+    json.stampede = {
+      upstream: upstream.calls,
+      statuses: statusCounts,
+      distinctTokens: tokens.size,
+      first: latencies[0],
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      wall,
+      refreshAudit,
+    };
     sections.push(`## ${stampedeTitle}
 
 | upstream refreshes | responses | distinct access tokens | first response | median | p99 | wall time | load after |
@@ -432,7 +569,10 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
     for (let runIndex = 0; runIndex < MAX_CRON_RUNS; runIndex++) {
       const mark = app.child.output().length;
       const runStarted = performance.now();
-      const response = await timedRequest(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, { method: "GET", headers: {} });
+      const response = await timedRequest(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, {
+        method: "GET",
+        headers: {},
+      });
       if (response.status !== 200) throw new Error(`/__scheduled answered ${response.status}: ${response.body.slice(0, 300)}`);
       // The run's last task logs last: proof the handler finished, whether or not /__scheduled waited for it.
       const done = await app.child.waitForLine(/\{"message":"cron\.prune_audit/, 300_000, mark).catch(() => null);
@@ -440,16 +580,25 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
       if (!done || !refreshLine) throw new Error("no cron.refresh log line after /__scheduled; see bench/results/logs/app.log");
       const summary = JSON.parse(refreshLine[0]) as { scanned: number; refreshed: number; failed: Record<string, number> };
       const runMs = performance.now() - runStarted;
-      runs.push({ ms: runMs, scanned: summary.scanned, refreshed: summary.refreshed, failed: Object.values(summary.failed).reduce((a, b) => a + b, 0) });
+      runs.push({
+        ms: runMs,
+        scanned: summary.scanned,
+        refreshed: summary.refreshed,
+        failed: Object.values(summary.failed).reduce((a, b) => a + b, 0),
+      });
       const stats = await getJson<{ distinct: number }>(`${mockOrigin}/__stats?prefix=rt-cron-`);
-      log(`  cron run ${runIndex + 1}: scanned ${summary.scanned}, refreshed ${summary.refreshed}, ${Math.round(runMs)} ms; distinct refreshed upstream ${stats.distinct}`);
+      log(
+        `  cron run ${runIndex + 1}: scanned ${summary.scanned}, refreshed ${summary.refreshed}, ${Math.round(runMs)} ms; distinct refreshed upstream ${stats.distinct}`,
+      );
       if (Number.isNaN(allDoneMs) && stats.distinct >= CRON_ROWS) {
         allDoneMs = performance.now() - started;
         runsToFinish = runIndex + 1;
       }
       if (summary.scanned === 0) break;
     }
-    const final = await getJson<{ calls: number; distinct: number; repeated: number; max_in_flight: number; tokens_repeated: string[] }>(`${mockOrigin}/__stats?prefix=rt-cron-`);
+    const final = await getJson<{ calls: number; distinct: number; repeated: number; max_in_flight: number; tokens_repeated: string[] }>(
+      `${mockOrigin}/__stats?prefix=rt-cron-`,
+    );
     const failed = runs.reduce((sum, r) => sum + r.failed, 0);
     json.cron = { allDoneMs, runsToFinish, runs, upstream: final };
     sections.push(`## ${cronTitle}
@@ -489,7 +638,8 @@ Per run (refreshed/scanned in time): ${runs.map((r) => `${r.refreshed}/${r.scann
           const atProvider = await browser.follow(providerUrl, (next) => next.origin === appPublic && next.pathname.endsWith("/callback"));
           if (!atProvider.stoppedAt) throw new Error(`provider ${atProvider.reply.status}`);
           const callback = await browser.get(atProvider.stoppedAt);
-          if (callback.status !== 200 || !(JSON.parse(callback.body) as { connection?: { id?: string } }).connection?.id) throw new Error(`callback ${callback.status} ${callback.body.slice(0, 120)}`);
+          if (callback.status !== 200 || !(JSON.parse(callback.body) as { connection?: { id?: string } }).connection?.id)
+            throw new Error(`callback ${callback.status} ${callback.body.slice(0, 120)}`);
           return { ok: true, ms: performance.now() - flowStarted };
         } catch (error) {
           const key = error instanceof Error ? error.message.slice(0, 160) : String(error);
@@ -499,7 +649,10 @@ Per run (refreshed/scanned in time): ${runs.map((r) => `${r.refreshed}/${r.scann
       }),
     );
     const wall = performance.now() - started;
-    const ok = results.filter((result) => result.ok).map((result) => result.ms).sort((a, b) => a - b);
+    const ok = results
+      .filter((result) => result.ok)
+      .map((result) => result.ms)
+      .sort((a, b) => a - b);
     json.flows = { ok: ok.length, p50: percentile(ok, 50), p99: percentile(ok, 99), wall, errors: Object.fromEntries(errors) };
     sections.push(`## ${flowsTitle}
 
@@ -537,7 +690,10 @@ Command: \`npm run bench\` (bench/run.ts)${process.env.BENCH_SCENARIOS ? ` with 
 
 ${sections.join("\n")}`;
   writeFileSync(join(RESULTS, "latest.md"), report);
-  writeFileSync(join(RESULTS, "latest.json"), JSON.stringify({ finishedAt: new Date().toISOString(), loadAtStart, loadAtEnd, wranglerVersion, ...json }, null, 2));
+  writeFileSync(
+    join(RESULTS, "latest.json"),
+    JSON.stringify({ finishedAt: new Date().toISOString(), loadAtStart, loadAtEnd, wranglerVersion, ...json }, null, 2),
+  );
   console.log(report);
   log("written to bench/results/latest.md and latest.json (logs in bench/results/logs/)");
 

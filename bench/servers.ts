@@ -33,7 +33,9 @@ const expectedBasic = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${e
 
 function json(res: import("node:http").ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(text) })
+    .end(text);
 }
 
 const mock = createServer(async (req, res) => {
@@ -53,7 +55,13 @@ const mock = createServer(async (req, res) => {
       distinct += 1;
       if (count > 1) repeated.push(token);
     }
-    return json(res, 200, { calls: total, distinct, repeated: repeated.length, tokens_repeated: repeated.slice(0, 10), max_in_flight: maxInFlight });
+    return json(res, 200, {
+      calls: total,
+      distinct,
+      repeated: repeated.length,
+      tokens_repeated: repeated.slice(0, 10),
+      max_in_flight: maxInFlight,
+    });
   }
   if (url.pathname === "/__reset_peak" && req.method === "POST") {
     maxInFlight = inFlight;
@@ -61,7 +69,8 @@ const mock = createServer(async (req, res) => {
   }
   if (url.pathname !== "/google/token" || req.method !== "POST") return json(res, 404, { error: "not_found" });
 
-  if (req.headers.authorization !== expectedBasic) return json(res, 401, { error: "invalid_client", error_description: "The OAuth client was not found." });
+  if (req.headers.authorization !== expectedBasic)
+    return json(res, 401, { error: "invalid_client", error_description: "The OAuth client was not found." });
   const fields = new URLSearchParams(body);
   const refreshToken = fields.get("refresh_token") ?? "";
   if (fields.get("grant_type") !== "refresh_token" || !refreshToken.startsWith("rt-")) {
@@ -73,7 +82,12 @@ const mock = createServer(async (req, res) => {
   await new Promise((resolve) => setTimeout(resolve, LATENCY_MS));
   inFlight -= 1;
   issued += 1;
-  json(res, 200, { access_token: `ya29.bench-${issued}-${refreshToken.slice(3, 40)}`, expires_in: 3599, scope: "openid https://www.googleapis.com/auth/userinfo.email", token_type: "Bearer" });
+  json(res, 200, {
+    access_token: `ya29.bench-${issued}-${refreshToken.slice(3, 40)}`,
+    expires_in: 3599,
+    scope: "openid https://www.googleapis.com/auth/userinfo.email",
+    token_type: "Bearer",
+  });
 });
 mock.keepAliveTimeout = 30_000;
 await new Promise<void>((resolve) => mock.listen(0, "127.0.0.1", resolve));

@@ -60,7 +60,11 @@ describe("connecting an account through a browser", () => {
     const connectionId = back.searchParams.get("connection_id")!;
 
     const connection = await getConnection(userId, connectionId);
-    expect(connection).toMatchObject({ provider: "local-oidc", status: "active", account: { id: account, email: `${account}@example.com` } });
+    expect(connection).toMatchObject({
+      provider: "local-oidc",
+      status: "active",
+      account: { id: account, email: `${account}@example.com` },
+    });
     expect(connection.scopes).toEqual(expect.arrayContaining(["openid", "email", "offline_access"]));
     expect(Date.parse(connection.access_token_expires_at!)).toBeGreaterThan(Date.now());
     expect((await oidcEvents(account)).counts.authorization_code).toBe(1);
@@ -112,7 +116,11 @@ describe("vending and refreshing", () => {
   });
 
   it("required_scopes that were not granted answer 403 with missing_scopes", async () => {
-    const problem = await expectProblem(await vend(connected.userId, connected.connection.id, { required_scopes: ["api:write"] }), 403, "insufficient-scope");
+    const problem = await expectProblem(
+      await vend(connected.userId, connected.connection.id, { required_scopes: ["api:write"] }),
+      403,
+      "insufficient-scope",
+    );
     expect(problem.missing_scopes).toEqual(["api:write"]);
   });
 
@@ -134,9 +142,14 @@ describe("vending and refreshing", () => {
     await sleep(Date.parse(burst.connection.access_token_expires_at!) - Date.now() + 1_000);
     expect((await oidcEvents(burst.flow)).counts.refresh_token).toBe(0);
 
-    const responses = await Promise.all(Array.from({ length: 200 }, () => vend(burst.userId, burst.connection.id, { min_validity_seconds: 5 })));
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () => vend(burst.userId, burst.connection.id, { min_validity_seconds: 5 })),
+    );
     const statuses = responses.map((response) => response.status);
-    expect(statuses.filter((status) => status !== 200), `statuses: ${[...new Set(statuses)].join(",")}`).toEqual([]);
+    expect(
+      statuses.filter((status) => status !== 200),
+      `statuses: ${[...new Set(statuses)].join(",")}`,
+    ).toEqual([]);
     const tokens = new Set(await Promise.all(responses.map(async (response) => ((await response.json()) as VendedToken).access_token)));
     expect(tokens.size).toBe(1);
     expect((await oidcEvents(burst.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });
@@ -163,7 +176,12 @@ describe("the cron trigger", () => {
     expect(after.last_refreshed_at).not.toBeNull();
     const [event, ...others] = await auditEvents(cronConnection.userId, "token.refreshed");
     expect(others).toEqual([]);
-    expect(event).toMatchObject({ actor: "cron", outcome: "success", connection_id: cronConnection.connection.id, detail: { trigger: "cron" } });
+    expect(event).toMatchObject({
+      actor: "cron",
+      outcome: "success",
+      connection_id: cronConnection.connection.id,
+      detail: { trigger: "cron" },
+    });
     // The backend then gets the cron's token from storage.
     const token = await vendOk(cronConnection.userId, cronConnection.connection.id, { min_validity_seconds: 5 });
     expect(token.expires_at).toBe(after.access_token_expires_at);
@@ -210,7 +228,10 @@ describe("consent and audit history", () => {
     const page1 = await apiJson<{ consents: Consent[]; next_cursor: string | null }>(userId, "/v1/consents?limit=1");
     expect(page1.consents.map((consent) => consent.kind)).toEqual(["withdrawal"]);
     expect(page1.next_cursor).not.toBeNull();
-    const page2 = await apiJson<{ consents: Consent[]; next_cursor: string | null }>(userId, `/v1/consents?limit=1&cursor=${encodeURIComponent(page1.next_cursor!)}`);
+    const page2 = await apiJson<{ consents: Consent[]; next_cursor: string | null }>(
+      userId,
+      `/v1/consents?limit=1&cursor=${encodeURIComponent(page1.next_cursor!)}`,
+    );
     expect(page2.consents.map((consent) => consent.kind)).toEqual(["grant"]);
   });
 
@@ -218,7 +239,8 @@ describe("consent and audit history", () => {
     const { userId, connection } = connected;
     const events = await auditEvents(userId);
     const actions = new Set(events.map((event) => event.action));
-    for (const action of ["authorization.callback", "token.vended", "token.refreshed", "connection.removed"]) expect(actions).toContain(action);
+    for (const action of ["authorization.callback", "token.vended", "token.refreshed", "connection.removed"])
+      expect(actions).toContain(action);
     expect(events.every((event) => event.user_id === userId)).toBe(true);
     expect(events.map((event) => Date.parse(event.at))).toEqual(events.map((event) => Date.parse(event.at)).sort((a, b) => b - a));
     expect(JSON.stringify(events)).not.toMatch(/access_token"|refresh_token"/);

@@ -59,7 +59,8 @@ async function retryAfterOf(response: Response): Promise<number> {
 async function prepare(label: string, provider: MockProvider, options: { expiresIn?: number; script: MockBehaviour[] }): Promise<Prepared> {
   const connected = await connectMock(newUserId(label), provider, options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn });
   // A token connected already expired would be refreshed by this vend, so it is read only when still valid.
-  const token0 = options.expiresIn === 0 ? null : (await vendOk(connected.userId, connected.connection.id, { min_validity_seconds: 0 })).access_token;
+  const token0 =
+    options.expiresIn === 0 ? null : (await vendOk(connected.userId, connected.connection.id, { min_validity_seconds: 0 })).access_token;
   const [first] = (await mockFlowState(connected.flow)).refresh_tokens;
   await scriptTokenResponses(connected.flow, options.script);
   return { ...connected, token0, refreshToken0: first!.token };
@@ -127,7 +128,11 @@ const TRANSIENT: TransientCase[] = [
 const RATE_LIMITED = TRANSIENT[1]!;
 
 /** The cron cases' connections, checked again in the last phase. */
-const cronCases = { transient: new Map<TransientCase, Prepared>(), revoked: undefined as unknown as Prepared, lost: undefined as unknown as Prepared };
+const cronCases = {
+  transient: new Map<TransientCase, Prepared>(),
+  revoked: undefined as unknown as Prepared,
+  lost: undefined as unknown as Prepared,
+};
 
 describe("the cron under refresh faults", () => {
   /** Tokens expiring in 120 s: inside the 600 s look-ahead, still valid for callers. */
@@ -135,11 +140,16 @@ describe("the cron under refresh faults", () => {
   const { transient } = cronCases;
 
   beforeAll(async () => {
-    const prepared = await Promise.all(TRANSIENT.map((fault) => prepare(`cron-${fault.reason}`, fault.provider, { expiresIn: EXPIRES_IN, script: [fault.fault] })));
+    const prepared = await Promise.all(
+      TRANSIENT.map((fault) => prepare(`cron-${fault.reason}`, fault.provider, { expiresIn: EXPIRES_IN, script: [fault.fault] })),
+    );
     TRANSIENT.forEach((fault, index) => transient.set(fault, prepared[index]!));
     cronCases.revoked = await prepare("cron-invalid-grant", "google", { expiresIn: EXPIRES_IN, script: [{ failure: "invalid_grant" }] });
     // Notion rotates (the old refresh token dies); the reply is then lost to a timeout.
-    cronCases.lost = await prepare("cron-lost", "notion", { expiresIn: EXPIRES_IN, script: [{ failure: "delay", delay_ms: SLOW_RESPONSE_MS, after_rotation: true }] });
+    cronCases.lost = await prepare("cron-lost", "notion", {
+      expiresIn: EXPIRES_IN,
+      script: [{ failure: "delay", delay_ms: SLOW_RESPONSE_MS, after_rotation: true }],
+    });
     await runCron();
   }, 120_000);
 
@@ -148,7 +158,10 @@ describe("the cron under refresh faults", () => {
       const prepared = transient.get(fault)!;
       await expectStatus(prepared, "active");
       expect(await refreshGrants(prepared.flow)).toEqual([prepared.refreshToken0]);
-      expect(await lastRefreshFailure(prepared.userId)).toMatchObject({ actor: "cron", detail: { trigger: "cron", class: "transient", reason: fault.reason } });
+      expect(await lastRefreshFailure(prepared.userId)).toMatchObject({
+        actor: "cron",
+        detail: { trigger: "cron", class: "transient", reason: fault.reason },
+      });
       expect((await vendOk(prepared.userId, prepared.connection.id, { min_validity_seconds: 0 })).access_token).toBe(prepared.token0);
       const retryAfter = await retryAfterOf(await vend(prepared.userId, prepared.connection.id, { force_refresh: true }));
       if (fault === RATE_LIMITED) await expectProviderRetryAfterHonoured(prepared.userId, retryAfter);
@@ -179,7 +192,8 @@ describe("the cron under refresh faults", () => {
 
   it("a second cron run during the cooldowns sends nothing upstream for any of them", async () => {
     await runCron();
-    for (const prepared of [...transient.values(), cronCases.revoked, cronCases.lost]) expect(await refreshGrants(prepared.flow)).toHaveLength(1);
+    for (const prepared of [...transient.values(), cronCases.revoked, cronCases.lost])
+      expect(await refreshGrants(prepared.flow)).toHaveLength(1);
   });
 });
 
@@ -197,7 +211,10 @@ describe("vending under refresh faults", () => {
   beforeAll(async () => {
     const prepared = await Promise.all(
       TRANSIENT.map((fault) =>
-        prepare(`vend-${fault.reason}`, fault.provider, { script: [fault.fault], ...(fault.vending.expiresIn === undefined ? {} : { expiresIn: fault.vending.expiresIn }) }),
+        prepare(`vend-${fault.reason}`, fault.provider, {
+          script: [fault.fault],
+          ...(fault.vending.expiresIn === undefined ? {} : { expiresIn: fault.vending.expiresIn }),
+        }),
       ),
     );
     // All first requests at once, so the timeout case's wait overlaps the others.
@@ -230,7 +247,10 @@ describe("vending under refresh faults", () => {
       }
       await expectStatus(prepared, "active");
       expect(await refreshGrants(prepared.flow)).toEqual([prepared.refreshToken0]);
-      expect(await lastRefreshFailure(prepared.userId)).toMatchObject({ actor: "backend", detail: { class: "transient", reason: fault.reason } });
+      expect(await lastRefreshFailure(prepared.userId)).toMatchObject({
+        actor: "backend",
+        detail: { class: "transient", reason: fault.reason },
+      });
 
       // Asking again during the cooldown answers at once, without going upstream.
       const retryAfter = await retryAfterOf(await vend(prepared.userId, prepared.connection.id, { force_refresh: true }));
@@ -243,7 +263,9 @@ describe("vending under refresh faults", () => {
     const problem = await expectProblem(await vend(revoked.userId, revoked.connection.id, { force_refresh: true }), 409, "needs-reauth");
     expect(problem.connection_status).toBe("needs_reauth");
     await expectStatus(revoked, "needs_reauth");
-    expect(await lastRefreshFailure(revoked.userId)).toMatchObject({ detail: { trigger: "force", class: "reauth", reason: "invalid_grant" } });
+    expect(await lastRefreshFailure(revoked.userId)).toMatchObject({
+      detail: { trigger: "force", class: "reauth", reason: "invalid_grant" },
+    });
     await expectProblem(await vend(revoked.userId, revoked.connection.id, { force_refresh: true }), 409, "needs-reauth");
     await expectProblem(await vend(revoked.userId, revoked.connection.id), 409, "needs-reauth");
     expect(await refreshGrants(revoked.flow)).toEqual([revoked.refreshToken0]);
@@ -310,7 +332,9 @@ describe("once every cooldown is over", () => {
     const { lost } = vendCases;
     await expectProblem(await vend(lost.userId, lost.connection.id, { force_refresh: true }), 409, "needs-reauth");
     await expectStatus(lost, "needs_reauth");
-    expect(await lastRefreshFailure(lost.userId)).toMatchObject({ detail: { class: "reauth", reason: "invalid_grant_after_lost_response" } });
+    expect(await lastRefreshFailure(lost.userId)).toMatchObject({
+      detail: { class: "reauth", reason: "invalid_grant_after_lost_response" },
+    });
     await expectProblem(await vend(lost.userId, lost.connection.id, { force_refresh: true }), 409, "needs-reauth");
     expect(await refreshGrants(lost.flow)).toEqual([lost.refreshToken0, lost.refreshToken0]);
   });
@@ -343,7 +367,10 @@ describe("once every cooldown is over", () => {
     it("the reply lost after rotation: invalid_grant, needs_reauth with its reason, once", async () => {
       const { lost: cronLost } = cron;
       await expectStatus(cronLost, "needs_reauth");
-      expect(await lastRefreshFailure(cronLost.userId)).toMatchObject({ actor: "cron", detail: { class: "reauth", reason: "invalid_grant_after_lost_response" } });
+      expect(await lastRefreshFailure(cronLost.userId)).toMatchObject({
+        actor: "cron",
+        detail: { class: "reauth", reason: "invalid_grant_after_lost_response" },
+      });
       expect(await refreshGrants(cronLost.flow)).toEqual([cronLost.refreshToken0, cronLost.refreshToken0]);
       await expectProblem(await vend(cronLost.userId, cronLost.connection.id), 409, "needs-reauth");
     });

@@ -52,7 +52,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const serviceOrigin = `http://127.0.0.1:${port}`;
     [mockProviders, oidcServer] = await Promise.all([
       startMockProviders(),
-      startOidcServer({ accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS, redirectUris: [`${serviceOrigin}/v1/oauth/${LOCAL_OIDC_ID}/callback`] }),
+      startOidcServer({
+        accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+        redirectUris: [`${serviceOrigin}/v1/oauth/${LOCAL_OIDC_ID}/callback`],
+      }),
     ]);
     const bindings = {
       ...testBindings({ mockProviderOrigin: mockProviders.origin, oidcIssuer: oidcServer.issuer }),
@@ -70,10 +73,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     wrangler = spawnGroup(
       process.execPath,
       [
-        WRANGLER, "dev", "--local",
-        "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-        "--persist-to", persistDir, "--env-file", emptyEnvFile, "--test-scheduled",
-        "--show-interactive-dev-session=false", "--live-reload=false",
+        WRANGLER,
+        "dev",
+        "--local",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(inspectorPort),
+        "--persist-to",
+        persistDir,
+        "--env-file",
+        emptyEnvFile,
+        "--test-scheduled",
+        "--show-interactive-dev-session=false",
+        "--live-reload=false",
         // `--var NAME:VALUE` splits at the first colon only, so URLs and JSON pass intact.
         ...Object.entries(bindings).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       ],

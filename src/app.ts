@@ -98,7 +98,15 @@ export function createApp(): OpenAPIHono<AppEnv> {
     await next();
     c.header("Cache-Control", "no-store");
   });
-  app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ProblemError("payload-too-large"); } }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ProblemError("payload-too-large");
+      },
+    }),
+  );
   app.use("/v1/*", requireJsonBody);
   const authenticate = callerAuth();
   const limitPerUser = rateLimit((c) => ({ limiter: c.env.USER_RATE_LIMITER, key: `user:${c.get("caller").userId}` }));
@@ -133,7 +141,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     info: {
       title: "OAuth connection manager",
       version: "1.0.0",
-      description: "Connects users' third-party accounts, keeps their tokens encrypted and fresh, and vends access tokens to the application's backends. Errors are RFC 9457 application/problem+json.",
+      description:
+        "Connects users' third-party accounts, keeps their tokens encrypted and fresh, and vends access tokens to the application's backends. Errors are RFC 9457 application/problem+json.",
     },
   });
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "OAuth connection manager API" }));
@@ -144,7 +153,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.notFound((c) => {
     const allowed = routes.filter((route) => route.pattern.test(c.req.path)).map((route) => route.method);
     if (allowed.length > 0) {
-      return problemResponse(new ProblemError("method-not-allowed", `Use ${allowed.join(", ")}.`, { headers: { Allow: allowed.join(", ") } }), c.get("requestId"));
+      return problemResponse(
+        new ProblemError("method-not-allowed", `Use ${allowed.join(", ")}.`, { headers: { Allow: allowed.join(", ") } }),
+        c.get("requestId"),
+      );
     }
     return problemResponse(new ProblemError("not-found", "There is nothing at this path."), c.get("requestId"));
   });

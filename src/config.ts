@@ -87,7 +87,10 @@ export interface Config {
 /** A configuration problem; the message names the variable, never its value. */
 export class ConfigError extends Error {
   override name = "ConfigError";
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`configuration: ${variable} ${reason}`);
   }
 }
@@ -113,7 +116,10 @@ const originList = z
   .default("")
   .transform((value, ctx) => {
     const origins: string[] = [];
-    for (const item of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+    for (const item of value
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
       const parsed = origin.safeParse(item);
       if (!parsed.success) {
         ctx.addIssue({ code: "custom", message: "must list https origins (or http on loopback)" });
@@ -133,28 +139,35 @@ const positiveInteger = (fallback: number) =>
     .optional()
     .transform((value) => (value === undefined || value.trim() === "" ? String(fallback) : value))
     .pipe(z.string().regex(/^\d+$/, "must be a whole number").transform(Number))
-    .pipe(z.number().int().positive().max(10 ** 9));
+    .pipe(
+      z
+        .number()
+        .int()
+        .positive()
+        .max(10 ** 9),
+    );
 
-const keyRing = z
-  .string({ error: "is required" })
-  .transform((value, ctx) => {
-    const keys: EncryptionKey[] = [];
-    for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
-      const separator = entry.indexOf(":");
-      const kid = entry.slice(0, separator);
-      const bytes = separator > 0 ? decodeBase64(entry.slice(separator + 1)) : null;
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid) || bytes?.length !== 32 || keys.some((key) => key.kid === kid)) {
-        ctx.addIssue({ code: "custom", message: "must be kid:base64key pairs of distinct ids and 32-byte keys" });
-        return z.NEVER;
-      }
-      keys.push({ kid, key: bytes });
-    }
-    if (keys.length === 0) {
-      ctx.addIssue({ code: "custom", message: "must hold at least one key" });
+const keyRing = z.string({ error: "is required" }).transform((value, ctx) => {
+  const keys: EncryptionKey[] = [];
+  for (const entry of value
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const separator = entry.indexOf(":");
+    const kid = entry.slice(0, separator);
+    const bytes = separator > 0 ? decodeBase64(entry.slice(separator + 1)) : null;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid) || bytes?.length !== 32 || keys.some((key) => key.kid === kid)) {
+      ctx.addIssue({ code: "custom", message: "must be kid:base64key pairs of distinct ids and 32-byte keys" });
       return z.NEVER;
     }
-    return keys;
-  });
+    keys.push({ kid, key: bytes });
+  }
+  if (keys.length === 0) {
+    ctx.addIssue({ code: "custom", message: "must hold at least one key" });
+    return z.NEVER;
+  }
+  return keys;
+});
 
 const oidcProviderEntry = z.strictObject({
   id: z
@@ -164,7 +177,10 @@ const oidcProviderEntry = z.strictObject({
   name: z.string().min(1).max(100),
   issuer: endpointUrl,
   client_id: z.string().min(1),
-  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).min(1).max(100),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/))
+    .min(1)
+    .max(100),
   default_scopes: z.array(z.string()).max(100).optional(),
   authorization_params: z.record(z.string(), z.string()).optional(),
   integrations: z
@@ -200,7 +216,10 @@ const oidcProviderList = z
         "default_scopes must be a subset of scopes",
       )
       .refine(
-        (entries) => entries.every((entry) => (entry.integrations ?? []).every((integration) => integration.scopes.every((scope) => entry.scopes.includes(scope)))),
+        (entries) =>
+          entries.every((entry) =>
+            (entry.integrations ?? []).every((integration) => integration.scopes.every((scope) => entry.scopes.includes(scope))),
+          ),
         "integration scopes must be a subset of the provider's scopes",
       ),
   );
@@ -277,7 +296,17 @@ export function parseConfig(env: RawEnv): Config {
         credentials: credentials(env, "MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET"),
         endpoints: endpointOverrides(env, "MICROSOFT"),
         upstreamTimeoutMs,
-        tenant: read(env, "MICROSOFT_TENANT", optionalText.pipe(z.string().regex(/^[A-Za-z0-9.-]{1,64}$/).nullable())) ?? "common",
+        tenant:
+          read(
+            env,
+            "MICROSOFT_TENANT",
+            optionalText.pipe(
+              z
+                .string()
+                .regex(/^[A-Za-z0-9.-]{1,64}$/)
+                .nullable(),
+            ),
+          ) ?? "common",
       },
       notion: {
         credentials: credentials(env, "NOTION_CLIENT_ID", "NOTION_CLIENT_SECRET"),

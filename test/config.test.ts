@@ -83,7 +83,13 @@ describe("configuration", () => {
   it("lets YouTube use Google's credentials unless its own are set", () => {
     const shared = parseConfig({ ...minimal, GOOGLE_CLIENT_ID: "g", GOOGLE_CLIENT_SECRET: "gs" });
     expect(shared.providers.youtube.credentials).toEqual({ clientId: "g", clientSecret: "gs" });
-    const own = parseConfig({ ...minimal, GOOGLE_CLIENT_ID: "g", GOOGLE_CLIENT_SECRET: "gs", YOUTUBE_CLIENT_ID: "y", YOUTUBE_CLIENT_SECRET: "ys" });
+    const own = parseConfig({
+      ...minimal,
+      GOOGLE_CLIENT_ID: "g",
+      GOOGLE_CLIENT_SECRET: "gs",
+      YOUTUBE_CLIENT_ID: "y",
+      YOUTUBE_CLIENT_SECRET: "ys",
+    });
     expect(own.providers.youtube.credentials).toEqual({ clientId: "y", clientSecret: "ys" });
   });
 
@@ -95,7 +101,11 @@ describe("configuration", () => {
     const entry = { id: "acme-sso", name: "Acme", issuer: "https://sso.acme.example", client_id: "cm", scopes: ["openid", "email"] };
     expect(oidcSecretName("acme-sso")).toBe("OIDC_ACME_SSO_CLIENT_SECRET");
     const config = parseConfig({ ...minimal, OIDC_PROVIDERS: JSON.stringify([entry]), OIDC_ACME_SSO_CLIENT_SECRET: "s" });
-    expect(config.oidcProviders[0]).toMatchObject({ id: "acme-sso", credentials: { clientId: "cm", clientSecret: "s" }, defaultScopes: ["openid"] });
+    expect(config.oidcProviders[0]).toMatchObject({
+      id: "acme-sso",
+      credentials: { clientId: "cm", clientSecret: "s" },
+      defaultScopes: ["openid"],
+    });
     expect(parseConfig({ ...minimal, OIDC_PROVIDERS: JSON.stringify([entry]) }).oidcProviders[0]!.credentials).toBeNull();
   });
 
@@ -115,7 +125,11 @@ describe("configuration", () => {
   it("answers requests with a 500 that names nothing when the configuration is broken", async () => {
     const { createApp } = await import("../src/app");
     const { createExecutionContext } = await import("cloudflare:test");
-    const response = await createApp().fetch(new Request("http://localhost:8787/health"), { ...env, TOKEN_ENCRYPTION_KEYS: "" } as Env, createExecutionContext());
+    const response = await createApp().fetch(
+      new Request("http://localhost:8787/health"),
+      { ...env, TOKEN_ENCRYPTION_KEYS: "" } as Env,
+      createExecutionContext(),
+    );
     expect(response.status).toBe(500);
     expect(response.headers.get("Content-Type")).toBe("application/problem+json");
     expect(await response.text()).not.toContain("TOKEN_ENCRYPTION_KEYS");

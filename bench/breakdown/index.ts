@@ -37,7 +37,10 @@ export default {
     let userId: string | null = null;
     if (variant === "jwt") {
       const token = request.headers.get("authorization")?.slice("Bearer ".length) ?? "";
-      const { payload } = await jwtVerify(token, new TextEncoder().encode(env.AUTH_JWT_SECRET), { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(env.AUTH_JWT_SECRET), {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "sub"],
+      });
       userId = payload.sub ?? null;
     }
     if (variant === "ratelimit") {
@@ -64,8 +67,16 @@ export default {
     }
     if (variant === "audit") {
       auditAfterResponse(database(env.DB), ctx, {
-        at: Date.now(), userId: row.user_id, actor: "backend", action: "token.vended", provider: "google", connectionId: row.id,
-        outcome: "success", requestId: null, ip: null, detail: { refreshed: false },
+        at: Date.now(),
+        userId: row.user_id,
+        actor: "backend",
+        action: "token.vended",
+        provider: "google",
+        connectionId: row.id,
+        outcome: "success",
+        requestId: null,
+        ip: null,
+        detail: { refreshed: false },
       });
     }
     return Response.json({ id: row.id, user: userId ?? row.user_id, token });

@@ -27,13 +27,19 @@ export function httpRequest(url: URL, options: { method?: string; headers?: Reco
         port: url.port,
         path: `${url.pathname}${url.search}`,
         method: options.method ?? "GET",
-        headers: { host: url.host, ...options.headers, ...(options.body === undefined ? {} : { "content-length": String(Buffer.byteLength(options.body)) }) },
+        headers: {
+          host: url.host,
+          ...options.headers,
+          ...(options.body === undefined ? {} : { "content-length": String(Buffer.byteLength(options.body)) }),
+        },
         agent: false,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), url }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), url }),
+        );
         res.on("error", reject);
       },
     );
@@ -71,7 +77,9 @@ export class Browser {
 
   #cookieHeader(url: URL): string | undefined {
     const applicable = [...this.#cookies.values()].filter(
-      (cookie) => cookie.origin === url.origin && (url.pathname === cookie.path || url.pathname.startsWith(cookie.path.endsWith("/") ? cookie.path : `${cookie.path}/`)),
+      (cookie) =>
+        cookie.origin === url.origin &&
+        (url.pathname === cookie.path || url.pathname.startsWith(cookie.path.endsWith("/") ? cookie.path : `${cookie.path}/`)),
     );
     return applicable.length === 0 ? undefined : applicable.map((cookie) => `${cookie.name}=${cookie.value}`).join("; ");
   }
@@ -79,7 +87,9 @@ export class Browser {
   /** One GET with the jar's cookies; stores what it sets. */
   async get(url: URL): Promise<Reply> {
     const cookie = this.#cookieHeader(url);
-    const reply = await httpRequest(url, { headers: { ...this.extraHeaders, ...(cookie ? { cookie } : {}), accept: "text/html,application/json" } });
+    const reply = await httpRequest(url, {
+      headers: { ...this.extraHeaders, ...(cookie ? { cookie } : {}), accept: "text/html,application/json" },
+    });
     const setCookie = reply.headers["set-cookie"];
     this.#store(url, Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : undefined);
     return reply;

@@ -30,9 +30,19 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Starts `command` in its own process group; output goes to memory and to `logFile`. */
-export function startChild(name: string, command: string, args: string[], options: { cwd: string; logFile: string; env?: NodeJS.ProcessEnv }): Child {
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: { cwd: string; logFile: string; env?: NodeJS.ProcessEnv },
+): Child {
   const log = createWriteStream(options.logFile);
-  const proc = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let text = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -59,10 +69,15 @@ export function startChild(name: string, command: string, args: string[], option
           const match = pattern.exec(from === 0 ? text : text.slice(from));
           if (match) return done(() => resolve(match));
           if (proc.exitCode !== null || proc.signalCode !== null) {
-            return done(() => reject(new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ${pattern}; see ${options.logFile}`)));
+            return done(() =>
+              reject(new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ${pattern}; see ${options.logFile}`)),
+            );
           }
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`${name}: no ${pattern} within ${timeoutMs} ms; see ${options.logFile}`))), timeoutMs);
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`${name}: no ${pattern} within ${timeoutMs} ms; see ${options.logFile}`))),
+          timeoutMs,
+        );
         const done = (settle: () => void) => {
           clearTimeout(timer);
           listeners.delete(check);
@@ -133,7 +148,8 @@ export async function freePort(): Promise<number> {
 export async function waitForHttp(url: string, timeoutMs: number, child?: Child): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child && (child.process.exitCode !== null || child.process.signalCode !== null)) throw new Error(`${child.name} exited before ${url} answered`);
+    if (child && (child.process.exitCode !== null || child.process.signalCode !== null))
+      throw new Error(`${child.name} exited before ${url} answered`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await response.arrayBuffer();
@@ -147,9 +163,16 @@ export async function waitForHttp(url: string, timeoutMs: number, child?: Child)
 
 /** Runs a command to completion; throws with its output when it fails. */
 export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }): string {
-  const result = spawnSync(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: "utf8", input: options.input ?? "", maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    encoding: "utf8",
+    input: options.input ?? "",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.signal}):\n${output.slice(-4000)}`);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.signal}):\n${output.slice(-4000)}`);
   return output;
 }
 

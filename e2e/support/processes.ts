@@ -107,7 +107,11 @@ export async function stopGroup(spawned: Spawned): Promise<void> {
 }
 
 /** Runs `command` to completion in its own process group; rejects with its output when it fails or times out. */
-export async function runToCompletion(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; timeoutMs: number }): Promise<void> {
+export async function runToCompletion(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; timeoutMs: number },
+): Promise<void> {
   const spawned = spawnGroup(command, args, options);
   const timer = setTimeout(() => signalGroup(spawned.child, "SIGKILL"), options.timeoutMs);
   const code = await spawned.exited;

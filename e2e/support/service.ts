@@ -47,7 +47,8 @@ export async function api(userId: string, path: string, options: ApiOptions = {}
 /** `api` expecting 2xx JSON. */
 export async function apiJson<T>(userId: string, path: string, options: ApiOptions = {}): Promise<T> {
   const response = await api(userId, path, options);
-  if (response.status < 200 || response.status > 299) throw new Error(`${options.method ?? "GET"} ${path}: ${response.status} ${await response.text()}`);
+  if (response.status < 200 || response.status > 299)
+    throw new Error(`${options.method ?? "GET"} ${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
 }
 
@@ -138,7 +139,11 @@ export interface AtCallback {
 }
 
 /** `POST /v1/connect/{provider}` as `userId`; returns the service's start URL. */
-export async function beginConnect(userId: string, provider: string, body: { scopes?: string[]; return_to?: string } = {}): Promise<{ authorization_url: string; expires_at: string }> {
+export async function beginConnect(
+  userId: string,
+  provider: string,
+  body: { scopes?: string[]; return_to?: string } = {},
+): Promise<{ authorization_url: string; expires_at: string }> {
   const response = await api(userId, `/v1/connect/${provider}`, { method: "POST", body });
   const text = await response.text();
   expect(response.status, text).toBe(201);
@@ -156,7 +161,8 @@ export async function authorizeInBrowser(startUrl: string, providerParams: Recor
   expect(start.response.status).toBe(302);
   const toCallback = (next: URL) => next.origin === endpoints().serviceOrigin && next.pathname.endsWith("/callback");
   const atProvider = await browser.follow(rewriteQuery(start.stoppedAt!, providerParams), { stopBefore: toCallback });
-  if (!atProvider.stoppedAt) throw new Error(`no redirect back to the service: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
+  if (!atProvider.stoppedAt)
+    throw new Error(`no redirect back to the service: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
   return { browser, startResponse: start.response, callbackUrl: atProvider.stoppedAt };
 }
 
@@ -183,7 +189,11 @@ export function connectLocalOidc(userId: string, account = `acct-${randomUUID().
 }
 
 /** Connects a mock provider under a flow id of its own; `expiresIn` is the code exchange's `expires_in`. */
-export function connectMock(userId: string, provider: "google" | "microsoft" | "notion", options: { flow?: string; expiresIn?: number } = {}): Promise<Connected> {
+export function connectMock(
+  userId: string,
+  provider: "google" | "microsoft" | "notion",
+  options: { flow?: string; expiresIn?: number } = {},
+): Promise<Connected> {
   const flow = options.flow ?? `e2e-${provider}-${randomUUID()}`;
   const params: Record<string, string> = { mock_flow: flow };
   if (options.expiresIn !== undefined) params.mock_expires_in = JSON.stringify(options.expiresIn);
@@ -220,7 +230,9 @@ export function mockFlowState(flow: string): Promise<MockFlowState> {
 
 /** The refresh-token grants that reached the mock for this flow, with the refresh token each one presented. */
 export async function refreshGrants(flow: string): Promise<string[]> {
-  const { requests } = await mockControl<{ requests: { path: string; method: string; body: string }[] }>(`requests?flow=${encodeURIComponent(flow)}`);
+  const { requests } = await mockControl<{ requests: { path: string; method: string; body: string }[] }>(
+    `requests?flow=${encodeURIComponent(flow)}`,
+  );
   const fields = (body: string): Record<string, string> => {
     try {
       return JSON.parse(body) as Record<string, string>;

@@ -13,7 +13,13 @@ async function drain(db: Database): Promise<void> {
     while (queued.length > 0) {
       const batch = queued.splice(0, 90);
       await insertAuditEvents(db, batch).catch((error: unknown) => {
-        console.error(JSON.stringify({ message: "deferred audit write failed", events: batch.length, error: error instanceof Error ? error.name : "unknown" }));
+        console.error(
+          JSON.stringify({
+            message: "deferred audit write failed",
+            events: batch.length,
+            error: error instanceof Error ? error.name : "unknown",
+          }),
+        );
       });
     }
   } finally {

@@ -28,21 +28,21 @@ const MAX_ATTEMPTS = 3;
  * Stores a completed authorization: one connection per user, provider and account, updated in place
  * (which heals `needs_reauth`). Tokens are encrypted for the row's id before they are written.
  */
-export async function saveAuthorizedConnection(
-  db: Database,
-  cipher: TokenCipher,
-  input: AuthorizedConnection,
-): Promise<SavedConnection> {
+export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher, input: AuthorizedConnection): Promise<SavedConnection> {
   const { userId, provider, account, tokens, now } = input;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const previous = await findConnectionByAccount(db, { userId, provider, accountId: account.id });
     const id = previous?.id ?? randomId("conn_");
-    const encrypted = await encryptTokenPair(cipher, { userId, connectionId: id }, {
-      accessToken: tokens.accessToken,
-      refreshToken: tokens.refreshToken,
-      // A response without a refresh token keeps the one already held.
-      keptRefreshTokenCiphertext: previous?.refreshTokenCiphertext ?? null,
-    });
+    const encrypted = await encryptTokenPair(
+      cipher,
+      { userId, connectionId: id },
+      {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        // A response without a refresh token keeps the one already held.
+        keptRefreshTokenCiphertext: previous?.refreshTokenCiphertext ?? null,
+      },
+    );
     const fields = {
       accountEmail: account.email ?? null,
       accountName: account.name ?? null,
@@ -63,7 +63,16 @@ export async function saveAuthorizedConnection(
         return { row: { ...previous, ...update, version: previous.version + 1 }, previous };
       }
     } else {
-      const row: ConnectionRow = { id, userId, provider, accountId: account.id, ...fields, version: 1, createdAt: now, lastRefreshedAt: null };
+      const row: ConnectionRow = {
+        id,
+        userId,
+        provider,
+        accountId: account.id,
+        ...fields,
+        version: 1,
+        createdAt: now,
+        lastRefreshedAt: null,
+      };
       if (await insertConnection(db, row)) return { row, previous: null };
     }
   }

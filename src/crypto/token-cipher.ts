@@ -21,9 +21,7 @@ export type DecryptFailureReason =
   | "authentication_failed"; // tampered with, or written for another row, user or field
 
 /** Failures carry only their reason: never key, plaintext or ciphertext material. */
-export type DecryptResult =
-  | { ok: true; plaintext: string; keyId: string }
-  | { ok: false; reason: DecryptFailureReason };
+export type DecryptResult = { ok: true; plaintext: string; keyId: string } | { ok: false; reason: DecryptFailureReason };
 
 export interface TokenCipher {
   /** The id of the key that new values are written with (the ring's first). */

@@ -11,7 +11,12 @@ function cookieName(flowId: string): string {
 }
 
 /** Binds this browser to the flow: an HttpOnly cookie, named per flow so parallel flows in two tabs coexist. */
-export function bindBrowser(c: Context, config: Config, flow: { flowId: string; browserBinding: string; expiresAt: number }, now: number): void {
+export function bindBrowser(
+  c: Context,
+  config: Config,
+  flow: { flowId: string; browserBinding: string; expiresAt: number },
+  now: number,
+): void {
   setCookie(c, cookieName(flow.flowId), flow.browserBinding, {
     path: COOKIE_PATH,
     httpOnly: true,

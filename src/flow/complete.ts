@@ -2,7 +2,12 @@ import { grantedScopes } from "../connections/granted-scopes";
 import { saveAuthorizedConnection } from "../connections/save-authorized-connection";
 import { ProblemError } from "../errors";
 import { completeIntegrationActivation } from "../integrations/activate";
-import { authorizationKey, deleteAuthorizationState, loadAuthorizationState, type AuthorizationState } from "../storage/authorization-state";
+import {
+  authorizationKey,
+  deleteAuthorizationState,
+  loadAuthorizationState,
+  type AuthorizationState,
+} from "../storage/authorization-state";
 import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { ConnectionRow } from "../storage/schema";
 import { userVault } from "../refresh/user-vault";
@@ -74,7 +79,8 @@ export async function completeAuthorization(flow: FlowContext, request: Callback
     outcome: outcome.kind === "connected" ? "success" : "failure",
     provider: providerId,
     connectionId: "connection" in outcome && outcome.connection ? outcome.connection.id : null,
-    detail: outcome.kind === "connected" ? { scopes: outcome.connection.scopes.split(" ").filter(Boolean).length } : { reason: outcome.error },
+    detail:
+      outcome.kind === "connected" ? { scopes: outcome.connection.scopes.split(" ").filter(Boolean).length } : { reason: outcome.error },
   });
   return { flow: state, outcome };
 }
@@ -106,7 +112,9 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
   const tokens = exchanged.tokens;
   const identity = await provider.identify(tokens, state.nonce, new Date(flow.now));
   if (!identity.ok) {
-    console.warn(JSON.stringify({ message: "account identification failed", provider: provider.id, reason: identity.reason, detail: identity.detail }));
+    console.warn(
+      JSON.stringify({ message: "account identification failed", provider: provider.id, reason: identity.reason, detail: identity.detail }),
+    );
     return { kind: "failed", error: identity.reason };
   }
 
@@ -124,7 +132,11 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
   const missingScopes = requested.filter((scope) => !granted.includes(scope));
   const previousScopes = saved.previous ? saved.previous.scopes.split(" ") : [];
   const kind: ConsentKind =
-    missingScopes.length > 0 ? "reduction" : saved.previous && granted.some((scope) => !previousScopes.includes(scope)) ? "expansion" : "grant";
+    missingScopes.length > 0
+      ? "reduction"
+      : saved.previous && granted.some((scope) => !previousScopes.includes(scope))
+        ? "expansion"
+        : "grant";
   await recordConsent(flow.db, {
     userId: state.userId,
     connectionId: saved.row.id,
@@ -138,7 +150,13 @@ async function finish(flow: FlowContext, state: AuthorizationState, request: Cal
     createdAt: flow.now,
   });
   if (state.integration !== null) {
-    await completeIntegrationActivation(flow, { userId: state.userId, key: state.integration, connection: saved.row, ip: request.ip, userAgent: request.userAgent });
+    await completeIntegrationActivation(flow, {
+      userId: state.userId,
+      key: state.integration,
+      connection: saved.row,
+      ip: request.ip,
+      userAgent: request.userAgent,
+    });
   }
   if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: saved.row, missingScopes };
   return { kind: "connected", connection: saved.row };

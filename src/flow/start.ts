@@ -15,12 +15,18 @@ const PROVIDER_RETRY_AFTER_SECONDS = 30;
  * The browser's first stop: the flow must exist, belong to this provider and not have been started before
  * (only the first browser gets the binding cookie). Returns the provider's authorization URL.
  */
-export async function startAuthorization(flow: FlowContext, { providerId, state }: { providerId: string; state: string | undefined }): Promise<StartedAuthorization> {
+export async function startAuthorization(
+  flow: FlowContext,
+  { providerId, state }: { providerId: string; state: string | undefined },
+): Promise<StartedAuthorization> {
   const stored = state ? await loadAuthorizationState(flow.env.AUTH_STATE, state, flow.now) : null;
   const provider = stored?.provider === providerId ? flow.providers.get(providerId) : undefined;
   const refuse = () => {
     flow.audit.defer({ action: "authorization.start", outcome: "failure", provider: providerId, userId: stored?.userId ?? null });
-    return new ProblemError("invalid-state", "This authorization link is unknown, expired or already used. Start the connection again from the application.");
+    return new ProblemError(
+      "invalid-state",
+      "This authorization link is unknown, expired or already used. Start the connection again from the application.",
+    );
   };
   if (!state || !stored || !provider) throw refuse();
   let providerUrl: URL;
@@ -35,7 +41,13 @@ export async function startAuthorization(flow: FlowContext, { providerId, state 
     });
   } catch (error) {
     // An OpenID provider's discovery document could not be fetched. The link stays unused, so the browser may retry it.
-    console.warn(JSON.stringify({ message: "authorization URL unavailable", provider: providerId, error: error instanceof Error ? error.name : "unknown" }));
+    console.warn(
+      JSON.stringify({
+        message: "authorization URL unavailable",
+        provider: providerId,
+        error: error instanceof Error ? error.name : "unknown",
+      }),
+    );
     throw new ProblemError("service-unavailable", "The provider cannot be reached just now; open the link again shortly.", {
       headers: { "Retry-After": String(PROVIDER_RETRY_AFTER_SECONDS) },
     });

@@ -26,7 +26,11 @@ export function findIntegration(flow: FlowContext, key: string): Integration {
 }
 
 /** The connection an activation uses: the one named, or the user's only one to the provider, or none yet. */
-function targetConnection(connections: ConnectionRow[], integration: Integration, connectionId: string | undefined): ConnectionRow | undefined {
+function targetConnection(
+  connections: ConnectionRow[],
+  integration: Integration,
+  connectionId: string | undefined,
+): ConnectionRow | undefined {
   const candidates = connections.filter((connection) => connection.provider === integration.provider);
   if (connectionId !== undefined) {
     const named = candidates.find((connection) => connection.id === connectionId);
@@ -57,7 +61,13 @@ export async function activateIntegration(flow: FlowContext, request: Activation
   if (target && target.status === "active" && missing.length === 0) {
     await saveActivation(flow.db, activation);
     await recordIntegrationConsent(flow, request, integration, "integration_activated", target.id);
-    flow.audit.defer({ action: "integration.activated", outcome: "success", provider: integration.provider, connectionId: target.id, detail: { integration: integration.key } });
+    flow.audit.defer({
+      action: "integration.activated",
+      outcome: "success",
+      provider: integration.provider,
+      connectionId: target.id,
+      detail: { integration: integration.key },
+    });
     return { status: "active" };
   }
   // Ask again for what is already granted too: providers without incremental consent (Microsoft, OIDC) grant only what is asked.
@@ -73,16 +83,30 @@ export async function activateIntegration(flow: FlowContext, request: Activation
   });
   // Only once the authorization has begun: a refused return_to must not leave a pending activation behind.
   await saveActivation(flow.db, activation);
-  flow.audit.defer({ action: "integration.authorization_required", outcome: "success", provider: integration.provider, connectionId: target?.id ?? null, detail: { integration: integration.key, missing: missing.length } });
+  flow.audit.defer({
+    action: "integration.authorization_required",
+    outcome: "success",
+    provider: integration.provider,
+    connectionId: target?.id ?? null,
+    detail: { integration: integration.key, missing: missing.length },
+  });
   return { status: "authorization_required", authorizationUrl: begun.authorizationUrl };
 }
 
 /** Turns an integration off; the connection and other integrations on it stay as they are. */
-export async function deactivateIntegration(flow: FlowContext, request: Omit<ActivationRequest, "connectionId" | "returnTo">): Promise<void> {
+export async function deactivateIntegration(
+  flow: FlowContext,
+  request: Omit<ActivationRequest, "connectionId" | "returnTo">,
+): Promise<void> {
   const integration = findIntegration(flow, request.key);
   if (!(await deleteActivation(flow.db, { userId: request.userId, integration: integration.key }))) return;
   await recordIntegrationConsent(flow, request, integration, "integration_deactivated", null);
-  flow.audit.defer({ action: "integration.deactivated", outcome: "success", provider: integration.provider, detail: { integration: integration.key } });
+  flow.audit.defer({
+    action: "integration.deactivated",
+    outcome: "success",
+    provider: integration.provider,
+    detail: { integration: integration.key },
+  });
 }
 
 /** Completes the activation an authorization was started for, once the callback has stored the connection. */
@@ -92,12 +116,23 @@ export async function completeIntegrationActivation(
 ): Promise<void> {
   const integration = integrationCatalogue(flow.config).get(request.key);
   if (!integration) return;
-  await saveActivation(flow.db, { userId: request.userId, integration: integration.key, connectionId: request.connection.id, now: flow.now });
+  await saveActivation(flow.db, {
+    userId: request.userId,
+    integration: integration.key,
+    connectionId: request.connection.id,
+    now: flow.now,
+  });
   const granted = splitScopes(request.connection.scopes);
   const missing = integration.scopes.filter((scope) => !granted.includes(scope));
   if (missing.length > 0) return;
   await recordIntegrationConsent(flow, request, integration, "integration_activated", request.connection.id);
-  flow.audit.defer({ action: "integration.activated", outcome: "success", provider: integration.provider, connectionId: request.connection.id, detail: { integration: integration.key } });
+  flow.audit.defer({
+    action: "integration.activated",
+    outcome: "success",
+    provider: integration.provider,
+    connectionId: request.connection.id,
+    detail: { integration: integration.key },
+  });
 }
 
 async function recordIntegrationConsent(

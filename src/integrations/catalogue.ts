@@ -83,7 +83,8 @@ export function integrationCatalogue(config: Config): ReadonlyMap<string, Integr
     );
     const byKey = new Map<string, Integration>();
     // A declared key may not replace a built-in one: the first definition wins.
-    for (const integration of [...BUILT_IN_INTEGRATIONS, ...declared]) if (!byKey.has(integration.key)) byKey.set(integration.key, integration);
+    for (const integration of [...BUILT_IN_INTEGRATIONS, ...declared])
+      if (!byKey.has(integration.key)) byKey.set(integration.key, integration);
     catalogue = byKey;
     catalogues.set(config, catalogue);
   }

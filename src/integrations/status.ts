@@ -34,5 +34,9 @@ export function integrationState(
   const connection = connections.find((candidate) => candidate.id === activation.connectionId);
   const missing = missingScopes(integration, connection);
   if (connection?.status === "needs_reauth") return { status: "needs_reauth", missingScopes: missing, connectionId: connection.id };
-  return { status: connection && missing.length === 0 ? "active" : "authorization_required", missingScopes: missing, connectionId: connection?.id ?? null };
+  return {
+    status: connection && missing.length === 0 ? "active" : "authorization_required",
+    missingScopes: missing,
+    connectionId: connection?.id ?? null,
+  };
 }

@@ -21,8 +21,7 @@ export interface IdTokenExpectations {
 }
 
 export type IdTokenResult =
-  | { ok: true; claims: JWTPayload }
-  | { ok: false; reason: IdentityFailureReason; /** Never holds the token. */ detail: string };
+  { ok: true; claims: JWTPayload } | { ok: false; reason: IdentityFailureReason; /** Never holds the token. */ detail: string };
 
 /**
  * The key set could not be fetched or read: our or the provider's trouble, not a forged token. jose reports a

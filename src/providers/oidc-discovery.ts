@@ -24,7 +24,10 @@ export type DiscoveryDocument = z.infer<typeof discoverySchema>;
 /** Why discovery failed: `transient` (network, 5xx: try again later) or `invalid` (the operator must act). */
 export class DiscoveryError extends Error {
   override name = "DiscoveryError";
-  constructor(readonly transient: boolean, message: string) {
+  constructor(
+    readonly transient: boolean,
+    message: string,
+  ) {
     super(message);
   }
 }

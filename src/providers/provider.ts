@@ -60,8 +60,7 @@ export interface AccountIdentity {
 export type IdentityFailureReason = "invalid_id_token" | "identity_failed";
 
 export type IdentityResult =
-  | { ok: true; account: AccountIdentity }
-  | { ok: false; reason: IdentityFailureReason; /** For logs; never a token. */ detail: string };
+  { ok: true; account: AccountIdentity } | { ok: false; reason: IdentityFailureReason; /** For logs; never a token. */ detail: string };
 
 export interface Provider {
   readonly id: string;

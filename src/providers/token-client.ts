@@ -23,9 +23,7 @@ export interface TokenEndpointRequest {
   timeoutMs?: number;
 }
 
-type Outcome =
-  | { kind: "response"; status: number; headers: Headers; text: string }
-  | { kind: "failed"; failure: TokenFailure };
+type Outcome = { kind: "response"; status: number; headers: Headers; text: string } | { kind: "failed"; failure: TokenFailure };
 
 /** POSTs a token request and classifies the answer; never throws. */
 export async function requestToken(request: TokenEndpointRequest): Promise<TokenResult> {

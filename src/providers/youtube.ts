@@ -1,13 +1,7 @@
 /** YouTube Data API: Google's OAuth endpoints and tokens, but the account is the channel, not the Google login. */
 import type { BuiltInProviderConfig } from "../config";
 import { addGoogleAuthorizationParams, googleEndpoints, googleTokenEndpoint, normalizeGoogleScope } from "./google";
-import {
-  createAuthorizationUrl,
-  exchangeAuthorizationCode,
-  refreshAccessToken,
-  requireCredentials,
-  revokeAt,
-} from "./oauth-client";
+import { createAuthorizationUrl, exchangeAuthorizationCode, refreshAccessToken, requireCredentials, revokeAt } from "./oauth-client";
 import type { IdentityResult, Provider } from "./provider";
 import { normalizeScopeList } from "./scopes";
 
@@ -16,9 +10,14 @@ const IDENTITY_TIMEOUT_MS = 10_000;
 
 const AUTH = "https://www.googleapis.com/auth/";
 const DEFAULT_SCOPES = [`${AUTH}youtube.readonly`];
-const ALLOWED_SCOPES = ["youtube.readonly", "youtube", "youtube.upload", "youtube.force-ssl", "youtubepartner", "yt-analytics.readonly"].map(
-  (scope) => AUTH + scope,
-);
+const ALLOWED_SCOPES = [
+  "youtube.readonly",
+  "youtube",
+  "youtube.upload",
+  "youtube.force-ssl",
+  "youtubepartner",
+  "yt-analytics.readonly",
+].map((scope) => AUTH + scope);
 
 export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
   // `userinfoUrl` is the channels lookup: the account is the channel.

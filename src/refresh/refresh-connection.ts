@@ -58,7 +58,14 @@ export interface RefreshDependencies {
   providers: ProviderRegistry;
   pendingWrites: PendingWrites;
   now: () => number;
-  audit: (event: { userId: string; action: string; outcome: "success" | "failure"; provider: string; connectionId: string; detail: AuditDetail }) => Promise<void>;
+  audit: (event: {
+    userId: string;
+    action: string;
+    outcome: "success" | "failure";
+    provider: string;
+    connectionId: string;
+    detail: AuditDetail;
+  }) => Promise<void>;
   /** D1 write of a connection; a seam so tests can make it fail. */
   writeConnection: typeof updateConnection;
 }
@@ -69,14 +76,19 @@ export async function reconcilePendingWrite(deps: RefreshDependencies, userId: s
   if (!pending) return;
   const row = await findConnection(deps.db, { userId, id: connectionId });
   if (row && row.version === pending.expectedVersion) {
-    if (!(await deps.writeConnection(deps.db, { userId, id: connectionId, expectedVersion: pending.expectedVersion }, pending.update))) return;
+    if (!(await deps.writeConnection(deps.db, { userId, id: connectionId, expectedVersion: pending.expectedVersion }, pending.update)))
+      return;
   }
   // Written now, written before (the failure hid a success), or superseded by a reconnect or a removal.
   await deps.pendingWrites.delete(connectionId);
 }
 
 async function storedToken(deps: RefreshDependencies, row: ConnectionRow): Promise<VendableToken> {
-  const decrypted = await deps.cipher.decrypt(row.accessTokenCiphertext, { userId: row.userId, connectionId: row.id, field: "access_token" });
+  const decrypted = await deps.cipher.decrypt(row.accessTokenCiphertext, {
+    userId: row.userId,
+    connectionId: row.id,
+    field: "access_token",
+  });
   if (!decrypted.ok) throw new Error(`stored access token cannot be decrypted (${decrypted.reason})`);
   return { accessToken: decrypted.plaintext, expiresAt: row.accessTokenExpiresAt, scopes: splitScopes(row.scopes) };
 }
@@ -115,7 +127,14 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
     return { kind: "operator_error" };
   }
   const audit = (outcome: "success" | "failure", detail: AuditDetail) =>
-    deps.audit({ userId, action: outcome === "success" ? "token.refreshed" : "token.refresh_failed", outcome, provider: row.provider, connectionId, detail: { trigger: request.trigger, ...detail } });
+    deps.audit({
+      userId,
+      action: outcome === "success" ? "token.refreshed" : "token.refresh_failed",
+      outcome,
+      provider: row.provider,
+      connectionId,
+      detail: { trigger: request.trigger, ...detail },
+    });
 
   if (row.refreshTokenCiphertext === null) {
     await markNeedsReauth(deps, row, "no_refresh_token");
@@ -129,12 +148,17 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
   const after = deps.now();
   if (result.ok) {
     const tokens = result.tokens;
-    const encrypted = await encryptTokenPair(deps.cipher, { userId, connectionId }, {
-      accessToken: tokens.accessToken,
-      refreshToken: tokens.refreshToken,
-      keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
-    });
-    const scopes = tokens.scope === null ? splitScopes(row.scopes) : grantedScopes(provider, tokens.scope, tokens.refreshToken, splitScopes(row.scopes));
+    const encrypted = await encryptTokenPair(
+      deps.cipher,
+      { userId, connectionId },
+      {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
+      },
+    );
+    const scopes =
+      tokens.scope === null ? splitScopes(row.scopes) : grantedScopes(provider, tokens.scope, tokens.refreshToken, splitScopes(row.scopes));
     const write: PendingWrite = {
       expectedVersion: row.version,
       update: {
@@ -150,7 +174,13 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
     };
     await persist(deps, { userId, connectionId }, write, tokens.refreshToken !== null);
     await audit("success", { rotated: tokens.refreshToken !== null });
-    return { kind: "token", refreshed: true, accessToken: tokens.accessToken, expiresAt: write.update.accessTokenExpiresAt ?? null, scopes };
+    return {
+      kind: "token",
+      refreshed: true,
+      accessToken: tokens.accessToken,
+      expiresAt: write.update.accessTokenExpiresAt ?? null,
+      scopes,
+    };
   }
 
   const failure = result.failure;
@@ -166,7 +196,14 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
       return { kind: "needs_reauth" };
     }
     case "operator": {
-      console.error(JSON.stringify({ message: "OPERATOR ACTION NEEDED: the provider refused our client", provider: row.provider, error: label, status: failure.status }));
+      console.error(
+        JSON.stringify({
+          message: "OPERATOR ACTION NEEDED: the provider refused our client",
+          provider: row.provider,
+          error: label,
+          status: failure.status,
+        }),
+      );
       await coolDown(deps, row, label, failure.retryAfterSeconds, after);
       return { kind: "operator_error" };
     }
@@ -178,13 +215,24 @@ export async function refreshConnection(deps: RefreshDependencies, request: Refr
 }
 
 /** Write-ahead for rotated refresh tokens, then D1; a failed D1 write is reconciled on the next access. */
-async function persist(deps: RefreshDependencies, key: { userId: string; connectionId: string }, write: PendingWrite, rotated: boolean): Promise<void> {
+async function persist(
+  deps: RefreshDependencies,
+  key: { userId: string; connectionId: string },
+  write: PendingWrite,
+  rotated: boolean,
+): Promise<void> {
   if (rotated) await deps.pendingWrites.put(key.connectionId, write);
   try {
     // A compare-and-swap miss means a reconnect or a removal changed the row meanwhile; its tokens supersede these.
     await deps.writeConnection(deps.db, { userId: key.userId, id: key.connectionId, expectedVersion: write.expectedVersion }, write.update);
   } catch (error) {
-    console.error(JSON.stringify({ message: "D1 write failed; refreshed tokens kept in the write-ahead copy", connectionId: key.connectionId, error: error instanceof Error ? error.name : "unknown" }));
+    console.error(
+      JSON.stringify({
+        message: "D1 write failed; refreshed tokens kept in the write-ahead copy",
+        connectionId: key.connectionId,
+        error: error instanceof Error ? error.name : "unknown",
+      }),
+    );
     if (!rotated) await deps.pendingWrites.put(key.connectionId, write);
     return;
   }
@@ -193,22 +241,36 @@ async function persist(deps: RefreshDependencies, key: { userId: string; connect
 
 async function markNeedsReauth(deps: RefreshDependencies, row: ConnectionRow, reason: string): Promise<void> {
   const now = deps.now();
-  await deps.writeConnection(deps.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, {
-    status: "needs_reauth",
-    statusReason: reason,
-    lastRefreshFailure: reason,
-    updatedAt: now,
-  });
+  await deps.writeConnection(
+    deps.db,
+    { userId: row.userId, id: row.id, expectedVersion: row.version },
+    {
+      status: "needs_reauth",
+      statusReason: reason,
+      lastRefreshFailure: reason,
+      updatedAt: now,
+    },
+  );
 }
 
 /** Records a failed attempt and blocks refreshes for the backoff; returns the seconds to wait. */
-async function coolDown(deps: RefreshDependencies, row: ConnectionRow, label: string, retryAfterSeconds: number | null, now: number): Promise<number> {
+async function coolDown(
+  deps: RefreshDependencies,
+  row: ConnectionRow,
+  label: string,
+  retryAfterSeconds: number | null,
+  now: number,
+): Promise<number> {
   const failures = row.refreshFailures + 1;
   const waitMs = cooldownMs(failures, retryAfterSeconds);
-  await deps.writeConnection(deps.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, {
-    refreshFailures: failures,
-    refreshBlockedUntil: now + waitMs,
-    lastRefreshFailure: label,
-  });
+  await deps.writeConnection(
+    deps.db,
+    { userId: row.userId, id: row.id, expectedVersion: row.version },
+    {
+      refreshFailures: failures,
+      refreshBlockedUntil: now + waitMs,
+      lastRefreshFailure: label,
+    },
+  );
   return Math.ceil(waitMs / 1000);
 }

@@ -25,13 +25,28 @@ export async function revokeAndRemove(deps: RefreshDependencies, request: Remova
   const upstream = await revokeUpstream(deps, row);
   // An upstream failure never blocks the local wipe: the user asked for the tokens to be gone.
   if (!(await deleteConnection(deps.db, { userId, id: connectionId }))) return { kind: "not_found" };
-  const consent = { userId, connectionId, provider: row.provider, missingScopes: "", ip: request.ip, userAgent: request.userAgent, createdAt: deps.now() };
+  const consent = {
+    userId,
+    connectionId,
+    provider: row.provider,
+    missingScopes: "",
+    ip: request.ip,
+    userAgent: request.userAgent,
+    createdAt: deps.now(),
+  };
   await recordConsent(deps.db, { ...consent, kind: "withdrawal", scopes: row.scopes, integration: null });
   // Integrations on this connection go with it.
   for (const integration of await deleteActivationsOfConnection(deps.db, { userId, connectionId })) {
     await recordConsent(deps.db, { ...consent, kind: "integration_deactivated", scopes: "", integration });
   }
-  await deps.audit({ userId, action: "connection.removed", outcome: "success", provider: row.provider, connectionId, detail: { upstream } });
+  await deps.audit({
+    userId,
+    action: "connection.removed",
+    outcome: "success",
+    provider: row.provider,
+    connectionId,
+    detail: { upstream },
+  });
   return { kind: "removed", upstream };
 }
 
@@ -46,6 +61,13 @@ async function revokeUpstream(deps: RefreshDependencies, row: ConnectionRow): Pr
   if (result === null) detail.reason = "undecryptable";
   else if (!result.ok) Object.assign(detail, { reason: failureLabel(result.failure), status: result.failure.status });
   const revoked = result?.ok === true;
-  await deps.audit({ userId: row.userId, action: "token.revoked", outcome: revoked ? "success" : "failure", provider: row.provider, connectionId: row.id, detail });
+  await deps.audit({
+    userId: row.userId,
+    action: "token.revoked",
+    outcome: revoked ? "success" : "failure",
+    provider: row.provider,
+    connectionId: row.id,
+    detail,
+  });
   return revoked ? "revoked" : "failed";
 }

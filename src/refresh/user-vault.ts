@@ -6,7 +6,15 @@ import { insertAuditEvents } from "../storage/audit-events";
 import { database } from "../storage/database";
 import { updateConnection } from "../storage/connections";
 import { reEncryptConnection, type ReEncryptResult } from "./re-encrypt";
-import { reconcilePendingWrite, refreshConnection, type PendingWrite, type PendingWrites, type RefreshDependencies, type RefreshRequest, type RefreshResult } from "./refresh-connection";
+import {
+  reconcilePendingWrite,
+  refreshConnection,
+  type PendingWrite,
+  type PendingWrites,
+  type RefreshDependencies,
+  type RefreshRequest,
+  type RefreshResult,
+} from "./refresh-connection";
 import { revokeAndRemove, type RemovalRequest, type RemovalResult } from "./remove";
 
 /**

@@ -45,9 +45,20 @@ export async function vendToken(deps: VendDependencies, request: VendRequest): P
 
   const wantsNewToken = request.forceRefresh || request.rejectedToken !== undefined;
   if (!wantsNewToken && isFreshEnough(row.accessTokenExpiresAt, deps.now, request.minValiditySeconds)) {
-    const decrypted = await deps.cipher.decrypt(row.accessTokenCiphertext, { userId: row.userId, connectionId: row.id, field: "access_token" });
+    const decrypted = await deps.cipher.decrypt(row.accessTokenCiphertext, {
+      userId: row.userId,
+      connectionId: row.id,
+      field: "access_token",
+    });
     if (!decrypted.ok) throw new Error(`stored access token cannot be decrypted (${decrypted.reason})`);
-    return { kind: "token", refreshed: false, provider, accessToken: decrypted.plaintext, expiresAt: row.accessTokenExpiresAt, scopes: granted };
+    return {
+      kind: "token",
+      refreshed: false,
+      provider,
+      accessToken: decrypted.plaintext,
+      expiresAt: row.accessTokenExpiresAt,
+      scopes: granted,
+    };
   }
 
   const result = await deps.refresh({
@@ -70,7 +81,9 @@ export async function vendToken(deps: VendDependencies, request: VendRequest): P
       // The refresh failed transiently: a still-unexpired token beats no token, unless the caller wants a new one.
       const stored = result.stored;
       const usable = stored !== null && !wantsNewToken && isUnexpired(stored.expiresAt, deps.now);
-      return usable ? { kind: "token", refreshed: false, provider, ...stored } : { kind: "unavailable", retryAfterSeconds: result.retryAfterSeconds, provider };
+      return usable
+        ? { kind: "token", refreshed: false, provider, ...stored }
+        : { kind: "unavailable", retryAfterSeconds: result.retryAfterSeconds, provider };
     }
   }
 }

@@ -23,7 +23,10 @@ const list = createRoute({
   summary: "The caller's connections",
   security: BEARER,
   responses: {
-    200: { description: "Connections, oldest first", content: { "application/json": { schema: z.object({ connections: z.array(ConnectionSchema) }) } } },
+    200: {
+      description: "Connections, oldest first",
+      content: { "application/json": { schema: z.object({ connections: z.array(ConnectionSchema) }) } },
+    },
     ...AUTHENTICATED_PROBLEMS,
   },
 });

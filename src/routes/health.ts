@@ -6,7 +6,9 @@ const health = createRoute({
   path: "/health",
   tags: ["Service"],
   summary: "Liveness check",
-  responses: { 200: { description: "The service is up", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } } },
+  responses: {
+    200: { description: "The service is up", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } },
+  },
 });
 
 export const healthRoutes = createRouter().openapi(health, (c) => c.json({ status: "ok" as const }, 200));

@@ -48,7 +48,10 @@ const consents = createRoute({
   security: BEARER,
   request: { query: PageQuery },
   responses: {
-    200: { description: "A page", content: { "application/json": { schema: z.object({ consents: z.array(ConsentSchema), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: "A page",
+      content: { "application/json": { schema: z.object({ consents: z.array(ConsentSchema), next_cursor: z.string().nullable() }) } },
+    },
     ...AUTHENTICATED_PROBLEMS,
   },
 });
@@ -64,14 +67,20 @@ const audit = createRoute({
   security: BEARER,
   request: {
     query: PageQuery.extend({
-      action: z.string().regex(/^[a-z_.]{1,64}$/).optional(),
+      action: z
+        .string()
+        .regex(/^[a-z_.]{1,64}$/)
+        .optional(),
       since: isoDate.optional().openapi({ type: "string", format: "date-time" }),
       until: isoDate.optional().openapi({ type: "string", format: "date-time" }),
       user_id: z.string().min(1).max(255).optional(),
     }),
   },
   responses: {
-    200: { description: "A page", content: { "application/json": { schema: z.object({ events: z.array(AuditEventSchema), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: "A page",
+      content: { "application/json": { schema: z.object({ events: z.array(AuditEventSchema), next_cursor: z.string().nullable() }) } },
+    },
     ...AUTHENTICATED_PROBLEMS,
     403: problem("user_id without the admin scope"),
   },
@@ -81,7 +90,11 @@ export const historyRoutes = createRouter()
   .openapi(consents, async (c) => {
     const query = c.req.valid("query");
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listConsents(database(c.env.DB), { userId: c.get("caller").userId, before: pagePosition(query.cursor), limit: limit + 1 });
+    const rows = await listConsents(database(c.env.DB), {
+      userId: c.get("caller").userId,
+      before: pagePosition(query.cursor),
+      limit: limit + 1,
+    });
     const page = pageOf(rows, limit, (row) => ({ at: row.createdAt, id: row.id }));
     return c.json(
       {
@@ -107,7 +120,9 @@ export const historyRoutes = createRouter()
     const caller = c.get("caller");
     const isAdmin = caller.powers.has("admin");
     if (query.user_id !== undefined && !isAdmin) {
-      throw new ProblemError("forbidden", "Only callers with the admin scope may read other users' events.", { extensions: { required_scope: "admin" } });
+      throw new ProblemError("forbidden", "Only callers with the admin scope may read other users' events.", {
+        extensions: { required_scope: "admin" },
+      });
     }
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const rows = await listAuditEvents(database(c.env.DB), {

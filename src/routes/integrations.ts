@@ -31,7 +31,10 @@ const IntegrationKeyParam = z.object({
 
 const ActivateRequest = z
   .strictObject({
-    connection_id: z.string().regex(/^conn_[A-Za-z0-9_-]{1,64}$/).optional(),
+    connection_id: z
+      .string()
+      .regex(/^conn_[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
     return_to: z.string().max(2048).optional(),
   })
   .openapi("ActivateRequest");
@@ -43,7 +46,10 @@ const list = createRoute({
   summary: "The integration catalogue with the caller's status",
   security: BEARER,
   responses: {
-    200: { description: "Every integration", content: { "application/json": { schema: z.object({ integrations: z.array(IntegrationSchema) }) } } },
+    200: {
+      description: "Every integration",
+      content: { "application/json": { schema: z.object({ integrations: z.array(IntegrationSchema) }) } },
+    },
     ...AUTHENTICATED_PROBLEMS,
   },
 });
@@ -96,7 +102,11 @@ export const integrationRoutes = createRouter()
     const { userId } = c.get("caller");
     const [connections, activations] = await Promise.all([listConnections(flow.db, { userId }), listActivations(flow.db, { userId })]);
     const integrations = [...integrationCatalogue(flow.config).values()].map((integration) => {
-      const state = integrationState(integration, activations.find((activation) => activation.integration === integration.key), connections);
+      const state = integrationState(
+        integration,
+        activations.find((activation) => activation.integration === integration.key),
+        connections,
+      );
       return {
         key: integration.key,
         provider: integration.provider,

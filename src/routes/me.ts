@@ -31,6 +31,10 @@ export const meRoutes = createRouter().openapi(eraseMe, async (c) => {
   const pending = await deleteActivationsOfUser(db, { userId });
   // Unfinished flows would otherwise still complete and store a new connection after the erasure.
   const flows = await deleteAuthorizationStatesOfUser(c.env.AUTH_STATE, userId);
-  c.get("audit").defer({ action: "user.erased", outcome: "success", detail: { connections: connections.length, pending_integrations: pending.length, pending_flows: flows } });
+  c.get("audit").defer({
+    action: "user.erased",
+    outcome: "success",
+    detail: { connections: connections.length, pending_integrations: pending.length, pending_flows: flows },
+  });
   return c.body(null, 204);
 });

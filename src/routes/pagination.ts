@@ -7,7 +7,13 @@ export const MAX_PAGE_SIZE = 200;
 
 export const PageQuery = z.object({
   cursor: z.string().max(512).optional().openapi({ description: "next_cursor of the previous page" }),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional().openapi({ description: `1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}` }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .optional()
+    .openapi({ description: `1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}` }),
 });
 
 /** The decoded cursor, or a bad-request problem for one we did not issue. */

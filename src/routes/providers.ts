@@ -20,7 +20,10 @@ const listProviders = createRoute({
   summary: "Providers a user can connect",
   security: BEARER,
   responses: {
-    200: { description: "Every provider, configured or not", content: { "application/json": { schema: z.object({ providers: z.array(ProviderSchema) }) } } },
+    200: {
+      description: "Every provider, configured or not",
+      content: { "application/json": { schema: z.object({ providers: z.array(ProviderSchema) }) } },
+    },
     ...AUTHENTICATED_PROBLEMS,
   },
 });

@@ -26,7 +26,11 @@ export const ConnectionSchema = z
   .openapi("Connection");
 
 /** RFC 6749 §3.3 scope-token characters. */
-export const ScopeSchema = z.string().min(1).max(256).regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "must be a scope token");
+export const ScopeSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "must be a scope token");
 
 export const ProviderIdParam = z.object({
   provider: z

@@ -49,16 +49,23 @@ function outcomeProblem(outcome: Exclude<VendOutcome, { kind: "token" }>): Probl
     case "not_found":
       return new ProblemError("not-found", "There is no such connection.");
     case "missing_scopes":
-      return new ProblemError("insufficient-scope", "The user has not granted every required scope.", { extensions: { missing_scopes: outcome.missingScopes } });
+      return new ProblemError("insufficient-scope", "The user has not granted every required scope.", {
+        extensions: { missing_scopes: outcome.missingScopes },
+      });
     case "needs_reauth":
-      return new ProblemError("needs-reauth", "The user must connect this account again.", { extensions: { connection_status: "needs_reauth" } });
+      return new ProblemError("needs-reauth", "The user must connect this account again.", {
+        extensions: { connection_status: "needs_reauth" },
+      });
     case "unavailable":
       return new ProblemError("service-unavailable", "The provider could not refresh the token just now.", {
         headers: { "Retry-After": String(outcome.retryAfterSeconds) },
         extensions: { retry_after_seconds: outcome.retryAfterSeconds },
       });
     case "operator_error":
-      return new ProblemError("provider-rejected-client", "The provider refused this service's client credentials; operations have been alerted.");
+      return new ProblemError(
+        "provider-rejected-client",
+        "The provider refused this service's client credentials; operations have been alerted.",
+      );
   }
 }
 
@@ -68,7 +75,12 @@ export const tokenRoutes = createRouter().openapi(vend, async (c) => {
   const db = database(c.env.DB);
   const connectionId = c.req.valid("param").id;
   const outcome = await vendToken(
-    { db, cipher: getTokenCipher(c.get("config").encryptionKeys), now: Date.now(), refresh: (request) => userVault(c.env, caller.userId).refresh(request) },
+    {
+      db,
+      cipher: getTokenCipher(c.get("config").encryptionKeys),
+      now: Date.now(),
+      refresh: (request) => userVault(c.env, caller.userId).refresh(request),
+    },
     {
       userId: caller.userId,
       connectionId,

@@ -18,7 +18,11 @@ export async function reEncryptOldKeys(env: Env, db: Database, cipher: TokenCiph
   let afterId: string | null = null;
   let processed = 0;
   while (processed < MAX_RE_ENCRYPTIONS_PER_RUN) {
-    const page = await findConnectionsUnderOldKeys(db, { currentKeyId: cipher.currentKeyId, afterId, limit: Math.min(CRON_PAGE_SIZE, MAX_RE_ENCRYPTIONS_PER_RUN - processed) });
+    const page = await findConnectionsUnderOldKeys(db, {
+      currentKeyId: cipher.currentKeyId,
+      afterId,
+      limit: Math.min(CRON_PAGE_SIZE, MAX_RE_ENCRYPTIONS_PER_RUN - processed),
+    });
     if (page.length === 0) break;
     processed += page.length;
     const results = await mapBounded(page, CRON_CONCURRENCY, (row) => userVault(env, row.userId).reEncrypt(row.userId, row.id));
@@ -27,7 +31,18 @@ export async function reEncryptOldKeys(env: Env, db: Database, cipher: TokenCiph
   }
   if (processed > 0) {
     await insertAuditEvents(db, [
-      { at: now, userId: null, actor: "cron", action: "keys.re_encrypted", provider: null, connectionId: null, outcome: summary.undecryptable === 0 ? "success" : "failure", requestId: null, ip: null, detail: { ...summary, key_id: cipher.currentKeyId } },
+      {
+        at: now,
+        userId: null,
+        actor: "cron",
+        action: "keys.re_encrypted",
+        provider: null,
+        connectionId: null,
+        outcome: summary.undecryptable === 0 ? "success" : "failure",
+        requestId: null,
+        ip: null,
+        detail: { ...summary, key_id: cipher.currentKeyId },
+      },
     ]);
   }
   return summary;

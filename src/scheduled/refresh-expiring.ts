@@ -38,7 +38,13 @@ export async function refreshBatch(targets: readonly RefreshTarget[], refreshOne
       result = await refreshOne(target);
     } catch (error) {
       summary.failed.error++;
-      console.error(JSON.stringify({ message: "cron refresh threw", connectionId: target.connectionId, error: error instanceof Error ? error.name : "unknown" }));
+      console.error(
+        JSON.stringify({
+          message: "cron refresh threw",
+          connectionId: target.connectionId,
+          error: error instanceof Error ? error.name : "unknown",
+        }),
+      );
       return;
     }
     switch (result.kind) {
@@ -63,8 +69,18 @@ export async function refreshBatch(targets: readonly RefreshTarget[], refreshOne
 }
 
 /** Finds active connections expiring within the look-ahead window, page by page, and refreshes them. */
-export async function refreshExpiringConnections(db: Database, refreshOne: RefreshOne, window: { now: number; lookaheadSeconds: number }): Promise<RefreshSummary> {
-  const summary: RefreshSummary = { scanned: 0, refreshed: 0, unchanged: 0, skipped: 0, failed: { transient: 0, reauth: 0, operator: 0, error: 0 } };
+export async function refreshExpiringConnections(
+  db: Database,
+  refreshOne: RefreshOne,
+  window: { now: number; lookaheadSeconds: number },
+): Promise<RefreshSummary> {
+  const summary: RefreshSummary = {
+    scanned: 0,
+    refreshed: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: { transient: 0, reauth: 0, operator: 0, error: 0 },
+  };
   let after: { expiresAt: number; id: string } | null = null;
   // A refresh moves the row's expiry forward; a provider issuing tokens shorter than the look-ahead would put it
   // back ahead of the cursor, and without this the same run would refresh it again, page after page.
@@ -80,7 +96,11 @@ export async function refreshExpiringConnections(db: Database, refreshOne: Refre
     const targets = page.filter((row) => !visited.has(row.id));
     for (const row of targets) visited.add(row.id);
     summary.scanned += targets.length;
-    await refreshBatch(targets.map((row) => ({ userId: row.userId, connectionId: row.id })), refreshOne, summary);
+    await refreshBatch(
+      targets.map((row) => ({ userId: row.userId, connectionId: row.id })),
+      refreshOne,
+      summary,
+    );
     const last = page[page.length - 1]!;
     after = { expiresAt: last.accessTokenExpiresAt!, id: last.id };
   }

@@ -10,9 +10,13 @@ async function task(name: string, run: () => Promise<Record<string, unknown> | n
   const started = Date.now();
   try {
     const result = await run();
-    console.log(JSON.stringify({ message: `cron.${name}`, ...(typeof result === "number" ? { count: result } : result), ms: Date.now() - started }));
+    console.log(
+      JSON.stringify({ message: `cron.${name}`, ...(typeof result === "number" ? { count: result } : result), ms: Date.now() - started }),
+    );
   } catch (error) {
-    console.error(JSON.stringify({ message: `cron.${name} failed`, error: error instanceof Error ? error.name : "unknown", ms: Date.now() - started }));
+    console.error(
+      JSON.stringify({ message: `cron.${name} failed`, error: error instanceof Error ? error.name : "unknown", ms: Date.now() - started }),
+    );
   }
 }
 
@@ -25,7 +29,9 @@ export async function runScheduledTasks(env: Env, scheduledTime: number): Promis
   const db = database(env.DB);
   const now = scheduledTime;
   const lookaheadSeconds = config.refreshLookaheadSeconds;
-  await task("refresh", async () => ({ ...(await refreshExpiringConnections(db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })) }));
+  await task("refresh", async () => ({
+    ...(await refreshExpiringConnections(db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })),
+  }));
   await task("re_encrypt", async () => ({ ...(await reEncryptOldKeys(env, db, getTokenCipher(config.encryptionKeys), now)) }));
   await task("prune_audit", () => pruneAuditEvents(db, { now, retentionDays: config.auditRetentionDays }));
 }

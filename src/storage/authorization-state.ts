@@ -41,7 +41,10 @@ export async function authorizationKey(state: string): Promise<string> {
 
 export async function saveAuthorizationState(kv: KVNamespace, state: string, record: AuthorizationState): Promise<void> {
   // The owner in the key's metadata lets erasure find the user's flows from a listing, without reading each value.
-  await kv.put(await authorizationKey(state), JSON.stringify(record), { expirationTtl: AUTHORIZATION_STATE_TTL_SECONDS, metadata: { userId: record.userId } });
+  await kv.put(await authorizationKey(state), JSON.stringify(record), {
+    expirationTtl: AUTHORIZATION_STATE_TTL_SECONDS,
+    metadata: { userId: record.userId },
+  });
 }
 
 /**
@@ -52,7 +55,10 @@ export async function deleteAuthorizationStatesOfUser(kv: KVNamespace, userId: s
   let deleted = 0;
   let cursor: string | undefined;
   do {
-    const page: KVNamespaceListResult<{ userId?: string }> = await kv.list({ prefix: AUTHORIZATION_KEY_PREFIX, ...(cursor === undefined ? {} : { cursor }) });
+    const page: KVNamespaceListResult<{ userId?: string }> = await kv.list({
+      prefix: AUTHORIZATION_KEY_PREFIX,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     for (const key of page.keys) {
       if (key.metadata?.userId !== userId) continue;
       await kv.delete(key.name);

@@ -95,7 +95,10 @@ export interface ExpiringPage {
 }
 
 /** Active connections with a refresh token whose access token expires inside the window and are not cooling down. */
-export async function findExpiringConnections(db: Database, page: ExpiringPage): Promise<Pick<ConnectionRow, "id" | "userId" | "accessTokenExpiresAt">[]> {
+export async function findExpiringConnections(
+  db: Database,
+  page: ExpiringPage,
+): Promise<Pick<ConnectionRow, "id" | "userId" | "accessTokenExpiresAt">[]> {
   const expiry = connections.accessTokenExpiresAt;
   return db
     .select({ id: connections.id, userId: connections.userId, accessTokenExpiresAt: expiry })
@@ -106,7 +109,9 @@ export async function findExpiringConnections(db: Database, page: ExpiringPage):
         isNotNull(connections.refreshTokenCiphertext),
         lt(expiry, page.expiringBefore),
         or(isNull(connections.refreshBlockedUntil), lte(connections.refreshBlockedUntil, page.now)),
-        page.after ? or(gt(expiry, page.after.expiresAt), and(eq(expiry, page.after.expiresAt), gt(connections.id, page.after.id))) : undefined,
+        page.after
+          ? or(gt(expiry, page.after.expiresAt), and(eq(expiry, page.after.expiresAt), gt(connections.id, page.after.id)))
+          : undefined,
       ),
     )
     .orderBy(asc(expiry), asc(connections.id))

@@ -14,7 +14,10 @@ export async function recordConsent(db: Database, consent: NewConsent): Promise<
 }
 
 /** One page of a user's consent history, newest first. */
-export async function listConsents(db: Database, { userId, before, limit }: { userId: string; before: PagePosition | null; limit: number }): Promise<ConsentRow[]> {
+export async function listConsents(
+  db: Database,
+  { userId, before, limit }: { userId: string; before: PagePosition | null; limit: number },
+): Promise<ConsentRow[]> {
   return db
     .select()
     .from(consents)

@@ -16,7 +16,10 @@ export async function saveActivation(
   await db
     .insert(integrationActivations)
     .values({ userId, integration, connectionId, createdAt: now, updatedAt: now })
-    .onConflictDoUpdate({ target: [integrationActivations.userId, integrationActivations.integration], set: { connectionId, updatedAt: now } });
+    .onConflictDoUpdate({
+      target: [integrationActivations.userId, integrationActivations.integration],
+      set: { connectionId, updatedAt: now },
+    });
 }
 
 /** Removes one activation; false when there was none. */
@@ -29,7 +32,10 @@ export async function deleteActivation(db: Database, { userId, integration }: { 
 }
 
 /** Removes the activations that use a connection (it is being removed); returns their integration keys. */
-export async function deleteActivationsOfConnection(db: Database, { userId, connectionId }: { userId: string; connectionId: string }): Promise<string[]> {
+export async function deleteActivationsOfConnection(
+  db: Database,
+  { userId, connectionId }: { userId: string; connectionId: string },
+): Promise<string[]> {
   const deleted = await db
     .delete(integrationActivations)
     .where(and(eq(integrationActivations.userId, userId), eq(integrationActivations.connectionId, connectionId)))

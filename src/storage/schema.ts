@@ -75,7 +75,10 @@ export const integrationActivations = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
   },
-  (table) => [primaryKey({ columns: [table.userId, table.integration] }), index("integration_activations_connection").on(table.connectionId)],
+  (table) => [
+    primaryKey({ columns: [table.userId, table.integration] }),
+    index("integration_activations_connection").on(table.connectionId),
+  ],
 );
 
 export const auditEvents = sqliteTable(

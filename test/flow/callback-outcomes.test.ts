@@ -58,11 +58,15 @@ describe("callback outcomes", () => {
 
   it("a code exchange the provider refuses ends exchange_failed and is logged without the code", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
-    const response = await connectAccount(newUser("exchange-refused"), "google", { providerParams: { mock_token_failure: "invalid_grant" } });
+    const response = await connectAccount(newUser("exchange-refused"), "google", {
+      providerParams: { mock_token_failure: "invalid_grant" },
+    });
     expect(response.status).toBe(502);
     expect(await response.json()).toMatchObject({ type: `${PROBLEM}exchange-failed`, error: "exchange_failed" });
     const lines = warn.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ message: "code exchange failed", provider: "google", kind: "oauth_error", error: "invalid_grant" }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message: "code exchange failed", provider: "google", kind: "oauth_error", error: "invalid_grant" }),
+    );
   });
 
   it("an id_token for another audience ends invalid_id_token and is logged", async () => {
@@ -71,7 +75,9 @@ describe("callback outcomes", () => {
     expect(response.status).toBe(502);
     expect(await response.json()).toMatchObject({ error: "invalid_id_token" });
     const lines = warn.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ message: "account identification failed", provider: "google", reason: "invalid_id_token" }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message: "account identification failed", provider: "google", reason: "invalid_id_token" }),
+    );
   });
 
   it("the callback of a flow whose provider lost its credentials meanwhile ends exchange_failed", async () => {

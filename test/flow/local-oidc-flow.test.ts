@@ -36,7 +36,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
     });
     expect(response.status).toBe(200);
     const text = await response.text();
-    const { connection } = JSON.parse(text) as { connection: Record<string, unknown> & { id: string; account: Record<string, string>; scopes: string[] } };
+    const { connection } = JSON.parse(text) as {
+      connection: Record<string, unknown> & { id: string; account: Record<string, string>; scopes: string[] };
+    };
     expect(connection.provider).toBe(LOCAL_OIDC_ID);
     expect(connection.status).toBe("active");
     expect(connection.account).toEqual({ id: account, email: `${account}@example.com`, name: `User ${account}` });
@@ -84,7 +86,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
     const first = (await (await connectAccount("oidc-user-again", LOCAL_OIDC_ID, { providerParams: { login_hint: account } })).json()) as {
       connection: { id: string; created_at: string };
     };
-    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(first.connection.id).run();
+    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
+      .bind(first.connection.id)
+      .run();
     const second = (await (
       await connectAccount("oidc-user-again", LOCAL_OIDC_ID, { scopes: ["api:write"], providerParams: { login_hint: account } })
     ).json()) as { connection: { id: string; created_at: string; status: string; scopes: string[] } };
@@ -92,7 +96,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
     expect(second.connection.created_at).toBe(first.connection.created_at);
     expect(second.connection.status).toBe("active");
     expect(second.connection.scopes).toContain("api:write");
-    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-again") })).json()) as { connections: unknown[] };
+    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-again") })).json()) as {
+      connections: unknown[];
+    };
     expect(list.connections).toHaveLength(1);
   });
 
@@ -105,7 +111,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
     });
     expect(response.status).toBe(302);
     expect(new URL(response.headers.get("Location")!).searchParams.get("error")).toBe("access_denied");
-    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-denied") })).json()) as { connections: unknown[] };
+    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-denied") })).json()) as {
+      connections: unknown[];
+    };
     expect(list.connections).toEqual([]);
   });
 
@@ -124,16 +132,22 @@ describe("connecting an account at a local OpenID Connect server", () => {
     const row = await storedRow(problem.connection_id);
     expect(String(row.scopes).split(" ")).toContain("api:read");
     expect(String(row.scopes).split(" ")).not.toContain("api:write");
-    const consent = await env.DB.prepare("SELECT kind, missing_scopes FROM consents WHERE connection_id = ?").bind(problem.connection_id).first();
+    const consent = await env.DB.prepare("SELECT kind, missing_scopes FROM consents WHERE connection_id = ?")
+      .bind(problem.connection_id)
+      .first();
     expect(consent).toEqual({ kind: "reduction", missing_scopes: "api:write" });
   });
 
   it("records a consent grant and audit events for start and success", async () => {
     const response = await connectAccount("oidc-user-audit", LOCAL_OIDC_ID, { providerParams: { login_hint: newAccount() } });
     const { connection } = (await response.json()) as { connection: { id: string } };
-    const consent = await env.DB.prepare("SELECT kind, user_id, provider FROM consents WHERE connection_id = ?").bind(connection.id).first();
+    const consent = await env.DB.prepare("SELECT kind, user_id, provider FROM consents WHERE connection_id = ?")
+      .bind(connection.id)
+      .first();
     expect(consent).toEqual({ kind: "grant", user_id: "oidc-user-audit", provider: LOCAL_OIDC_ID });
-    const audit = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE user_id = ? ORDER BY at").bind("oidc-user-audit").all<{ action: string; outcome: string; detail: string }>();
+    const audit = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE user_id = ? ORDER BY at")
+      .bind("oidc-user-audit")
+      .all<{ action: string; outcome: string; detail: string }>();
     const actions = audit.results.map((event) => `${event.action}:${event.outcome}`);
     expect(actions).toEqual(expect.arrayContaining(["authorization.started:success", "authorization.callback:success"]));
     for (const event of audit.results) expect(event.detail).not.toMatch(/token|code/i);

@@ -36,7 +36,9 @@ describe("authorization state", () => {
     const replay = await worker().fetch(new Request(callbackUrl, { headers: { Cookie: cookie } }));
     await expectInvalidState(replay);
     expect(await connectionCount("state-replay")).toBe(1);
-    const audit = await env.DB.prepare("SELECT detail FROM audit_events WHERE user_id = ? AND outcome = 'failure'").bind("state-replay").first<{ detail: string }>();
+    const audit = await env.DB.prepare("SELECT detail FROM audit_events WHERE user_id = ? AND outcome = 'failure'")
+      .bind("state-replay")
+      .first<{ detail: string }>();
     expect(JSON.parse(audit!.detail)).toEqual({ reason: "replayed_state" });
   });
 

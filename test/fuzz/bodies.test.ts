@@ -16,7 +16,10 @@ const KIB = 1024;
 const BODY_ROUTES = [
   { path: (_: string) => "/v1/connect/google", fields: ["scopes", "return_to"] },
   { path: (_: string) => "/v1/connect/local-oidc", fields: ["scopes", "return_to"] },
-  { path: (id: string) => `/v1/connections/${id}/token`, fields: ["min_validity_seconds", "force_refresh", "rejected_token", "required_scopes"] },
+  {
+    path: (id: string) => `/v1/connections/${id}/token`,
+    fields: ["min_validity_seconds", "force_refresh", "rejected_token", "required_scopes"],
+  },
   { path: (_: string) => "/v1/integrations/google-calendar/activate", fields: ["connection_id", "return_to"] },
   { path: (_: string) => "/v1/integrations/notion/activate", fields: ["connection_id", "return_to"] },
   { path: (_: string) => "/v1/integrations/gmail/deactivate", fields: [] as string[] },
@@ -41,7 +44,10 @@ const RETURN_TO = fc.constantFrom(
 
 /** Values a well-meaning client would send for each field, so that valid and nearly valid bodies are common too. */
 const PLAUSIBLE: Record<string, fc.Arbitrary<unknown>> = {
-  scopes: fc.array(fc.constantFrom("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.events", "api:read", "not-a-scope"), { maxLength: 4 }),
+  scopes: fc.array(
+    fc.constantFrom("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.events", "api:read", "not-a-scope"),
+    { maxLength: 4 },
+  ),
   return_to: RETURN_TO,
   min_validity_seconds: fc.oneof(fc.integer({ min: -10, max: 4000 }), fc.double()),
   force_refresh: fc.boolean(),
@@ -62,7 +68,10 @@ function bodyFor(fields: readonly string[], secret: string): fc.Arbitrary<Record
   return fc.oneof(
     { weight: 4, arbitrary: fc.record(known, { requiredKeys: [] }) },
     // Unknown field *names* are echoed in invalid_params to help the client (as zod words it); values never are.
-    { weight: 1, arbitrary: fc.record({ ...known, extra: hostileField(secret), "\u0000\u202e": hostileField(secret) }, { requiredKeys: [] }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ ...known, extra: hostileField(secret), "\u0000\u202e": hostileField(secret) }, { requiredKeys: [] }),
+    },
   );
 }
 
@@ -80,133 +89,164 @@ async function jsonCall(path: string, userId: string, body: string, contentType 
 }
 
 describe("hostile request bodies", () => {
-  it("any JSON body on a body-taking route is answered 2xx or refused with a problem that changes nothing", async () => {
-    const cases = fc.record({ route: fc.constantFrom(...BODY_ROUTES), secret: secretMarker }).chain(({ route, secret }) =>
-      fc.record({ route: fc.constant(route), secret: fc.constant(secret), body: bodyFor(route.fields, secret) }),
-    );
-    // One user per property, owning one connection, so the token route finds a row to vend from.
-    const userId = freshUserId("bodies");
-    const own = await seedConnection({ userId });
-    await fc.assert(
-      fc.asyncProperty(cases, async ({ route, secret, body }) => {
-        await expectInvariants({
-          method: "POST",
-          path: route.path(own.id),
-          headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": "application/json" },
-          body: serialise(body, own.id),
-          secrets: [secret],
-        });
-      }),
-      { numRuns: RUNS.normal },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+  it(
+    "any JSON body on a body-taking route is answered 2xx or refused with a problem that changes nothing",
+    async () => {
+      const cases = fc
+        .record({ route: fc.constantFrom(...BODY_ROUTES), secret: secretMarker })
+        .chain(({ route, secret }) =>
+          fc.record({ route: fc.constant(route), secret: fc.constant(secret), body: bodyFor(route.fields, secret) }),
+        );
+      // One user per property, owning one connection, so the token route finds a row to vend from.
+      const userId = freshUserId("bodies");
+      const own = await seedConnection({ userId });
+      await fc.assert(
+        fc.asyncProperty(cases, async ({ route, secret, body }) => {
+          await expectInvariants({
+            method: "POST",
+            path: route.path(own.id),
+            headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": "application/json" },
+            body: serialise(body, own.id),
+            secrets: [secret],
+          });
+        }),
+        { numRuns: RUNS.normal },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
-  it("malformed JSON is a bad-request problem that does not echo the body", async () => {
-    const malformed = fc
-      .tuple(secretMarker, fc.constantFrom(...JSON_ROUTES), fc.nat(), nastyString)
-      .map(([secret, route, cut, junk]) => {
+  it(
+    "malformed JSON is a bad-request problem that does not echo the body",
+    async () => {
+      const malformed = fc.tuple(secretMarker, fc.constantFrom(...JSON_ROUTES), fc.nat(), nastyString).map(([secret, route, cut, junk]) => {
         const text = JSON.stringify({ return_to: secret, scopes: [secret], rejected_token: secret });
         // Cut inside the JSON, after the first secret, and splice in junk: never valid JSON.
         const at = 16 + (cut % (text.length - 16));
         return { secret, route, body: `${text.slice(0, at)}${junk}\u0000{` };
       });
-    // One user per property, owning one connection, so the token route finds a row to vend from.
-    const userId = freshUserId("malformed");
-    const own = await seedConnection({ userId });
-    await fc.assert(
-      fc.asyncProperty(malformed, async ({ secret, route, body }) => {
-        const answer = await expectInvariants({
-          method: "POST",
-          path: route.path(own.id),
-          headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": "application/json" },
-          body,
-          secrets: [secret],
-        });
-        expect(answer.status).toBe(400);
-        expect(JSON.parse(answer.text)).toMatchObject({ type: "urn:connection-manager:problem:bad-request" });
-      }),
-      { numRuns: RUNS.light },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+      // One user per property, owning one connection, so the token route finds a row to vend from.
+      const userId = freshUserId("malformed");
+      const own = await seedConnection({ userId });
+      await fc.assert(
+        fc.asyncProperty(malformed, async ({ secret, route, body }) => {
+          const answer = await expectInvariants({
+            method: "POST",
+            path: route.path(own.id),
+            headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": "application/json" },
+            body,
+            secrets: [secret],
+          });
+          expect(answer.status).toBe(400);
+          expect(JSON.parse(answer.text)).toMatchObject({ type: "urn:connection-manager:problem:bad-request" });
+        }),
+        { numRuns: RUNS.light },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
-  it("a body over 64 KiB is refused with 413 before anything reads it, whatever it holds or claims to be", async () => {
-    const huge = fc.oneof(
-      fc.integer({ min: 64 * KIB + 1, max: 256 * KIB }).map((size) => JSON.stringify({ scopes: ["x".repeat(size)] })),
-      fc.integer({ min: 13 * KIB, max: 40 * KIB }).map((count) => JSON.stringify({ scopes: Array.from({ length: count }, (_, i) => `s${i}`) })),
-      fc.integer({ min: 64 * KIB + 1, max: 200 * KIB }).map((size) => "{".repeat(size)),
-      fc.integer({ min: 64 * KIB + 1, max: 128 * KIB }).map((size) => "\u00e9".repeat(Math.ceil(size / 2))),
-    );
-    const cases = fc.record({
-      route: fc.constantFrom(...BODY_ROUTES),
-      body: huge,
-      contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream"),
-    });
-    // One user per property, owning one connection, so the token route finds a row to vend from.
-    const userId = freshUserId("huge");
-    const own = await seedConnection({ userId });
-    await fc.assert(
-      fc.asyncProperty(cases, async ({ route, body, contentType }) => {
-        expect(new TextEncoder().encode(body).length).toBeGreaterThan(64 * KIB);
-        const answer = await expectInvariants({
-          method: "POST",
-          path: route.path(own.id),
-          headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": contentType },
-          body,
-          secrets: [],
-        });
-        expect(answer.status).toBe(413);
-      }),
-      { numRuns: 40 },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+  it(
+    "a body over 64 KiB is refused with 413 before anything reads it, whatever it holds or claims to be",
+    async () => {
+      const huge = fc.oneof(
+        fc.integer({ min: 64 * KIB + 1, max: 256 * KIB }).map((size) => JSON.stringify({ scopes: ["x".repeat(size)] })),
+        fc
+          .integer({ min: 13 * KIB, max: 40 * KIB })
+          .map((count) => JSON.stringify({ scopes: Array.from({ length: count }, (_, i) => `s${i}`) })),
+        fc.integer({ min: 64 * KIB + 1, max: 200 * KIB }).map((size) => "{".repeat(size)),
+        fc.integer({ min: 64 * KIB + 1, max: 128 * KIB }).map((size) => "\u00e9".repeat(Math.ceil(size / 2))),
+      );
+      const cases = fc.record({
+        route: fc.constantFrom(...BODY_ROUTES),
+        body: huge,
+        contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream"),
+      });
+      // One user per property, owning one connection, so the token route finds a row to vend from.
+      const userId = freshUserId("huge");
+      const own = await seedConnection({ userId });
+      await fc.assert(
+        fc.asyncProperty(cases, async ({ route, body, contentType }) => {
+          expect(new TextEncoder().encode(body).length).toBeGreaterThan(64 * KIB);
+          const answer = await expectInvariants({
+            method: "POST",
+            path: route.path(own.id),
+            headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": contentType },
+            body,
+            secrets: [],
+          });
+          expect(answer.status).toBe(413);
+        }),
+        { numRuns: 40 },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
-  it("a huge array under the size limit is refused as bad-request, listing at most 20 issues", async () => {
-    const cases = fc.record({
-      route: fc.constantFrom(BODY_ROUTES[0], BODY_ROUTES[2]),
-      count: fc.integer({ min: 51, max: 5_000 }),
-      item: fc.constantFrom("openid", "", " ", 1, null, {}, "bad scope"),
-    });
-    // One user per property, owning one connection, so the token route finds a row to vend from.
-    const userId = freshUserId("array");
-    const own = await seedConnection({ userId });
-    await fc.assert(
-      fc.asyncProperty(cases, async ({ route, count, item }) => {
-        const field = route.path(own.id).endsWith("/token") ? "required_scopes" : "scopes";
-        const body = JSON.stringify({ [field]: Array.from({ length: count }, () => item) });
-        expect(body.length).toBeLessThanOrEqual(64 * KIB);
-        const answer = await answerOf(await jsonCall(route.path(own.id), userId, body));
-        expect(answer.status).toBe(400);
-        const problem = JSON.parse(answer.text) as { type: string; invalid_params: unknown[] };
-        expect(problem.type).toBe("urn:connection-manager:problem:bad-request");
-        expect(problem.invalid_params.length).toBeLessThanOrEqual(20);
-      }),
-      { numRuns: 30 },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+  it(
+    "a huge array under the size limit is refused as bad-request, listing at most 20 issues",
+    async () => {
+      const cases = fc.record({
+        route: fc.constantFrom(BODY_ROUTES[0], BODY_ROUTES[2]),
+        count: fc.integer({ min: 51, max: 5_000 }),
+        item: fc.constantFrom("openid", "", " ", 1, null, {}, "bad scope"),
+      });
+      // One user per property, owning one connection, so the token route finds a row to vend from.
+      const userId = freshUserId("array");
+      const own = await seedConnection({ userId });
+      await fc.assert(
+        fc.asyncProperty(cases, async ({ route, count, item }) => {
+          const field = route.path(own.id).endsWith("/token") ? "required_scopes" : "scopes";
+          const body = JSON.stringify({ [field]: Array.from({ length: count }, () => item) });
+          expect(body.length).toBeLessThanOrEqual(64 * KIB);
+          const answer = await answerOf(await jsonCall(route.path(own.id), userId, body));
+          expect(answer.status).toBe(400);
+          const problem = JSON.parse(answer.text) as { type: string; invalid_params: unknown[] };
+          expect(problem.type).toBe("urn:connection-manager:problem:bad-request");
+          expect(problem.invalid_params.length).toBeLessThanOrEqual(20);
+        }),
+        { numRuns: 30 },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
-  it("a non-JSON Content-Type on a JSON route is 415, with a body or without one", async () => {
-    const cases = fc.record({
-      route: fc.constantFrom(...JSON_ROUTES),
-      contentType: fc.constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/jsonp", "json", "application/json-seq", "x/y"),
-      body: fc.option(fc.constantFrom("{}", "scopes=openid", "<a/>"), { nil: undefined }),
-    });
-    // One user per property, owning one connection, so the token route finds a row to vend from.
-    const userId = freshUserId("media");
-    const own = await seedConnection({ userId });
-    await fc.assert(
-      fc.asyncProperty(cases, async ({ route, contentType, body }) => {
-        const answer = await expectInvariants({
-          method: "POST",
-          path: route.path(own.id),
-          headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": contentType },
-          body,
-          secrets: [],
-        });
-        expect(answer.status).toBe(415);
-      }),
-      { numRuns: RUNS.light },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+  it(
+    "a non-JSON Content-Type on a JSON route is 415, with a body or without one",
+    async () => {
+      const cases = fc.record({
+        route: fc.constantFrom(...JSON_ROUTES),
+        contentType: fc.constantFrom(
+          "text/plain",
+          "application/x-www-form-urlencoded",
+          "multipart/form-data; boundary=x",
+          "application/xml",
+          "application/jsonp",
+          "json",
+          "application/json-seq",
+          "x/y",
+        ),
+        body: fc.option(fc.constantFrom("{}", "scopes=openid", "<a/>"), { nil: undefined }),
+      });
+      // One user per property, owning one connection, so the token route finds a row to vend from.
+      const userId = freshUserId("media");
+      const own = await seedConnection({ userId });
+      await fc.assert(
+        fc.asyncProperty(cases, async ({ route, contentType, body }) => {
+          const answer = await expectInvariants({
+            method: "POST",
+            path: route.path(own.id),
+            headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": contentType },
+            body,
+            secrets: [],
+          });
+          expect(answer.status).toBe(415);
+        }),
+        { numRuns: RUNS.light },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });
 
 describe("regressions found by fuzzing", () => {
@@ -230,7 +270,9 @@ describe("regressions found by fuzzing", () => {
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:return-to-not-allowed" });
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?").bind(userId).first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?")
+      .bind(userId)
+      .first<{ n: number }>();
     expect(rows?.n).toBe(0);
   });
 });

@@ -30,9 +30,7 @@ const KEY_MATERIAL = TEST_ENCRYPTION_KEYS.split(",").flatMap((entry) => {
 export const SERVICE_SECRETS: readonly string[] = [TEST_JWT_SECRET, ...KEY_MATERIAL];
 
 /** A value that looks like a credential and is unique per run, so an echo of it is unmistakable. */
-export const secretMarker: fc.Arbitrary<string> = fc
-  .stringMatching(/^[A-Za-z0-9]{12}$/)
-  .map((random) => `sk_live_FUZZ${random}`);
+export const secretMarker: fc.Arbitrary<string> = fc.stringMatching(/^[A-Za-z0-9]{12}$/).map((random) => `sk_live_FUZZ${random}`);
 
 export interface Answer {
   status: number;
@@ -115,7 +113,9 @@ export function stateChanges(before: StateSnapshot, after: StateSnapshot): strin
   if (before.connectionRows !== after.connectionRows) {
     const old = new Set(before.connectionRows.split(","));
     const now = new Set(after.connectionRows.split(","));
-    changes.push(`connection rows: -[${[...old].filter((row) => !now.has(row)).join(" ")}] +[${[...now].filter((row) => !old.has(row)).join(" ")}]`);
+    changes.push(
+      `connection rows: -[${[...old].filter((row) => !now.has(row)).join(" ")}] +[${[...now].filter((row) => !old.has(row)).join(" ")}]`,
+    );
   }
   if (before.activationRows !== after.activationRows) changes.push("integration activations changed");
   if (before.authorizationKeys !== after.authorizationKeys) changes.push("authz: keys in KV changed");
@@ -177,8 +177,49 @@ export function signatureOf(jwt: string): string {
 export const nastyString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 40 }),
-  fc.string({ unit: fc.constantFrom("\u0000", "\u0007", "\n", "\r", "\t", "\u007f", "\u202e", "\u200b", "\ufeff", "\ud83d\ude00", "\\", '"', "'", "<", ">", "&", "%", "/", "..", "$", "{", "}"), maxLength: 30 }),
-  fc.constantFrom("", " ", "null", "undefined", "NaN", "-1", "0", "1e309", "__proto__", "constructor", "../../etc/passwd", "%00", "<script>alert(1)</script>", "' OR 1=1 --"),
+  fc.string({
+    unit: fc.constantFrom(
+      "\u0000",
+      "\u0007",
+      "\n",
+      "\r",
+      "\t",
+      "\u007f",
+      "\u202e",
+      "\u200b",
+      "\ufeff",
+      "\ud83d\ude00",
+      "\\",
+      '"',
+      "'",
+      "<",
+      ">",
+      "&",
+      "%",
+      "/",
+      "..",
+      "$",
+      "{",
+      "}",
+    ),
+    maxLength: 30,
+  }),
+  fc.constantFrom(
+    "",
+    " ",
+    "null",
+    "undefined",
+    "NaN",
+    "-1",
+    "0",
+    "1e309",
+    "__proto__",
+    "constructor",
+    "../../etc/passwd",
+    "%00",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+  ),
 );
 
 /** JSON values of every type, nested a little. */

@@ -42,7 +42,11 @@ async function hmac(hash: "SHA-256" | "SHA-384" | "SHA-512", secret: string, dat
 }
 
 /** A compact JWS of `header` and `payload`, signed with HMAC-`hash` under `secret` (or unsigned when null). */
-async function compact(header: Record<string, unknown>, payload: Record<string, unknown>, signing: { hash: "SHA-256" | "SHA-384" | "SHA-512"; secret: string } | null): Promise<string> {
+async function compact(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signing: { hash: "SHA-256" | "SHA-384" | "SHA-512"; secret: string } | null,
+): Promise<string> {
   const input = `${segment(header)}.${segment(payload)}`;
   return `${input}.${signing ? await hmac(signing.hash, signing.secret, input) : ""}`;
 }
@@ -56,19 +60,36 @@ type Forgery = (sub: string, marker: string) => Promise<string>;
 
 /** Each forgery is one way a token must fail; the right secret is used wherever only one other property is bent. */
 const forgeries: Record<string, fc.Arbitrary<Forgery>> = {
-  "alg none": fc.constantFrom("none", "None", "NONE", "nOnE", "").map((alg) => async (sub) => compact({ alg, typ: "JWT" }, validClaims(sub), null)),
-  "alg none with a signature": fc.constant(async (sub) => compact({ alg: "none" }, validClaims(sub), { hash: "SHA-256", secret: TEST_JWT_SECRET })),
+  "alg none": fc
+    .constantFrom("none", "None", "NONE", "nOnE", "")
+    .map((alg) => async (sub) => compact({ alg, typ: "JWT" }, validClaims(sub), null)),
+  "alg none with a signature": fc.constant(async (sub) =>
+    compact({ alg: "none" }, validClaims(sub), { hash: "SHA-256", secret: TEST_JWT_SECRET }),
+  ),
   "RS/ES header over an HMAC signature (key confusion)": fc
     .constantFrom("RS256", "ES256", "PS256", "EdDSA", "RS512")
     .map((alg) => async (sub) => compact({ alg, typ: "JWT" }, validClaims(sub), { hash: "SHA-256", secret: TEST_JWT_SECRET })),
   "another HMAC algorithm with the right secret": fc
     .constantFrom(["HS384", "SHA-384"] as const, ["HS512", "SHA-512"] as const, ["hs256", "SHA-256"] as const)
-    .map(([alg, hash]) => async (sub) => compact({ alg, typ: "JWT" }, validClaims(sub), { hash, secret: TEST_JWT_SECRET })),
+    .map(
+      ([alg, hash]) =>
+        async (sub) =>
+          compact({ alg, typ: "JWT" }, validClaims(sub), { hash, secret: TEST_JWT_SECRET }),
+    ),
   "wrong secret": fc
-    .oneof(fc.string({ minLength: 1, maxLength: 64 }), fc.constantFrom(`${TEST_JWT_SECRET} `, TEST_JWT_SECRET.slice(0, -1), TEST_JWT_SECRET.toUpperCase()))
+    .oneof(
+      fc.string({ minLength: 1, maxLength: 64 }),
+      fc.constantFrom(`${TEST_JWT_SECRET} `, TEST_JWT_SECRET.slice(0, -1), TEST_JWT_SECRET.toUpperCase()),
+    )
     .map((secret) => async (sub) => compact({ alg: "HS256", typ: "JWT" }, validClaims(sub), { hash: "SHA-256", secret })),
   "embedded key or key URL with a wrong secret": fc
-    .constantFrom({ jwk: { kty: "oct", k: base64url(encoder.encode("attacker")) } }, { jku: "https://evil.example/jwks" }, { kid: "../../dev/null" }, { kid: "' OR 1=1 --" }, { x5u: "https://evil.example/cert" })
+    .constantFrom(
+      { jwk: { kty: "oct", k: base64url(encoder.encode("attacker")) } },
+      { jku: "https://evil.example/jwks" },
+      { kid: "../../dev/null" },
+      { kid: "' OR 1=1 --" },
+      { x5u: "https://evil.example/cert" },
+    )
     .map((extra) => async (sub) => compact({ alg: "HS256", ...extra }, validClaims(sub), { hash: "SHA-256", secret: "attacker" })),
   "no exp": fc.constant(async (sub) => {
     const { exp: _, ...claims } = validClaims(sub);
@@ -82,25 +103,43 @@ const forgeries: Record<string, fc.Arbitrary<Forgery>> = {
     .map((ago) => async (sub) => callerToken(sub, { expiresInSeconds: -ago })),
   "not yet valid": fc
     .integer({ min: 120, max: 10 ** 8 })
-    .map((ahead) => async (sub) => compact({ alg: "HS256" }, { ...validClaims(sub), nbf: now() + ahead }, { hash: "SHA-256", secret: TEST_JWT_SECRET })),
+    .map(
+      (ahead) => async (sub) =>
+        compact({ alg: "HS256" }, { ...validClaims(sub), nbf: now() + ahead }, { hash: "SHA-256", secret: TEST_JWT_SECRET }),
+    ),
   "unusable subject": fc
     .constantFrom<unknown>(undefined, "", 42, null, ["a"], { id: "a" }, "x".repeat(256), true)
     .map((sub) => async () => compact({ alg: "HS256" }, { ...validClaims("ignored"), sub }, { hash: "SHA-256", secret: TEST_JWT_SECRET })),
-  "unknown critical header": fc.constant(async (sub) => compact({ alg: "HS256", crit: ["exp-ext"], "exp-ext": true }, validClaims(sub), { hash: "SHA-256", secret: TEST_JWT_SECRET })),
+  "unknown critical header": fc.constant(async (sub) =>
+    compact({ alg: "HS256", crit: ["exp-ext"], "exp-ext": true }, validClaims(sub), { hash: "SHA-256", secret: TEST_JWT_SECRET }),
+  ),
   "tampered payload under a valid signature": fc.constant(async (sub) => {
     const [header, , signature] = (await callerToken(sub)).split(".");
     return `${header}.${segment({ ...validClaims("someone-else"), scope: "admin" })}.${signature}`;
   }),
   "garbage segments": fc
-    .tuple(fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/), fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/), fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/))
-    .map(([a, b, c]) => async () => `${a}.${b}.${c}`),
-  "non-JSON header or payload": fc
-    .tuple(nastyString, nastyString)
-    .map(([header, payload]) => async () => `${base64url(encoder.encode(header))}.${base64url(encoder.encode(payload))}.${base64url(encoder.encode("sig"))}`),
-  "marker as the signature": fc.constant(async (sub, marker) => `${segment({ alg: "HS256" })}.${segment(validClaims(sub))}.${marker}`),
-  "huge token": fc.integer({ min: 8 * 1024, max: 96 * 1024 }).map((size) => async (sub, marker) =>
-    compact({ alg: "HS256", pad: "p".repeat(size) }, { ...validClaims(sub), marker }, { hash: "SHA-256", secret: "wrong-secret" }),
+    .tuple(
+      fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/),
+      fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/),
+      fc.stringMatching(/^[A-Za-z0-9_-]{0,80}$/),
+    )
+    .map(
+      ([a, b, c]) =>
+        async () =>
+          `${a}.${b}.${c}`,
+    ),
+  "non-JSON header or payload": fc.tuple(nastyString, nastyString).map(
+    ([header, payload]) =>
+      async () =>
+        `${base64url(encoder.encode(header))}.${base64url(encoder.encode(payload))}.${base64url(encoder.encode("sig"))}`,
   ),
+  "marker as the signature": fc.constant(async (sub, marker) => `${segment({ alg: "HS256" })}.${segment(validClaims(sub))}.${marker}`),
+  "huge token": fc
+    .integer({ min: 8 * 1024, max: 96 * 1024 })
+    .map(
+      (size) => async (sub, marker) =>
+        compact({ alg: "HS256", pad: "p".repeat(size) }, { ...validClaims(sub), marker }, { hash: "SHA-256", secret: "wrong-secret" }),
+    ),
 };
 
 /** How the token is put in the header: the scheme spelled right or wrong, extra tokens, stray whitespace. */
@@ -117,30 +156,44 @@ const framing = fc.constantFrom(
 );
 
 describe("forged caller tokens", () => {
-  it("every forged token on every JWT route is a 401 problem that changes nothing and never repeats the token", async () => {
-    const cases = fc.record({
-      kind: fc.constantFrom(...Object.keys(forgeries)),
-      route: fc.constantFrom(...JWT_ROUTES),
-      marker: secretMarker,
-    }).chain(({ kind, route, marker }) => fc.record({ kind: fc.constant(kind), route: fc.constant(route), marker: fc.constant(marker), forge: forgeries[kind]!, frame: framing }));
-    await fc.assert(
-      fc.asyncProperty(cases, async ({ kind, route, marker, forge, frame }) => {
-        const jwt = await forge(freshUserId("forger"), marker);
-        const authorization = frame(jwt);
-        const answer = await expectInvariants({
-          method: route.method,
-          path: route.path,
-          headers: { Authorization: authorization, ...(route.body ? { "Content-Type": "application/json" } : {}) },
-          body: route.body,
-          secrets: [marker, signatureOf(jwt), jwt.length > 40 ? jwt : ""],
-        });
-        expect(answer.status, kind).toBe(401);
-        expect(JSON.parse(answer.text)).toMatchObject({ type: "urn:connection-manager:problem:unauthorized" });
-        expect(answer.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
-      }),
-      { numRuns: RUNS.normal + 30 },
-    );
-  }, PROPERTY_TIMEOUT_MS);
+  it(
+    "every forged token on every JWT route is a 401 problem that changes nothing and never repeats the token",
+    async () => {
+      const cases = fc
+        .record({
+          kind: fc.constantFrom(...Object.keys(forgeries)),
+          route: fc.constantFrom(...JWT_ROUTES),
+          marker: secretMarker,
+        })
+        .chain(({ kind, route, marker }) =>
+          fc.record({
+            kind: fc.constant(kind),
+            route: fc.constant(route),
+            marker: fc.constant(marker),
+            forge: forgeries[kind]!,
+            frame: framing,
+          }),
+        );
+      await fc.assert(
+        fc.asyncProperty(cases, async ({ kind, route, marker, forge, frame }) => {
+          const jwt = await forge(freshUserId("forger"), marker);
+          const authorization = frame(jwt);
+          const answer = await expectInvariants({
+            method: route.method,
+            path: route.path,
+            headers: { Authorization: authorization, ...(route.body ? { "Content-Type": "application/json" } : {}) },
+            body: route.body,
+            secrets: [marker, signatureOf(jwt), jwt.length > 40 ? jwt : ""],
+          });
+          expect(answer.status, kind).toBe(401);
+          expect(JSON.parse(answer.text)).toMatchObject({ type: "urn:connection-manager:problem:unauthorized" });
+          expect(answer.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
+        }),
+        { numRuns: RUNS.normal + 30 },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
   it("a genuine token is accepted on the same routes, so the forgeries fail for what they bend and not by accident", async () => {
     for (const route of JWT_ROUTES) {

@@ -34,7 +34,13 @@ describe("activating a Google integration", () => {
     const view = await integration(user, "google-calendar");
     expect(view).toMatchObject({ status: "active", missing_scopes: [], connection_id: connectionId });
     const [newest] = await allConsents(user);
-    expect(newest).toMatchObject({ kind: "integration_activated", integration: "google-calendar", connection_id: connectionId, provider: "google", scopes: [CALENDAR] });
+    expect(newest).toMatchObject({
+      kind: "integration_activated",
+      integration: "google-calendar",
+      connection_id: connectionId,
+      provider: "google",
+      scopes: [CALENDAR],
+    });
     const actions = (await auditRowsOf(user)).map((row) => `${row.action}:${row.outcome}`);
     expect(actions).toContain("integration.activated:success");
   });
@@ -45,7 +51,9 @@ describe("activating a Google integration", () => {
 
     const answer = await activateOk(user, "google-calendar");
     expect(answer.status).toBe("authorization_required");
-    const { providerUrl } = await finishAuthorization((answer as { authorization_url: string }).authorization_url, { mock_flow: `int-${crypto.randomUUID()}` });
+    const { providerUrl } = await finishAuthorization((answer as { authorization_url: string }).authorization_url, {
+      mock_flow: `int-${crypto.randomUUID()}`,
+    });
 
     expect(scopeParam(providerUrl)).toEqual([CALENDAR, "email", "openid", "profile"].sort());
     expect(providerUrl.searchParams.get("include_granted_scopes")).toBe("true");
@@ -67,7 +75,11 @@ describe("activating a Google integration", () => {
     const user = freshUser("int-pending");
     const connectionId = await connectGoogle(user);
     await activateOk(user, "google-calendar");
-    expect(await integration(user, "google-calendar")).toMatchObject({ status: "authorization_required", missing_scopes: [CALENDAR], connection_id: connectionId });
+    expect(await integration(user, "google-calendar")).toMatchObject({
+      status: "authorization_required",
+      missing_scopes: [CALENDAR],
+      connection_id: connectionId,
+    });
     const actions = (await auditRowsOf(user)).map((row) => row.action);
     expect(actions).toContain("integration.authorization_required");
   });
@@ -100,7 +112,11 @@ describe("activating a Google integration", () => {
     const problem = await expectProblem(callback, 403, "scope-not-granted");
     expect(problem.missing_scopes).toEqual([GMAIL_SEND]);
 
-    expect(await integration(user, "gmail")).toMatchObject({ status: "authorization_required", missing_scopes: [GMAIL_SEND], connection_id: connectionId });
+    expect(await integration(user, "gmail")).toMatchObject({
+      status: "authorization_required",
+      missing_scopes: [GMAIL_SEND],
+      connection_id: connectionId,
+    });
     const consents = await allConsents(user);
     expect(consents[0]).toMatchObject({ kind: "reduction", connection_id: connectionId, missing_scopes: [GMAIL_SEND] });
     expect(consents[0]!.scopes).toContain(GMAIL_READ);
@@ -189,8 +205,18 @@ describe("GET /v1/integrations", () => {
     expect(response.status).toBe(200);
     for (const entry of ((await response.json()) as { integrations: { key: string }[] }).integrations) byKey.set(entry.key, entry);
 
-    expect(byKey.get("google-calendar")).toMatchObject({ provider: "google", status: "active", missing_scopes: [], connection_id: connectionId, scopes: [CALENDAR] });
-    expect(byKey.get("gmail")).toMatchObject({ status: "authorization_required", missing_scopes: [GMAIL_READ, GMAIL_SEND], connection_id: connectionId });
+    expect(byKey.get("google-calendar")).toMatchObject({
+      provider: "google",
+      status: "active",
+      missing_scopes: [],
+      connection_id: connectionId,
+      scopes: [CALENDAR],
+    });
+    expect(byKey.get("gmail")).toMatchObject({
+      status: "authorization_required",
+      missing_scopes: [GMAIL_READ, GMAIL_SEND],
+      connection_id: connectionId,
+    });
     expect(byKey.get("google-drive")).toMatchObject({ status: "inactive", missing_scopes: [DRIVE], connection_id: connectionId });
     expect(byKey.get("outlook-mail")).toMatchObject({ status: "inactive", connection_id: null });
   });
@@ -199,7 +225,9 @@ describe("GET /v1/integrations", () => {
     const user = freshUser("int-reauth");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
-    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(connectionId).run();
+    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
+      .bind(connectionId)
+      .run();
     expect(await integration(user, "google-calendar")).toMatchObject({ status: "needs_reauth", connection_id: connectionId });
   });
 });

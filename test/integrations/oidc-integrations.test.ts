@@ -4,10 +4,24 @@ import { parseConfig } from "../../src/config";
 import { integrationCatalogue } from "../../src/integrations/catalogue";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
-import { activateOk, allConsents, appCall, finishAuthorization, freshUser, integration, jsonHeaders, type Call } from "../support/integration-helpers";
+import {
+  activateOk,
+  allConsents,
+  appCall,
+  finishAuthorization,
+  freshUser,
+  integration,
+  jsonHeaders,
+  type Call,
+} from "../support/integration-helpers";
 import { expectProblem } from "../support/refresh-fixtures";
 
-const LOCAL_API = { key: "local-api", name: "Local API", description: "Reads and writes the local API.", scopes: ["api:read", "api:write"] };
+const LOCAL_API = {
+  key: "local-api",
+  name: "Local API",
+  description: "Reads and writes the local API.",
+  scopes: ["api:read", "api:write"],
+};
 
 function oidcProviders(integrations: unknown[]): string {
   return JSON.stringify([
@@ -38,7 +52,11 @@ async function controlAccount(account: string, behaviour: { deny_scopes?: string
 }
 
 async function connectThrough(call: Call, userId: string, account: string, scopes: string[]): Promise<string> {
-  const begun = await call(`/v1/connect/${LOCAL_OIDC_ID}`, { method: "POST", headers: await jsonHeaders(userId), body: JSON.stringify({ scopes }) });
+  const begun = await call(`/v1/connect/${LOCAL_OIDC_ID}`, {
+    method: "POST",
+    headers: await jsonHeaders(userId),
+    body: JSON.stringify({ scopes }),
+  });
   expect(begun.status).toBe(201);
   const { authorization_url } = (await begun.json()) as { authorization_url: string };
   const { callback } = await finishAuthorization(authorization_url, { login_hint: account }, call);
@@ -59,7 +77,9 @@ describe("the integration catalogue", () => {
   });
 
   it("refuses a declared integration whose scopes the provider does not allow, naming the variable", () => {
-    expect(() => parseConfig({ ...env, OIDC_PROVIDERS: oidcProviders([{ ...LOCAL_API, scopes: ["api:admin"] }]) })).toThrow(/OIDC_PROVIDERS/);
+    expect(() => parseConfig({ ...env, OIDC_PROVIDERS: oidcProviders([{ ...LOCAL_API, scopes: ["api:admin"] }]) })).toThrow(
+      /OIDC_PROVIDERS/,
+    );
   });
 });
 
@@ -74,9 +94,19 @@ describe("activating an integration of the local OpenID provider end to end", ()
     expect(answer.status).toBe("authorization_required");
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "authorization_required", missing_scopes: ["api:write"] });
 
-    const { providerUrl, callback } = await finishAuthorization((answer as { authorization_url: string }).authorization_url, { login_hint: account }, call);
+    const { providerUrl, callback } = await finishAuthorization(
+      (answer as { authorization_url: string }).authorization_url,
+      { login_hint: account },
+      call,
+    );
     // No incremental consent at a plain OIDC provider: what is already granted is asked for again.
-    expect((providerUrl.searchParams.get("scope") ?? "").split(" ").sort()).toEqual(["api:read", "api:write", "email", "offline_access", "openid"]);
+    expect((providerUrl.searchParams.get("scope") ?? "").split(" ").sort()).toEqual([
+      "api:read",
+      "api:write",
+      "email",
+      "offline_access",
+      "openid",
+    ]);
     // OIDC Core §11: offline_access needs consent again, or the server drops it from the new grant.
     expect(providerUrl.searchParams.get("prompt")).toBe("consent");
     expect(callback.status, await callback.clone().text()).toBe(200);
@@ -123,6 +153,8 @@ describe("activating an integration of the local OpenID provider end to end", ()
     const [newest] = await allConsents(user, call);
     expect(newest).toMatchObject({ kind: "reduction", missing_scopes: ["api:write"] });
     const response = await call("/v1/consents", { headers: await authHeaders(user) });
-    expect(((await response.json()) as { consents: { kind: string }[] }).consents.some((consent) => consent.kind === "integration_activated")).toBe(false);
+    expect(
+      ((await response.json()) as { consents: { kind: string }[] }).consents.some((consent) => consent.kind === "integration_activated"),
+    ).toBe(false);
   });
 });

@@ -16,7 +16,12 @@ function jwksUrl(jwks: unknown): string {
 }
 
 async function sign(key: CryptoKey, alg: "RS256" | "ES256", kid: string, sub: string, expiresIn = "10m"): Promise<string> {
-  return new SignJWT({ scope: "connections:token" }).setProtectedHeader({ alg, kid, typ: "JWT" }).setSubject(sub).setIssuedAt().setExpirationTime(expiresIn).sign(key);
+  return new SignJWT({ scope: "connections:token" })
+    .setProtectedHeader({ alg, kid, typ: "JWT" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(key);
 }
 
 function listConnections(token: string): Promise<Response> {
@@ -63,7 +68,9 @@ describe("caller authentication with a JWKS", () => {
 
 describe("caller subject", () => {
   it("refuses a subject longer than 255 characters", async () => {
-    const response = await appWithEnv(env)("/v1/connections", { headers: { Authorization: `Bearer ${await callerToken("u".repeat(256))}` } });
+    const response = await appWithEnv(env)("/v1/connections", {
+      headers: { Authorization: `Bearer ${await callerToken("u".repeat(256))}` },
+    });
     expect(response.status).toBe(401);
     expect(((await response.json()) as { detail: string }).detail).toBe("The token has no usable subject.");
   });

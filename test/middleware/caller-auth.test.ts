@@ -71,7 +71,10 @@ describe("caller authentication", () => {
   });
 
   it("refuses a token without sub", async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("10m")
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
     await expectUnauthorized(await withBearer(token), token);
   });
 
@@ -92,7 +95,9 @@ describe("caller authentication", () => {
   it("records failed authentications in the audit trail without the token", async () => {
     const token = await callerToken("auth-user-audited", { expiresInSeconds: -120 });
     await withBearer(token);
-    const rows = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE action = 'auth.failed'").all<{ detail: string }>();
+    const rows = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE action = 'auth.failed'").all<{
+      detail: string;
+    }>();
     expect(rows.results.length).toBeGreaterThan(0);
     expect(rows.results.some((row) => JSON.parse(row.detail).reason === "expired")).toBe(true);
     expect(JSON.stringify(rows.results)).not.toContain(token.split(".")[2]);

@@ -117,7 +117,9 @@ describe("Production endpoints (no endpoint overrides configured)", () => {
 describe("Authorization URL safeguards", () => {
   it("a PKCE provider refuses to build an authorization URL without a code verifier", async () => {
     const google = configuredProvider("google");
-    await expect(google.authorizationUrl(authorizationRequest(google, { codeVerifier: null }))).rejects.toThrow(/PKCE code verifier is required/);
+    await expect(google.authorizationUrl(authorizationRequest(google, { codeVerifier: null }))).rejects.toThrow(
+      /PKCE code verifier is required/,
+    );
   });
 
   it("a provider without credentials refuses to build an authorization URL", async () => {

@@ -78,7 +78,11 @@ describe("Notion identity refusals and partial owners", () => {
   };
 
   it("fails identity when the token response has no workspace_id", async () => {
-    expect(await identifyWith({ workspace_id: "" })).toEqual({ ok: false, reason: "identity_failed", detail: "token response has no workspace_id" });
+    expect(await identifyWith({ workspace_id: "" })).toEqual({
+      ok: false,
+      reason: "identity_failed",
+      detail: "token response has no workspace_id",
+    });
   });
 
   it("fails identity when a user-owned token names no user", async () => {

@@ -84,7 +84,10 @@ describe("OIDC tokens and identity", () => {
   it("identifies the account by the verified id_token's sub", async () => {
     const { provider } = await oidcProvider();
     const { request, result } = await connect(provider, { mock_account: JSON.stringify({ sub: "oidc-user-1" }) });
-    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: true, account: { id: "oidc-user-1" } });
+    expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({
+      ok: true,
+      account: { id: "oidc-user-1" },
+    });
   });
 
   it("accepts an ES256 id_token when the document advertises ES256", async () => {

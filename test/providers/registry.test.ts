@@ -7,7 +7,9 @@ import { mockOrigin } from "./support";
 
 describe("provider registry", () => {
   it("lists the built-in providers, then the configured OIDC providers", () => {
-    const ids = getProviderRegistry(getConfig(env)).list().map((provider) => provider.id);
+    const ids = getProviderRegistry(getConfig(env))
+      .list()
+      .map((provider) => provider.id);
     expect(ids).toEqual(["google", "youtube", "microsoft", "notion", "local-oidc"]);
   });
 

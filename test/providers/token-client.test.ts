@@ -20,7 +20,10 @@ describe("token client classification", () => {
     const result = await requestToken(
       against({ body: json({ access_token: "at", refresh_token: "rt", expires_in: 3599, scope: "a b", id_token: "idt" }) }),
     );
-    expect(result).toMatchObject({ ok: true, tokens: { accessToken: "at", refreshToken: "rt", expiresIn: 3599, scope: "a b", idToken: "idt" } });
+    expect(result).toMatchObject({
+      ok: true,
+      tokens: { accessToken: "at", refreshToken: "rt", expiresIn: 3599, scope: "a b", idToken: "idt" },
+    });
   });
 
   it("accepts expires_in as a numeric string", async () => {
@@ -38,7 +41,13 @@ describe("token client classification", () => {
     const result = await requestToken(against({ status: "400", body }));
     expect(result).toEqual({
       ok: false,
-      failure: { kind: "oauth_error", status: 400, error: "invalid_grant", description: "Token has been expired or revoked.", retryAfterSeconds: null },
+      failure: {
+        kind: "oauth_error",
+        status: 400,
+        error: "invalid_grant",
+        description: "Token has been expired or revoked.",
+        retryAfterSeconds: null,
+      },
     });
   });
 
@@ -94,7 +103,9 @@ describe("token client requests", () => {
 
   it("sends a JSON body with extra headers when asked", async () => {
     const flow = uniqueFlow("json");
-    await requestToken(against({ mock_flow: flow, body: json({ access_token: "at" }) }, { encoding: "json", headers: { "Notion-Version": "v" } }));
+    await requestToken(
+      against({ mock_flow: flow, body: json({ access_token: "at" }) }, { encoding: "json", headers: { "Notion-Version": "v" } }),
+    );
     const [request] = await mockRequests({ flow });
     expect(request?.headers["content-type"]).toBe("application/json");
     expect(request?.headers["notion-version"]).toBe("v");

@@ -59,13 +59,17 @@ describe("YouTube channels lookup", () => {
   });
 
   it("fails identity when the channels lookup answers something that is not JSON", async () => {
-    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ body: "<html>oops</html>", content_type: "text/html" }) });
+    const provider = providerWithBindings("youtube", {
+      YOUTUBE_USERINFO_URL: respondUrl({ body: "<html>oops</html>", content_type: "text/html" }),
+    });
     const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
     expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
   });
 
   it("identifies a channel that has no title by its id alone", async () => {
-    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }) });
+    const provider = providerWithBindings("youtube", {
+      YOUTUBE_USERINFO_URL: respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }),
+    });
     const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
     expect(identity).toEqual({ ok: true, account: { id: "UCuntitled" } });
   });

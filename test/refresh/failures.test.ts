@@ -50,7 +50,11 @@ describe("a refresh refused with invalid_grant", () => {
     const before = await storedRow(google.connectionId);
     await vend(google.userId, google.connectionId);
     const row = await storedRow(google.connectionId);
-    expect(row).toMatchObject({ status: "needs_reauth", status_reason: "invalid_grant", refresh_token_ciphertext: before.refresh_token_ciphertext });
+    expect(row).toMatchObject({
+      status: "needs_reauth",
+      status_reason: "invalid_grant",
+      refresh_token_ciphertext: before.refresh_token_ciphertext,
+    });
     const shown = await callWorker(`/v1/connections/${google.connectionId}`, { headers: await authHeaders(google.userId) });
     expect(((await shown.json()) as { status: string }).status).toBe("needs_reauth");
   });
@@ -77,7 +81,9 @@ describe("a refresh refused with invalid_grant", () => {
 describe("a connection marked needs_reauth after a vend read it as active", () => {
   it("is refused by the Durable Object itself, without an upstream call", async () => {
     const google = await connectMock("google", "fail-reauth-late");
-    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(google.connectionId).run();
+    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
+      .bind(google.connectionId)
+      .run();
     const result = await env.USER_VAULT.getByName(google.userId).refresh({
       userId: google.userId,
       connectionId: google.connectionId,
@@ -172,7 +178,9 @@ describe("a transient refresh failure", () => {
 
   it("gives the caller the stored token when it is still unexpired and no refresh was forced", async () => {
     const google = await connectMock("google", "fail-stored-ok");
-    await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?").bind(Date.now() + 120_000, google.connectionId).run();
+    await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
+      .bind(Date.now() + 120_000, google.connectionId)
+      .run();
     await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
     const stored = await storedPlaintext(google, "access_token");
 
@@ -211,7 +219,12 @@ describe("a transient refresh failure", () => {
     await endCooldown(google.connectionId);
     const token = await vendOk(google);
     expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
-    expect(await storedRow(google.connectionId)).toMatchObject({ status: "active", refresh_failures: 0, refresh_blocked_until: null, last_refresh_failure: null });
+    expect(await storedRow(google.connectionId)).toMatchObject({
+      status: "active",
+      refresh_failures: 0,
+      refresh_blocked_until: null,
+      last_refresh_failure: null,
+    });
   });
 
   it("backs off longer after consecutive failures", async () => {
@@ -308,7 +321,9 @@ describe("failures at the local oidc-provider", () => {
   it("client credentials refused (invalid_client): 502 and the connection stays active", async () => {
     const oidc = await connectLocalOidc("oidc-client");
     await expireStoredToken(oidc.connectionId);
-    await interceptRefreshGrants(oidc, (forward) => forward({ Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:wrong-secret`)}` }));
+    await interceptRefreshGrants(oidc, (forward) =>
+      forward({ Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:wrong-secret`)}` }),
+    );
 
     await expectProblem(await vend(oidc.userId, oidc.connectionId), 502, "provider-rejected-client");
     expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", last_refresh_failure: "invalid_client" });
@@ -325,7 +340,11 @@ describe("failures at the local oidc-provider", () => {
     });
 
     await expectProblem(await vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
-    expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", refresh_token_ciphertext: before.refresh_token_ciphertext, last_refresh_failure: "network" });
+    expect(await storedRow(oidc.connectionId)).toMatchObject({
+      status: "active",
+      refresh_token_ciphertext: before.refresh_token_ciphertext,
+      last_refresh_failure: "network",
+    });
 
     await endCooldown(oidc.connectionId);
     await vendOk(oidc);

@@ -69,14 +69,19 @@ async function vend(userId: string, connectionId: string, body: object = {}, cal
 async function runCron(now = Date.now()): Promise<Record<string, unknown>> {
   const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
   await runScheduledTasks(env, now);
-  const lines = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>).filter((line) => line.message === "cron.re_encrypt");
+  const lines = log.mock.calls
+    .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+    .filter((line) => line.message === "cron.re_encrypt");
   log.mockRestore();
   expect(lines).toHaveLength(1);
   return lines[0]!;
 }
 
 async function keyIdsOfAllRows(): Promise<Record<string, number>> {
-  const { results } = await env.DB.prepare("SELECT key_id, COUNT(*) AS n FROM connections GROUP BY key_id").all<{ key_id: string; n: number }>();
+  const { results } = await env.DB.prepare("SELECT key_id, COUNT(*) AS n FROM connections GROUP BY key_id").all<{
+    key_id: string;
+    n: number;
+  }>();
   return Object.fromEntries(results.map((row) => [row.key_id, row.n]));
 }
 
@@ -93,7 +98,10 @@ describe("after a new key is put first in the ring", () => {
     const call = appWithEnv(envWithKeys(ring));
     const flow = uniqueFlow("rotation-new-write");
 
-    const response = await connectThroughApp(call, "rotation-new-write", "google", { mock_flow: flow, mock_account: JSON.stringify({ sub: flow }) });
+    const response = await connectThroughApp(call, "rotation-new-write", "google", {
+      mock_flow: flow,
+      mock_account: JSON.stringify({ sub: flow }),
+    });
 
     expect(response.status).toBe(200);
     const { connection } = (await response.json()) as { connection: { id: string } };
@@ -113,15 +121,19 @@ describe("after a new key is put first in the ring", () => {
     const responses = [await vend("rotation-read", underK1.id, {}, call), await vend("rotation-read", underK2.id, {}, call)];
 
     expect(responses.map((response) => response.status)).toEqual([200, 200]);
-    expect(await Promise.all(responses.map(async (response) => ((await response.json()) as { access_token: string }).access_token))).toEqual([
-      "at-under-k1",
-      "at-under-k2",
-    ]);
+    expect(
+      await Promise.all(responses.map(async (response) => ((await response.json()) as { access_token: string }).access_token)),
+    ).toEqual(["at-under-k1", "at-under-k2"]);
   });
 
   it("refreshing a connection written under the old key rewrites both its tokens under the new key", async () => {
     const google = await googleTokens();
-    const row = await seedConnection({ userId: "rotation-refresh", keys: K1, refreshToken: google.refreshToken, expiresAt: Date.now() + 60_000 });
+    const row = await seedConnection({
+      userId: "rotation-refresh",
+      keys: K1,
+      refreshToken: google.refreshToken,
+      expiresAt: Date.now() + 60_000,
+    });
 
     const response = await vend("rotation-refresh", row.id);
 
@@ -164,7 +176,12 @@ describe("re-encryption by the cron", () => {
   }, 60_000);
 
   it("leaves every token readable without the old key, unchanged in plain text", async () => {
-    const old = await seedConnections(12, (index) => ({ userId: `rotation-retire-${index % 3}`, keys: K1, accessToken: `at-${index}`, refreshToken: `rt-${index}` }));
+    const old = await seedConnections(12, (index) => ({
+      userId: `rotation-retire-${index % 3}`,
+      keys: K1,
+      accessToken: `at-${index}`,
+      refreshToken: `rt-${index}`,
+    }));
 
     await runCron();
 
@@ -181,7 +198,9 @@ describe("re-encryption by the cron", () => {
 
     await runCron();
 
-    const event = await env.DB.prepare("SELECT actor, outcome, detail FROM audit_events WHERE action = 'keys.re_encrypted' ORDER BY at DESC LIMIT 1").first<{ actor: string; outcome: string; detail: string }>();
+    const event = await env.DB.prepare(
+      "SELECT actor, outcome, detail FROM audit_events WHERE action = 'keys.re_encrypted' ORDER BY at DESC LIMIT 1",
+    ).first<{ actor: string; outcome: string; detail: string }>();
     expect(event).toMatchObject({ actor: "cron", outcome: "success" });
     expect(JSON.parse(event!.detail)).toMatchObject({ re_encrypted: 3, key_id: "k2" });
   });
@@ -204,7 +223,12 @@ describe("re-encryption by the cron", () => {
     const hot = await seedConnections(24, (index) => ({ userId: users[index % users.length]!, keys: K1, accessToken: `hot-${index}` }));
     // A few that need a refresh through the Durable Object while the cron goes through the same objects.
     const google = await googleTokens();
-    const expiring = await seedConnections(3, (index) => ({ userId: users[index]!, keys: K1, refreshToken: google.refreshToken, expiresAt: now + 60_000 }));
+    const expiring = await seedConnections(3, (index) => ({
+      userId: users[index]!,
+      keys: K1,
+      refreshToken: google.refreshToken,
+      expiresAt: now + 60_000,
+    }));
     let cronDone = false;
     const statuses: number[] = [];
     const wrongTokens: string[] = [];
@@ -250,7 +274,14 @@ describe("re-encryption and a concurrent token write", () => {
   it("waits for a refresh under way in the Durable Object, so the rotated refresh token survives", async () => {
     const flow = uniqueFlow("rotation-race");
     const tokens = tokensOf((await connect(configuredProvider("notion"), { mock_flow: flow })).result);
-    const row = await seedConnection({ userId: "rotation-race", provider: "notion", keys: K1, refreshToken: tokens.refreshToken, accessToken: tokens.accessToken, expiresAt: null });
+    const row = await seedConnection({
+      userId: "rotation-race",
+      provider: "notion",
+      keys: K1,
+      refreshToken: tokens.refreshToken,
+      accessToken: tokens.accessToken,
+      expiresAt: null,
+    });
     // Notion rotates, and the old refresh token dies: writing it back would break the connection.
     await queueResponses(flow, "token", [{ failure: "delay", delay_ms: 700 }]);
     const tokenPath = "/notion/v1/oauth/token";
@@ -290,11 +321,15 @@ describe("re-encryption and a concurrent token write", () => {
       audit: async () => undefined,
       // A reconnect (written by the Worker, not the Durable Object) lands between re-encryption's read and its write.
       writeConnection: async (...args) => {
-        const reconnected = await updateConnection(db, { ...owner, id: row.id, expectedVersion: row.version }, {
-          accessTokenCiphertext: await cipher.encrypt("at-new", { ...owner, field: "access_token" }),
-          refreshTokenCiphertext: await cipher.encrypt("rt-new", { ...owner, field: "refresh_token" }),
-          keyId: cipher.currentKeyId,
-        });
+        const reconnected = await updateConnection(
+          db,
+          { ...owner, id: row.id, expectedVersion: row.version },
+          {
+            accessTokenCiphertext: await cipher.encrypt("at-new", { ...owner, field: "access_token" }),
+            refreshTokenCiphertext: await cipher.encrypt("rt-new", { ...owner, field: "refresh_token" }),
+            keyId: cipher.currentKeyId,
+          },
+        );
         expect(reconnected).toBe(true);
         return updateConnection(...args);
       },

@@ -27,7 +27,9 @@ describe("connection removal edge cases", () => {
     const connected = await connectMock("google", "remove-undecryptable");
     const row = await storedRow(connected.connectionId);
     expect(row).toBeTruthy();
-    await env.DB.prepare("UPDATE connections SET refresh_token_ciphertext = access_token_ciphertext WHERE id = ?").bind(connected.connectionId).run();
+    await env.DB.prepare("UPDATE connections SET refresh_token_ciphertext = access_token_ciphertext WHERE id = ?")
+      .bind(connected.connectionId)
+      .run();
 
     expect(await remove(connected.userId, connected.connectionId)).toEqual({ kind: "removed", upstream: "failed" });
 

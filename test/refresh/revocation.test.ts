@@ -47,19 +47,25 @@ interface AuditRow {
 }
 
 async function auditOf(connectionId: string): Promise<AuditRow[]> {
-  const { results } = await env.DB.prepare("SELECT action, outcome, actor, detail FROM audit_events WHERE connection_id = ? ORDER BY at, id")
+  const { results } = await env.DB.prepare(
+    "SELECT action, outcome, actor, detail FROM audit_events WHERE connection_id = ? ORDER BY at, id",
+  )
     .bind(connectionId)
     .all<{ action: string; outcome: string; actor: string; detail: string }>();
   return results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown> }));
 }
 
 async function consentKinds(connectionId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT kind FROM consents WHERE connection_id = ? ORDER BY created_at, id").bind(connectionId).all<{ kind: string }>();
+  const { results } = await env.DB.prepare("SELECT kind FROM consents WHERE connection_id = ? ORDER BY created_at, id")
+    .bind(connectionId)
+    .all<{ kind: string }>();
   return results.map((row) => row.kind);
 }
 
 async function pendingWriteKeys(userId: string): Promise<string[]> {
-  return runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) => [...(await state.storage.list({ prefix: "pending-write:" })).keys()]);
+  return runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) => [
+    ...(await state.storage.list({ prefix: "pending-write:" })).keys(),
+  ]);
 }
 
 describe("disconnecting a Google connection", () => {
@@ -72,7 +78,10 @@ describe("disconnecting a Google connection", () => {
 
     const revocations = await mockRequests({ flow, path: "/google/revoke" });
     expect(revocations).toHaveLength(1);
-    expect(Object.fromEntries(new URLSearchParams(revocations[0]!.body))).toMatchObject({ token: refreshToken, token_type_hint: "refresh_token" });
+    expect(Object.fromEntries(new URLSearchParams(revocations[0]!.body))).toMatchObject({
+      token: refreshToken,
+      token_type_hint: "refresh_token",
+    });
     const state = await mockFlow(flow);
     expect(state.revocations).toBe(1);
     expect(state.refresh_tokens.every((token) => !token.alive)).toBe(true);
@@ -86,8 +95,13 @@ describe("disconnecting a Google connection", () => {
     const { id } = await connectedAtMock(userId, "google");
     // A refreshed token pair whose D1 write had failed, as the Durable Object keeps it until D1 has it.
     const row = (await readRow(id))!;
-    const leftover: PendingWrite = { expectedVersion: row.version + 5, update: { refreshTokenCiphertext: row.refreshTokenCiphertext, accessTokenCiphertext: row.accessTokenCiphertext } };
-    await runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) => state.storage.put(`pending-write:${id}`, leftover));
+    const leftover: PendingWrite = {
+      expectedVersion: row.version + 5,
+      update: { refreshTokenCiphertext: row.refreshTokenCiphertext, accessTokenCiphertext: row.accessTokenCiphertext },
+    };
+    await runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) =>
+      state.storage.put(`pending-write:${id}`, leftover),
+    );
     expect(await pendingWriteKeys(userId)).toEqual([`pending-write:${id}`]);
 
     expect((await disconnect(userId, id)).status).toBe(204);
@@ -103,7 +117,9 @@ describe("disconnecting a Google connection", () => {
     await disconnect(userId, id);
 
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
-    const consents = (await (await callWorker("/v1/consents", { headers: await authHeaders(userId) })).json()) as { consents: { kind: string }[] };
+    const consents = (await (await callWorker("/v1/consents", { headers: await authHeaders(userId) })).json()) as {
+      consents: { kind: string }[];
+    };
     expect(consents.consents[0]).toMatchObject({ kind: "withdrawal" });
   });
 
@@ -151,8 +167,16 @@ describe("an upstream revocation failure", () => {
     expect(await readRow(id)).toBeNull();
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
     const audit = await auditOf(id);
-    expect(audit).toContainEqual(expect.objectContaining({ action: "token.revoked", outcome: "failure", detail: expect.objectContaining({ credential: "refresh", ...reason }) }));
-    expect(audit).toContainEqual(expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "failed" } }));
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        action: "token.revoked",
+        outcome: "failure",
+        detail: expect.objectContaining({ credential: "refresh", ...reason }),
+      }),
+    );
+    expect(audit).toContainEqual(
+      expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "failed" } }),
+    );
     expect(JSON.stringify(audit)).not.toMatch(/1\/\/mock|ya29/);
   });
 });
@@ -236,7 +260,9 @@ describe("disconnecting a Microsoft connection", () => {
     expect(await readRow(id)).toBeNull();
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
     const audit = await auditOf(id);
-    expect(audit).toContainEqual(expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "unsupported" } }));
+    expect(audit).toContainEqual(
+      expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "unsupported" } }),
+    );
     expect(audit.filter((event) => event.action === "token.revoked")).toEqual([]);
   });
 });
@@ -275,7 +301,9 @@ describe("DELETE /v1/me", () => {
     expect(await consentKinds(google.id)).toEqual(["grant", "withdrawal"]);
     expect(await consentKinds(notion.id)).toEqual(["grant", "withdrawal"]);
     expect(await countEvents()).toBeGreaterThan(eventsBefore);
-    const erased = await env.DB.prepare("SELECT outcome, detail FROM audit_events WHERE user_id = ? AND action = 'user.erased'").bind(userId).first<{ outcome: string; detail: string }>();
+    const erased = await env.DB.prepare("SELECT outcome, detail FROM audit_events WHERE user_id = ? AND action = 'user.erased'")
+      .bind(userId)
+      .first<{ outcome: string; detail: string }>();
     expect(erased?.outcome).toBe("success");
     expect(JSON.parse(erased!.detail)).toMatchObject({ connections: 2 });
   });

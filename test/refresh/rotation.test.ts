@@ -55,7 +55,9 @@ describe("refreshing at a provider that rotates refresh tokens", () => {
 
 describe("a D1 write failure right after a rotation", () => {
   /** Refreshes once at the local oidc-provider with the D1 write failing; returns what the caller was given. */
-  async function refreshWithFailedWrite(label: string): Promise<{ oidc: Connected; vended: string; before: Awaited<ReturnType<typeof storedRow>> }> {
+  async function refreshWithFailedWrite(
+    label: string,
+  ): Promise<{ oidc: Connected; vended: string; before: Awaited<ReturnType<typeof storedRow>> }> {
     const oidc = await connectLocalOidc(label);
     await expireStoredToken(oidc.connectionId);
     const before = await storedRow(oidc.connectionId);
@@ -75,7 +77,9 @@ describe("a D1 write failure right after a rotation", () => {
     const { oidc, vended } = await refreshWithFailedWrite("wal-ciphertext");
     const pending = await pendingWrites(oidc.userId);
     expect([...pending.keys()]).toEqual([`pending-write:${oidc.connectionId}`]);
-    const copy = pending.get(`pending-write:${oidc.connectionId}`) as { update: { accessTokenCiphertext: string; refreshTokenCiphertext: string } };
+    const copy = pending.get(`pending-write:${oidc.connectionId}`) as {
+      update: { accessTokenCiphertext: string; refreshTokenCiphertext: string };
+    };
     expect(copy.update.accessTokenCiphertext).toMatch(/^v1\.k2\./);
     expect(copy.update.refreshTokenCiphertext).toMatch(/^v1\.k2\./);
 

@@ -42,7 +42,12 @@ describe("concurrent vends of an expired token", () => {
     await expireStoredToken(google.connectionId);
     const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
-    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({}))));
+    const tokens = await tokensOf(
+      await vendConcurrently(
+        google,
+        Array.from({ length: CALLERS }, () => ({})),
+      ),
+    );
 
     expect(held.arrived()).toBe(CALLERS);
     expect(held.attempts()).toBe(1);
@@ -71,7 +76,12 @@ describe("concurrent vends of an expired token", () => {
     const old = await storedPlaintext(google, "access_token");
     const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
-    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ force_refresh: true }))));
+    const tokens = await tokensOf(
+      await vendConcurrently(
+        google,
+        Array.from({ length: CALLERS }, () => ({ force_refresh: true })),
+      ),
+    );
 
     expect(held.attempts()).toBe(1);
     expect(theOneToken(tokens)).not.toBe(old);
@@ -108,7 +118,12 @@ describe("callers reporting a rejected token", () => {
     const rejected = await storedPlaintext(google, "access_token");
     const held = await holdRefreshUntilCallersArrive(google, CALLERS);
 
-    const tokens = await tokensOf(await vendConcurrently(google, Array.from({ length: CALLERS }, () => ({ rejected_token: rejected }))));
+    const tokens = await tokensOf(
+      await vendConcurrently(
+        google,
+        Array.from({ length: CALLERS }, () => ({ rejected_token: rejected })),
+      ),
+    );
 
     expect(held.attempts()).toBe(1);
     expect(await refreshGrantsSent(google.flow)).toHaveLength(1);

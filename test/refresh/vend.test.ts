@@ -110,14 +110,19 @@ describe("vending a stored token", () => {
   it.each([
     ["a still-valid token", {}],
     ["force_refresh", { force_refresh: true }],
-  ])("answers 409 with connection_status needs_reauth for a connection that needs re-authorization (%s), without calling the provider", async (_case, body) => {
-    const google = await connectMock("google", "vend-reauth");
-    await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?").bind(google.connectionId).run();
-    const problem = await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
-    expect(problem.connection_status).toBe("needs_reauth");
-    expect(JSON.stringify(problem)).not.toMatch(/ya29\.|1\/\/mock-/);
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
-  });
+  ])(
+    "answers 409 with connection_status needs_reauth for a connection that needs re-authorization (%s), without calling the provider",
+    async (_case, body) => {
+      const google = await connectMock("google", "vend-reauth");
+      await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
+        .bind(google.connectionId)
+        .run();
+      const problem = await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
+      expect(problem.connection_status).toBe("needs_reauth");
+      expect(JSON.stringify(problem)).not.toMatch(/ya29\.|1\/\/mock-/);
+      expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    },
+  );
 
   it.each([
     ["an unknown field", { min_validity_seconds: 60, scope: "openid" }],

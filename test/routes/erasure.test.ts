@@ -4,7 +4,15 @@ import { describe, expect, it } from "vitest";
 import type { UserVault } from "../../src/refresh/user-vault";
 import { authHeaders } from "../support/caller-token";
 import { requestAuthorizationUrl } from "../support/flows";
-import { activateOk, allConsents, auditRowsOf, connectGoogle, finishAuthorization, freshUser, integrations } from "../support/integration-helpers";
+import {
+  activateOk,
+  allConsents,
+  auditRowsOf,
+  connectGoogle,
+  finishAuthorization,
+  freshUser,
+  integrations,
+} from "../support/integration-helpers";
 import { expectProblem, failNextConnectionWrite, pendingWrites, vend, vendOk } from "../support/refresh-fixtures";
 import { callWorker } from "../support/worker";
 
@@ -35,7 +43,9 @@ async function kvFlowsOf(userId: string): Promise<string[]> {
 }
 
 async function vaultKeys(userId: string): Promise<string[]> {
-  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => [...(await state.storage.list()).keys()]);
+  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => [
+    ...(await state.storage.list()).keys(),
+  ]);
 }
 
 /** A user with two Google accounts, an active and a pending integration, and a write-ahead copy in the vault. */

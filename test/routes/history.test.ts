@@ -45,7 +45,18 @@ async function seedConsents(userId: string, createdAts: number[]): Promise<void>
 async function seedAudit(userId: string, ats: number[], action = "seeded.event"): Promise<void> {
   await insertAuditEvents(
     database(env.DB),
-    ats.map((at) => ({ at, userId, actor: "user", action, provider: null, connectionId: null, outcome: "success" as const, requestId: null, ip: null, detail: {} })),
+    ats.map((at) => ({
+      at,
+      userId,
+      actor: "user",
+      action,
+      provider: null,
+      connectionId: null,
+      outcome: "success" as const,
+      requestId: null,
+      ip: null,
+      detail: {},
+    })),
   );
 }
 
@@ -57,8 +68,14 @@ interface AuditEventView {
   detail: Record<string, unknown>;
 }
 
-async function auditPage(callerId: string, query: Record<string, string> = {}, scope?: string): Promise<{ events: AuditEventView[]; next_cursor: string | null }> {
-  const response = await callWorker(`/v1/audit?${new URLSearchParams(query)}`, { headers: await authHeaders(callerId, scope === undefined ? {} : { scope }) });
+async function auditPage(
+  callerId: string,
+  query: Record<string, string> = {},
+  scope?: string,
+): Promise<{ events: AuditEventView[]; next_cursor: string | null }> {
+  const response = await callWorker(`/v1/audit?${new URLSearchParams(query)}`, {
+    headers: await authHeaders(callerId, scope === undefined ? {} : { scope }),
+  });
   expect(response.status, await response.clone().text()).toBe(200);
   return (await response.json()) as { events: AuditEventView[]; next_cursor: string | null };
 }
@@ -72,7 +89,9 @@ describe("consent history rows", () => {
   it("records a grant when an account is first connected", async () => {
     const user = freshUser("cns-grant");
     const connectionId = await connectGoogle(user);
-    expect(await allConsents(user)).toEqual([expect.objectContaining({ kind: "grant", connection_id: connectionId, provider: "google", missing_scopes: [] })]);
+    expect(await allConsents(user)).toEqual([
+      expect.objectContaining({ kind: "grant", connection_id: connectionId, provider: "google", missing_scopes: [] }),
+    ]);
   });
 
   it("records an expansion when reconnecting the same account grants more scopes", async () => {
@@ -86,7 +105,10 @@ describe("consent history rows", () => {
 
   it("records a reduction with the missing scopes when the user grants fewer than asked", async () => {
     const user = freshUser("cns-reduction");
-    const response = await connectAccount(user, "google", { scopes: [GMAIL_READ, GMAIL_SEND], providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` } });
+    const response = await connectAccount(user, "google", {
+      scopes: [GMAIL_READ, GMAIL_SEND],
+      providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` },
+    });
     expect(response.status).toBe(403);
     const [newest] = await allConsents(user);
     expect(newest).toMatchObject({ kind: "reduction", missing_scopes: [GMAIL_SEND] });
@@ -103,17 +125,26 @@ describe("consent history rows", () => {
     expect(kinds.slice(0, 2).sort()).toEqual(["integration_deactivated", "withdrawal"]);
     expect(consents.find((consent) => consent.kind === "withdrawal")).toMatchObject({ connection_id: connectionId });
     expect(consents.find((consent) => consent.kind === "withdrawal")!.scopes).toContain(CALENDAR);
-    expect(consents.find((consent) => consent.kind === "integration_deactivated")).toMatchObject({ integration: "google-calendar", connection_id: connectionId });
+    expect(consents.find((consent) => consent.kind === "integration_deactivated")).toMatchObject({
+      integration: "google-calendar",
+      connection_id: connectionId,
+    });
   });
 
   it("lists the caller's consents of every kind, newest first, and none of another user's", async () => {
     const user = freshUser("cns-kinds");
     const other = freshUser("cns-other");
     await connectGoogle(other);
-    await connectAccount(user, "google", { scopes: [GMAIL_READ, GMAIL_SEND], providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` } });
+    await connectAccount(user, "google", {
+      scopes: [GMAIL_READ, GMAIL_SEND],
+      providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` },
+    });
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
-    const deactivated = await callWorker("/v1/integrations/google-calendar/deactivate", { method: "POST", headers: await authHeaders(user) });
+    const deactivated = await callWorker("/v1/integrations/google-calendar/deactivate", {
+      method: "POST",
+      headers: await authHeaders(user),
+    });
     expect(deactivated.status).toBe(200);
     await deleteConnection(user, connectionId);
 
@@ -178,7 +209,11 @@ describe("audit rows", () => {
     const connectionId = await connectGoogle(user);
     const rows = await auditRowsOf(user);
     expect(rows.find((row) => row.action === "authorization.started")).toMatchObject({ outcome: "success", provider: "google" });
-    expect(rows.find((row) => row.action === "authorization.callback")).toMatchObject({ outcome: "success", provider: "google", connection_id: connectionId });
+    expect(rows.find((row) => row.action === "authorization.callback")).toMatchObject({
+      outcome: "success",
+      provider: "google",
+      connection_id: connectionId,
+    });
   });
 
   it("record a token vend and a forced refresh", async () => {
@@ -207,7 +242,9 @@ describe("audit rows", () => {
     await activateOk(user, "gmail");
     await callWorker("/v1/integrations/google-calendar/deactivate", { method: "POST", headers: await authHeaders(user) });
     const actions = (await auditRowsOf(user)).map((row) => row.action);
-    expect(actions).toEqual(expect.arrayContaining(["integration.activated", "integration.authorization_required", "integration.deactivated"]));
+    expect(actions).toEqual(
+      expect.arrayContaining(["integration.activated", "integration.authorization_required", "integration.deactivated"]),
+    );
   });
 
   it("record a failed caller authentication, without a user", async () => {
@@ -218,7 +255,9 @@ describe("audit rows", () => {
     expect(response.status).toBe(401);
     const requestId = ((await response.json()) as { request_id: string }).request_id;
     expect(requestId).toEqual(expect.any(String));
-    const row = await env.DB.prepare("SELECT user_id, action, outcome, ip, detail FROM audit_events WHERE request_id = ?").bind(requestId).first<AuditRowView>();
+    const row = await env.DB.prepare("SELECT user_id, action, outcome, ip, detail FROM audit_events WHERE request_id = ?")
+      .bind(requestId)
+      .first<AuditRowView>();
     expect(row).toMatchObject({ user_id: null, action: "auth.failed", outcome: "failure", ip });
     expect(row!.detail).not.toContain(marker);
   });
@@ -230,7 +269,14 @@ describe("audit rows", () => {
     const response = await callWorker(`/v1/connections/${connectionId}`, { headers: await authHeaders(reader) });
     await expectProblem(response, 404, "not-found");
     const rows = await auditRowsOf(reader);
-    expect(rows).toEqual([expect.objectContaining({ action: "connection.read", outcome: "failure", connection_id: connectionId, detail: JSON.stringify({ reason: "not_found" }) })]);
+    expect(rows).toEqual([
+      expect.objectContaining({
+        action: "connection.read",
+        outcome: "failure",
+        connection_id: connectionId,
+        detail: JSON.stringify({ reason: "not_found" }),
+      }),
+    ]);
     expect((await auditRowsOf(owner)).some((row) => row.action === "connection.read")).toBe(false);
   });
 
@@ -266,7 +312,9 @@ describe("GET /v1/audit", () => {
 
   it("refuses user_id without the admin scope with 403", async () => {
     const user = freshUser("aud-not-admin");
-    const response = await callWorker(`/v1/audit?user_id=${encodeURIComponent(freshUser("aud-target"))}`, { headers: await authHeaders(user) });
+    const response = await callWorker(`/v1/audit?user_id=${encodeURIComponent(freshUser("aud-target"))}`, {
+      headers: await authHeaders(user),
+    });
     const problem = await expectProblem(response, 403, "forbidden");
     expect(problem.required_scope).toBe("admin");
   });
@@ -285,7 +333,10 @@ describe("GET /v1/audit", () => {
     const admin = freshUser("aud-admin-all");
     const first = freshUser("aud-all-a");
     const second = freshUser("aud-all-b");
-    const action = `seeded.all_${crypto.randomUUID().replace(/[^a-z]/g, "").slice(0, 12)}`;
+    const action = `seeded.all_${crypto
+      .randomUUID()
+      .replace(/[^a-z]/g, "")
+      .slice(0, 12)}`;
     await seedAudit(first, [T0], action);
     await seedAudit(second, [T0 + 1], action);
     const { events } = await auditPage(admin, { action }, "admin");

@@ -93,7 +93,11 @@ describe("service endpoints", () => {
   it("allows CORS from a configured origin without credentials", async () => {
     const response = await call("/v1/connections", {
       method: "OPTIONS",
-      headers: { Origin: "https://app.example.com", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization" },
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
@@ -117,7 +121,9 @@ describe("service endpoints", () => {
 
   it("lists every provider with whether it is configured and its scopes", async () => {
     const response = await call("/v1/providers", { headers: await authHeaders("user-providers") });
-    const { providers } = (await response.json()) as { providers: { id: string; configured: boolean; default_scopes: string[]; allowed_scopes: string[] }[] };
+    const { providers } = (await response.json()) as {
+      providers: { id: string; configured: boolean; default_scopes: string[]; allowed_scopes: string[] }[];
+    };
     expect(providers.map((provider) => provider.id)).toEqual(["google", "youtube", "microsoft", "notion", "local-oidc"]);
     expect(providers.every((provider) => provider.configured)).toBe(true);
     const google = providers.find((provider) => provider.id === "google")!;

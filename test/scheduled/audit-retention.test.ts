@@ -21,11 +21,9 @@ afterEach(() => {
 async function insertEvents(times: readonly number[], label: string): Promise<string[]> {
   const ids = times.map((_, index) => `evt_${label}_${index}_${crypto.randomUUID()}`);
   const statements = ids.map((id, index) =>
-    env.DB.prepare("INSERT INTO audit_events (id, at, user_id, actor, action, outcome, detail) VALUES (?, ?, ?, 'user', 'test.event', 'success', '{}')").bind(
-      id,
-      times[index]!,
-      `retention-${label}`,
-    ),
+    env.DB.prepare(
+      "INSERT INTO audit_events (id, at, user_id, actor, action, outcome, detail) VALUES (?, ?, ?, 'user', 'test.event', 'success', '{}')",
+    ).bind(id, times[index]!, `retention-${label}`),
   );
   for (let start = 0; start < statements.length; start += 500) await env.DB.batch(statements.slice(start, start + 500));
   return ids;
@@ -69,7 +67,10 @@ describe("audit retention in the cron", () => {
   it("deletes more expired events than one delete batch holds in a single run", async () => {
     const now = Date.now();
     const count = AUDIT_DELETE_BATCH * 2 + 17;
-    await insertEvents(Array.from({ length: count }, (_, index) => now - RETENTION_MS - 1 - index), "many");
+    await insertEvents(
+      Array.from({ length: count }, (_, index) => now - RETENTION_MS - 1 - index),
+      "many",
+    );
     const [kept] = await insertEvents([now - DAY_MS], "kept");
 
     const summary = await runCron(now);

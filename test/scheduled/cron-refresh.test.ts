@@ -19,7 +19,16 @@ import {
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { database } from "../../src/storage/database";
 import { configuredProvider, connect, queueResponses, tokensOf, uniqueFlow } from "../providers/support";
-import { decryptRow, deleteAllConnections, K3, mockFlow, readRow, seedConnection, seedConnections, type SeedOptions } from "../support/seed-connections";
+import {
+  decryptRow,
+  deleteAllConnections,
+  K3,
+  mockFlow,
+  readRow,
+  seedConnection,
+  seedConnections,
+  type SeedOptions,
+} from "../support/seed-connections";
 
 /** REFRESH_LOOKAHEAD_SECONDS in the test bindings. */
 const LOOKAHEAD_MS = 600_000;
@@ -134,7 +143,11 @@ describe("the cron's selection of connections to refresh", () => {
 
   it("skips a connection that is cooling down after a failed refresh", async () => {
     const now = Date.now();
-    const { id, flow } = await seedGoogleConnection({ userId: "cron-cooldown", expiresAt: now + 60_000, refreshBlockedUntil: now + 120_000 });
+    const { id, flow } = await seedGoogleConnection({
+      userId: "cron-cooldown",
+      expiresAt: now + 60_000,
+      refreshBlockedUntil: now + 120_000,
+    });
 
     const summary = refreshSummary(await runCron(now));
 
@@ -145,7 +158,11 @@ describe("the cron's selection of connections to refresh", () => {
 
   it("refreshes a connection again once its cooldown has passed", async () => {
     const now = Date.now();
-    const { id, flow } = await seedGoogleConnection({ userId: "cron-cooldown-over", expiresAt: now + 60_000, refreshBlockedUntil: now - 1 });
+    const { id, flow } = await seedGoogleConnection({
+      userId: "cron-cooldown-over",
+      expiresAt: now + 60_000,
+      refreshBlockedUntil: now - 1,
+    });
 
     const summary = refreshSummary(await runCron(now));
 
@@ -185,7 +202,13 @@ describe("a failing connection in a cron run", () => {
 
     const summary = refreshSummary(await runCron(now));
 
-    expect(summary).toMatchObject({ scanned: 5, refreshed: 1, unchanged: 0, skipped: 0, failed: { transient: 1, reauth: 1, operator: 1, error: 1 } });
+    expect(summary).toMatchObject({
+      scanned: 5,
+      refreshed: 1,
+      unchanged: 0,
+      skipped: 0,
+      failed: { transient: 1, reauth: 1, operator: 1, error: 1 },
+    });
     expect((await readRow(healthy.id))!.lastRefreshedAt).toBeGreaterThanOrEqual(now);
     expect((await readRow(revoked.id))!).toMatchObject({ status: "needs_reauth", statusReason: "invalid_grant" });
     expect((await readRow(outage.id))!.refreshBlockedUntil).toBeGreaterThan(now);
@@ -230,7 +253,9 @@ function recording(seen: string[], after?: (target: RefreshTarget) => Promise<vo
 
 /** What a real refresh does to the row: the new token expires well after the window. */
 async function moveOutOfWindow(target: RefreshTarget): Promise<void> {
-  await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?").bind(Date.now() + 3_600_000, target.connectionId).run();
+  await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
+    .bind(Date.now() + 3_600_000, target.connectionId)
+    .run();
 }
 
 function expiringSoon(userPrefix: string, now: number): (index: number) => SeedOptions {
@@ -244,7 +269,10 @@ describe("the cron's paging and bounds", () => {
     const rows = await seedConnections(CRON_PAGE_SIZE * 2 + 7, expiringSoon("cron-pages", now));
     const seen: string[] = [];
 
-    const summary = await refreshExpiringConnections(database(env.DB), recording(seen, moveOutOfWindow), { now, lookaheadSeconds: LOOKAHEAD_MS / 1000 });
+    const summary = await refreshExpiringConnections(database(env.DB), recording(seen, moveOutOfWindow), {
+      now,
+      lookaheadSeconds: LOOKAHEAD_MS / 1000,
+    });
 
     expect(summary).toMatchObject({ scanned: rows.length, refreshed: rows.length });
     expect(seen).toHaveLength(rows.length);
@@ -294,8 +322,14 @@ describe("the cron's paging and bounds", () => {
     const first: string[] = [];
     const second: string[] = [];
 
-    const firstSummary = await refreshExpiringConnections(database(env.DB), recording(first, moveOutOfWindow), { now, lookaheadSeconds: LOOKAHEAD_MS / 1000 });
-    const secondSummary = await refreshExpiringConnections(database(env.DB), recording(second, moveOutOfWindow), { now, lookaheadSeconds: LOOKAHEAD_MS / 1000 });
+    const firstSummary = await refreshExpiringConnections(database(env.DB), recording(first, moveOutOfWindow), {
+      now,
+      lookaheadSeconds: LOOKAHEAD_MS / 1000,
+    });
+    const secondSummary = await refreshExpiringConnections(database(env.DB), recording(second, moveOutOfWindow), {
+      now,
+      lookaheadSeconds: LOOKAHEAD_MS / 1000,
+    });
 
     expect(firstSummary.scanned).toBe(MAX_REFRESHES_PER_RUN);
     expect(first).toHaveLength(MAX_REFRESHES_PER_RUN);
@@ -319,19 +353,38 @@ describe("tallying a batch of cron refreshes", () => {
   it("counts each outcome in its own bucket and keeps going after a refresher that throws", async () => {
     const targets = Object.keys(outcomes).map((connectionId) => ({ userId: "cron-tally", connectionId }));
     const reached: string[] = [];
-    const summary: RefreshSummary = { scanned: targets.length, refreshed: 0, unchanged: 0, skipped: 0, failed: { transient: 0, reauth: 0, operator: 0, error: 0 } };
+    const summary: RefreshSummary = {
+      scanned: targets.length,
+      refreshed: 0,
+      unchanged: 0,
+      skipped: 0,
+      failed: { transient: 0, reauth: 0, operator: 0, error: 0 },
+    };
     vi.spyOn(console, "error").mockImplementation(() => undefined);
 
     // The thrower goes first, so the others only run if one failure does not stop the batch.
-    const ordered = [targets.find((target) => target.connectionId === "throws")!, ...targets.filter((target) => target.connectionId !== "throws")];
-    await refreshBatch(ordered, async ({ connectionId }) => {
-      reached.push(connectionId);
-      const outcome = outcomes[connectionId]!;
-      if (outcome instanceof Error) throw outcome;
-      return outcome;
-    }, summary);
+    const ordered = [
+      targets.find((target) => target.connectionId === "throws")!,
+      ...targets.filter((target) => target.connectionId !== "throws"),
+    ];
+    await refreshBatch(
+      ordered,
+      async ({ connectionId }) => {
+        reached.push(connectionId);
+        const outcome = outcomes[connectionId]!;
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      },
+      summary,
+    );
 
     expect(reached).toHaveLength(targets.length);
-    expect(summary).toEqual({ scanned: targets.length, refreshed: 1, unchanged: 1, skipped: 1, failed: { transient: 1, reauth: 1, operator: 1, error: 1 } });
+    expect(summary).toEqual({
+      scanned: targets.length,
+      refreshed: 1,
+      unchanged: 1,
+      skipped: 1,
+      failed: { transient: 1, reauth: 1, operator: 1, error: 1 },
+    });
   });
 });

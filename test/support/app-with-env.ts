@@ -37,7 +37,12 @@ export class AppBrowser extends Browser {
 }
 
 /** The whole connect flow of `userId` at `provider` through the app; returns the callback's response. */
-export async function connectThroughApp(call: AppFetch, userId: string, provider: string, providerParams: Record<string, string> = {}): Promise<Response> {
+export async function connectThroughApp(
+  call: AppFetch,
+  userId: string,
+  provider: string,
+  providerParams: Record<string, string> = {},
+): Promise<Response> {
   const begun = await call(`/v1/connect/${provider}`, {
     method: "POST",
     headers: { ...(await authHeaders(userId)), "Content-Type": "application/json" },
@@ -49,7 +54,9 @@ export async function connectThroughApp(call: AppFetch, userId: string, provider
   const start = await browser.follow(startUrl, { stopBefore: () => true });
   const providerUrl = new URL(start.stoppedAt!);
   for (const [name, value] of Object.entries(providerParams)) providerUrl.searchParams.set(name, value);
-  const atProvider = await browser.follow(providerUrl, { stopBefore: (next) => next.origin === WORKER_ORIGIN && next.pathname.endsWith("/callback") });
+  const atProvider = await browser.follow(providerUrl, {
+    stopBefore: (next) => next.origin === WORKER_ORIGIN && next.pathname.endsWith("/callback"),
+  });
   if (!atProvider.stoppedAt) throw new Error(`the provider did not redirect back: ${atProvider.response.status}`);
   return browser.request(atProvider.stoppedAt);
 }

@@ -41,7 +41,8 @@ export async function authorizeInBrowser(startUrl: string, providerParams: Recor
   const atProvider = await browser.follow(rewriteQuery(providerUrl, providerParams), {
     stopBefore: (next) => next.pathname.endsWith("/callback") && next.origin === "http://localhost:8787",
   });
-  if (!atProvider.stoppedAt) throw new Error(`the provider did not redirect back: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
+  if (!atProvider.stoppedAt)
+    throw new Error(`the provider did not redirect back: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
   return { browser, callbackUrl: atProvider.stoppedAt, providerUrl };
 }
 

@@ -31,7 +31,11 @@ export interface FinishedAuthorization {
 }
 
 /** Opens the service's start URL in a fresh browser, adds `providerParams` at the provider, and requests the callback. */
-export async function finishAuthorization(startUrl: string, providerParams: Record<string, string> = {}, call: Call = workerCall): Promise<FinishedAuthorization> {
+export async function finishAuthorization(
+  startUrl: string,
+  providerParams: Record<string, string> = {},
+  call: Call = workerCall,
+): Promise<FinishedAuthorization> {
   const browser = new AppBrowser(call);
   const start = await browser.follow(startUrl, { stopBefore: () => true });
   expect(start.response.status).toBe(302);
@@ -39,14 +43,16 @@ export async function finishAuthorization(startUrl: string, providerParams: Reco
   const atProvider = await browser.follow(rewriteQuery(providerUrl, providerParams), {
     stopBefore: (next) => next.origin === WORKER_ORIGIN && next.pathname.endsWith("/callback"),
   });
-  if (!atProvider.stoppedAt) throw new Error(`the provider did not redirect back: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
+  if (!atProvider.stoppedAt)
+    throw new Error(`the provider did not redirect back: ${atProvider.response.status} ${atProvider.chain.join(" -> ")}`);
   return { providerUrl, callback: await browser.request(atProvider.stoppedAt) };
 }
 
 /** Connects a Google account at the mock (`account` picks its `sub`); returns the connection id. */
 export async function connectGoogle(userId: string, options: { scopes?: string[]; account?: string; flow?: string } = {}): Promise<string> {
   const providerParams: Record<string, string> = { mock_flow: options.flow ?? `int-${crypto.randomUUID()}` };
-  if (options.account !== undefined) providerParams.mock_account = JSON.stringify({ sub: options.account, email: `${options.account}@example.com` });
+  if (options.account !== undefined)
+    providerParams.mock_account = JSON.stringify({ sub: options.account, email: `${options.account}@example.com` });
   const response = await connectAccount(userId, "google", { ...(options.scopes ? { scopes: options.scopes } : {}), providerParams });
   expect(response.status, await response.clone().text()).toBe(200);
   return ((await response.json()) as { connection: { id: string } }).connection.id;
@@ -59,12 +65,22 @@ export async function jsonHeaders(userId: string, options: CallerTokenOptions = 
 export type ActivationAnswer = { status: "active" } | { status: "authorization_required"; authorization_url: string };
 
 /** `POST /v1/integrations/{key}/activate`; returns the raw response. */
-export async function activate(userId: string, key: string, body: Record<string, unknown> = {}, call: Call = workerCall): Promise<Response> {
+export async function activate(
+  userId: string,
+  key: string,
+  body: Record<string, unknown> = {},
+  call: Call = workerCall,
+): Promise<Response> {
   return call(`/v1/integrations/${key}/activate`, { method: "POST", headers: await jsonHeaders(userId), body: JSON.stringify(body) });
 }
 
 /** Activates and expects a 200; returns the body. */
-export async function activateOk(userId: string, key: string, body: Record<string, unknown> = {}, call: Call = workerCall): Promise<ActivationAnswer> {
+export async function activateOk(
+  userId: string,
+  key: string,
+  body: Record<string, unknown> = {},
+  call: Call = workerCall,
+): Promise<ActivationAnswer> {
   const response = await activate(userId, key, body, call);
   expect(response.status, await response.clone().text()).toBe(200);
   return (await response.json()) as ActivationAnswer;
@@ -139,7 +155,9 @@ export interface AuditRowView {
 
 /** The user's audit rows straight from D1, oldest first. */
 export async function auditRowsOf(userId: string): Promise<AuditRowView[]> {
-  const result = await env.DB.prepare("SELECT id, at, user_id, action, outcome, provider, connection_id, ip, detail FROM audit_events WHERE user_id = ? ORDER BY at, id")
+  const result = await env.DB.prepare(
+    "SELECT id, at, user_id, action, outcome, provider, connection_id, ip, detail FROM audit_events WHERE user_id = ? ORDER BY at, id",
+  )
     .bind(userId)
     .all<AuditRowView>();
   return result.results;

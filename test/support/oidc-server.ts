@@ -322,9 +322,7 @@ async function handleControl(
   const account = url.searchParams.get("account");
   if (url.pathname === "/__control/events" && req.method === "GET" && account !== null) {
     const accountEvents = events.get(account) ?? [];
-    const counts = Object.fromEntries(
-      EVENT_TYPES.map((type) => [type, accountEvents.filter((event) => event.type === type).length]),
-    );
+    const counts = Object.fromEntries(EVENT_TYPES.map((type) => [type, accountEvents.filter((event) => event.type === type).length]));
     return sendJson(200, { account, counts, events: accountEvents });
   }
   sendJson(404, { error: "unknown control endpoint (see test/support/oidc-server.ts)" });

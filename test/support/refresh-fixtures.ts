@@ -27,7 +27,11 @@ export function newUser(label: string): string {
 }
 
 /** Connects `provider` at the mock endpoints under a fresh flow id; `expiresIn` sets the exchange's `expires_in`. */
-export async function connectMock(provider: "google" | "microsoft" | "notion", label: string, options: { expiresIn?: number } = {}): Promise<Connected> {
+export async function connectMock(
+  provider: "google" | "microsoft" | "notion",
+  label: string,
+  options: { expiresIn?: number } = {},
+): Promise<Connected> {
   const userId = newUser(label);
   const flow = `${label}-${crypto.randomUUID()}`;
   const providerParams: Record<string, string> = { mock_flow: flow };
@@ -56,7 +60,12 @@ export interface VendBody {
 }
 
 /** `POST /v1/connections/{id}/token` as `userId` with `connections:token` (or the given scope claim; `null`: none). */
-export async function vend(userId: string, connectionId: string, body: unknown = {}, scope: string | null = "connections:token"): Promise<Response> {
+export async function vend(
+  userId: string,
+  connectionId: string,
+  body: unknown = {},
+  scope: string | null = "connections:token",
+): Promise<Response> {
   return callWorker(`/v1/connections/${connectionId}/token`, {
     method: "POST",
     headers: { ...(await authHeaders(userId, scope === null ? {} : { scope })), "Content-Type": "application/json" },
@@ -110,7 +119,9 @@ export async function storedRow(connectionId: string): Promise<StoredConnection>
 
 /** Makes the stored access token expired (one minute ago) without touching the tokens themselves. */
 export async function expireStoredToken(connectionId: string): Promise<void> {
-  await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?").bind(Date.now() - 60_000, connectionId).run();
+  await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
+    .bind(Date.now() - 60_000, connectionId)
+    .run();
 }
 
 /** Lifts a cooldown, as if its time had passed. */
@@ -208,7 +219,9 @@ export interface AuditRow {
 }
 
 export async function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
-  const result = await env.DB.prepare("SELECT action, outcome, actor, detail FROM audit_events WHERE user_id = ? AND action = ? ORDER BY at, id")
+  const result = await env.DB.prepare(
+    "SELECT action, outcome, actor, detail FROM audit_events WHERE user_id = ? AND action = ? ORDER BY at, id",
+  )
     .bind(userId, action)
     .all<{ action: string; outcome: string; actor: string; detail: string }>();
   return result.results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, raw: row.detail }));
@@ -274,12 +287,17 @@ export async function loseNextRefreshResponse(connected: Connected, kind: "timeo
     const response = await forward();
     if (attempt > 1) return response;
     await response.arrayBuffer();
-    throw kind === "timeout" ? new DOMException("The operation was aborted due to timeout", "TimeoutError") : new TypeError("Network connection lost.");
+    throw kind === "timeout"
+      ? new DOMException("The operation was aborted due to timeout", "TimeoutError")
+      : new TypeError("Network connection lost.");
   });
 }
 
 /** Counts the calls of the user's Durable Object `refresh` (the RPC every non-hot-path vend makes), until the test ends. */
-export async function watchVaultRefreshes(userId: string, onCall: (calls: number) => void = () => undefined): Promise<{ calls: () => number }> {
+export async function watchVaultRefreshes(
+  userId: string,
+  onCall: (calls: number) => void = () => undefined,
+): Promise<{ calls: () => number }> {
   let calls = 0;
   await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
     // RPC only dispatches methods of the class prototype, so the count is kept there, for this user's calls only.
@@ -298,7 +316,10 @@ export async function watchVaultRefreshes(userId: string, onCall: (calls: number
  * Holds every upstream refresh until `callers` requests have reached the user's Durable Object, so they are all
  * concurrent with the refresh whatever the scheduling. Returns the number of upstream refresh attempts so far.
  */
-export async function holdRefreshUntilCallersArrive(connected: Connected, callers: number): Promise<{ attempts: () => number; arrived: () => number }> {
+export async function holdRefreshUntilCallersArrive(
+  connected: Connected,
+  callers: number,
+): Promise<{ attempts: () => number; arrived: () => number }> {
   const { promise: allArrived, resolve } = Promise.withResolvers<void>();
   const vault = await watchVaultRefreshes(connected.userId, (calls) => {
     if (calls === callers) resolve();
@@ -314,19 +335,25 @@ export async function holdRefreshUntilCallersArrive(connected: Connected, caller
 export async function vendConcurrently(connected: Connected, bodies: VendBody[]): Promise<Response[]> {
   const headers = { ...(await authHeaders(connected.userId, { scope: "connections:token" })), "Content-Type": "application/json" };
   return Promise.all(
-    bodies.map((body) => callWorker(`/v1/connections/${connected.connectionId}/token`, { method: "POST", headers, body: JSON.stringify(body) })),
+    bodies.map((body) =>
+      callWorker(`/v1/connections/${connected.connectionId}/token`, { method: "POST", headers, body: JSON.stringify(body) }),
+    ),
   );
 }
 
 /** The pending (write-ahead) copies in the user's Durable Object storage. */
 export async function pendingWrites(userId: string): Promise<Map<string, unknown>> {
-  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => state.storage.list({ prefix: "pending-write:" }));
+  return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) =>
+    state.storage.list({ prefix: "pending-write:" }),
+  );
 }
 
 /** Makes the next D1 write of refreshed tokens in the user's Durable Object fail once. */
 export async function failNextConnectionWrite(userId: string): Promise<void> {
   await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
-    const spy = vi.spyOn(instance as unknown as { writeConnection: () => Promise<boolean> }, "writeConnection").mockRejectedValueOnce(new Error("D1_ERROR: simulated outage"));
+    const spy = vi
+      .spyOn(instance as unknown as { writeConnection: () => Promise<boolean> }, "writeConnection")
+      .mockRejectedValueOnce(new Error("D1_ERROR: simulated outage"));
     onTestFinished(() => spy.mockRestore());
   });
 }
@@ -335,7 +362,11 @@ export async function failNextConnectionWrite(userId: string): Promise<void> {
 export async function storedPlaintext(connected: Connected, field: "access_token" | "refresh_token"): Promise<string> {
   const row = await storedRow(connected.connectionId);
   const ciphertext = field === "access_token" ? row.access_token_ciphertext : row.refresh_token_ciphertext;
-  const decrypted = await getTokenCipher(getConfig(env).encryptionKeys).decrypt(ciphertext ?? "", { userId: connected.userId, connectionId: connected.connectionId, field });
+  const decrypted = await getTokenCipher(getConfig(env).encryptionKeys).decrypt(ciphertext ?? "", {
+    userId: connected.userId,
+    connectionId: connected.connectionId,
+    field,
+  });
   if (!decrypted.ok) throw new Error(`cannot decrypt ${field}`);
   return decrypted.plaintext;
 }

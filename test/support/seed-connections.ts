@@ -113,7 +113,10 @@ export async function readRow(id: string): Promise<ConnectionRow | null> {
 }
 
 /** The row's tokens in plain text, decrypted with the given ring (default: the Worker's). */
-export async function decryptRow(row: ConnectionRow, keys: string = TEST_ENCRYPTION_KEYS): Promise<{ accessToken: string; refreshToken: string | null }> {
+export async function decryptRow(
+  row: ConnectionRow,
+  keys: string = TEST_ENCRYPTION_KEYS,
+): Promise<{ accessToken: string; refreshToken: string | null }> {
   const cipher = cipherFor(keys);
   const owner = { userId: row.userId, connectionId: row.id };
   const access = await cipher.decrypt(row.accessTokenCiphertext, { ...owner, field: "access_token" });

@@ -28,7 +28,10 @@ async function authorizationUrl(accountId: string): Promise<{ url: string; codeV
     .replace(/\//g, "_")
     .replace(/=+$/, "");
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(codeVerifier)));
-  const codeChallenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const codeChallenge = btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
   const url = rewriteQuery(`${issuer}/auth`, {
     client_id: LOCAL_OIDC_CLIENT.clientId,
     response_type: "code",

@@ -52,6 +52,10 @@ describe("presentConnection", () => {
   });
 
   it("shows an account's email and name when known", () => {
-    expect(presentConnection({ ...row, accountEmail: "a@example.com", accountName: "A" }).account).toEqual({ id: "acct", email: "a@example.com", name: "A" });
+    expect(presentConnection({ ...row, accountEmail: "a@example.com", accountName: "A" }).account).toEqual({
+      id: "acct",
+      email: "a@example.com",
+      name: "A",
+    });
   });
 });

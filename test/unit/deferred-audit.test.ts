@@ -10,7 +10,18 @@ afterEach(() => {
 });
 
 function event(userId: string): NewAuditEvent {
-  return { at: Date.now(), userId, actor: "user", action: "token.vended", provider: "google", connectionId: null, outcome: "success", requestId: null, ip: null, detail: {} };
+  return {
+    at: Date.now(),
+    userId,
+    actor: "user",
+    action: "token.vended",
+    provider: "google",
+    connectionId: null,
+    outcome: "success",
+    requestId: null,
+    ip: null,
+    detail: {},
+  };
 }
 
 /** Queues `events` as one request would and waits for the after-response write. */

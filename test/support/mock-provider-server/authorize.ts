@@ -44,8 +44,7 @@ export function authorize(ctx: MockContext, provider: MockProviderKind, realm: s
   // Authorizing again under the same flow id is a re-authorization: same grant, its tokens stay known.
   const existing = ctx.state.flows.get(flowId);
   const flow =
-    existing ??
-    ctx.state.createFlow({ id: flowId, provider, realm, clientId, account, grantedScopes: granted, idTokenTamper: null });
+    existing ?? ctx.state.createFlow({ id: flowId, provider, realm, clientId, account, grantedScopes: granted, idTokenTamper: null });
   Object.assign(flow, { realm, clientId, account, grantedScopes: granted });
   flow.idTokenTamper = (params.get("mock_id_token") as IdTokenTamper | null) ?? null;
   const tokenBehaviour = behaviourFrom(params);

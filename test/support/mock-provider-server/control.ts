@@ -80,4 +80,3 @@ async function respond(ctx: MockContext): Promise<void> {
   if (retryAfter !== null) headers["Retry-After"] = retryAfter;
   sendText(ctx.res, Number(query.get("status") ?? 200), query.get("body") ?? "", query.get("content_type") ?? "application/json", headers);
 }
-

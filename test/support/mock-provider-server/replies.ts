@@ -9,7 +9,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
-export function sendText(res: ServerResponse, status: number, body: string, contentType = "text/plain", headers: Record<string, string> = {}): void {
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType = "text/plain",
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { "Content-Type": `${contentType}; charset=utf-8`, ...headers });
   res.end(body);
 }
@@ -57,7 +63,10 @@ export function sendOAuthError(
           error,
           error_description: `AADSTS${aadsts.code}: ${aadsts.text} Trace ID: ${traceId} Correlation ID: ${randomUUID()} Timestamp: ${new Date().toISOString()}`,
           error_codes: [aadsts.code],
-          timestamp: new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z"),
+          timestamp: new Date()
+            .toISOString()
+            .replace("T", " ")
+            .replace(/\.\d+Z$/, "Z"),
           trace_id: traceId,
           correlation_id: randomUUID(),
           error_uri: `https://login.microsoftonline.com/error?code=${aadsts.code}`,
@@ -70,7 +79,8 @@ export function sendOAuthError(
       sendJson(res, status, error === "invalid_client" ? { error, request_id: randomUUID() } : { error }, headers);
       return;
     default: {
-      const description = options.description ?? (error === "invalid_grant" ? "Bad Request" : error === "invalid_client" ? "Unauthorized" : error);
+      const description =
+        options.description ?? (error === "invalid_grant" ? "Bad Request" : error === "invalid_client" ? "Unauthorized" : error);
       sendJson(res, status, { error, error_description: description }, headers);
     }
   }
@@ -104,7 +114,13 @@ export async function applyBehaviour(
       sendJson(res, behaviour.status ?? 200, { token_type: "Bearer", expires_in: 3599 }, headers);
       return true;
     case "server_error_html":
-      sendText(res, behaviour.status ?? 500, "<!DOCTYPE html><html><body><h1>Error 500 (Server Error)</h1></body></html>", "text/html", headers);
+      sendText(
+        res,
+        behaviour.status ?? 500,
+        "<!DOCTYPE html><html><body><h1>Error 500 (Server Error)</h1></body></html>",
+        "text/html",
+        headers,
+      );
       return true;
     case "rate_limited":
       if (provider === "notion") {

@@ -40,7 +40,13 @@ export function youtubeChannels(ctx: MockContext): void {
   }
   const channel = flow.account.channel;
   const items = channel
-    ? [{ kind: "youtube#channel", id: channel.id, snippet: { title: channel.title, customUrl: `@${channel.title.replace(/\W/g, "").toLowerCase()}` } }]
+    ? [
+        {
+          kind: "youtube#channel",
+          id: channel.id,
+          snippet: { title: channel.title, customUrl: `@${channel.title.replace(/\W/g, "").toLowerCase()}` },
+        },
+      ]
     : [];
   sendJson(ctx.res, 200, { kind: "youtube#channelListResponse", pageInfo: { totalResults: items.length, resultsPerPage: 5 }, items });
 }

@@ -71,7 +71,8 @@ export async function token(ctx: MockContext, provider: MockProviderKind, realm:
 async function exchangeCode(ctx: MockContext, provider: MockProviderKind, realm: string, fields: Fields, clientId: string): Promise<void> {
   const grant = ctx.state.codes.get(fields.code ?? "");
   const flow = grant && ctx.state.flows.get(grant.flowId);
-  if (!grant || !flow || flow.provider !== provider || grant.expiresAt < Date.now()) return sendOAuthError(ctx.res, provider, "invalid_grant");
+  if (!grant || !flow || flow.provider !== provider || grant.expiresAt < Date.now())
+    return sendOAuthError(ctx.res, provider, "invalid_grant");
   ctx.entry.flow = flow.id;
   if (grant.used) return sendOAuthError(ctx.res, provider, "invalid_grant", { variant: "code_reused" });
   if (flow.clientId !== clientId) return sendOAuthError(ctx.res, provider, "invalid_grant");
@@ -179,9 +180,16 @@ async function tokenResponse(ctx: MockContext, flow: MockFlow, options: Response
             : account.owner !== "user"
               ? { type: account.owner }
               : {
-                type: "user",
-                user: { object: "user", id: account.user_id, type: "person", name: account.name, avatar_url: null, person: { email: account.email } },
-              },
+                  type: "user",
+                  user: {
+                    object: "user",
+                    id: account.user_id,
+                    type: "person",
+                    name: account.name,
+                    avatar_url: null,
+                    person: { email: account.email },
+                  },
+                },
         duplicated_template_id: null,
         request_id: randomUUID(),
         // Notion documents no expiry; a scripted one lets a test put a Notion token inside the cron's look-ahead.
