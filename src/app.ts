@@ -3,61 +3,26 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import type { AppEnv } from "./app-env";
-import { RequestAudit } from "./audit/request-audit";
-import { ConfigError, getConfig } from "./config";
+import { ConfigError } from "./config";
 import { ProblemError, problemResponse } from "./errors";
-import { callerAuth } from "./middleware/caller-auth";
-import { rateLimit } from "./middleware/rate-limit";
-import { authorizationRoutes } from "./routes/authorization";
+import type { AppEnv } from "./http/env";
+import { requireJsonBody } from "./middleware/json-body";
+import { requestServices } from "./middleware/request-services";
+import { adminRoutes } from "./routes/admin";
+import { connectRoutes } from "./routes/connect";
 import { connectionRoutes } from "./routes/connections";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { integrationRoutes } from "./routes/integrations";
-import { adminRoutes } from "./routes/admin";
 import { meRoutes } from "./routes/me";
+import { oauthRoutes } from "./routes/oauth";
 import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
-import { database } from "./storage/database";
 
 const MAX_BODY_BYTES = 64 * 1024;
-/** Browser-facing OAuth endpoints authenticate by state and cookie, not by bearer token. */
-const BROWSER_PATHS = "/v1/oauth/";
-
-/** Parses configuration and opens the request's audit batch, written once the response is ready. */
-const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
-  const config = getConfig(c.env);
-  c.set("config", config);
-  const audit = new RequestAudit(database(c.env.DB), {
-    requestId: c.get("requestId"),
-    ip: c.req.header("CF-Connecting-IP") ?? null,
-    actor: "anonymous",
-    userId: null,
-  });
-  c.set("audit", audit);
-  await next();
-  await audit.flush().catch((error: unknown) => {
-    console.error(JSON.stringify({ message: "audit write failed", error: errorName(error) }));
-  });
-});
-
-/** A body that is not JSON would otherwise be silently ignored by optional-body routes. */
-const requireJsonBody = createMiddleware<AppEnv>(async function requireJsonBody(c, next) {
-  const hasBody = c.req.header("Content-Length") !== undefined && c.req.header("Content-Length") !== "0";
-  const type = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
-  if ((hasBody || c.req.header("Transfer-Encoding")) && type !== "application/json") {
-    throw new ProblemError("unsupported-media-type");
-  }
-  await next();
-});
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
-}
 
 /**
  * The one error exit: known problems as they are, anything else a 500 that reveals nothing. Hono hands `onError`
@@ -83,11 +48,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestId());
   app.use(secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site" }));
-  app.use(requestContext);
+  app.use(requestServices);
   app.use(
     "/v1/*",
     cors({
-      origin: (origin, c: Context<AppEnv>) => (c.get("config").corsOrigins.includes(origin) ? origin : null),
+      origin: (origin, c: Context<AppEnv>) => (c.get("services").config.corsOrigins.includes(origin) ? origin : null),
       allowMethods: ["GET", "POST", "DELETE"],
       allowHeaders: ["Authorization", "Content-Type"],
       exposeHeaders: ["Retry-After", "X-Request-Id"],
@@ -108,32 +73,22 @@ export function createApp(): OpenAPIHono<AppEnv> {
     }),
   );
   app.use("/v1/*", requireJsonBody);
-  const authenticate = callerAuth();
-  const limitPerUser = rateLimit((c) => ({ limiter: c.env.USER_RATE_LIMITER, key: `user:${c.get("caller").userId}` }));
-  app.use("/v1/*", async function authenticateApi(c, next) {
-    if (c.req.path.startsWith(BROWSER_PATHS) || c.req.method === "OPTIONS") return next();
-    await authenticate(c, async () => {
-      await limitPerUser(c, next);
-    });
-  });
-  // The browser endpoints carry no identity but the address; Cloudflare always sets it (local runs may not).
-  app.use(
-    `${BROWSER_PATHS}*`,
-    rateLimit((c) => {
-      const ip = c.req.header("CF-Connecting-IP");
-      return ip ? { limiter: c.env.IP_RATE_LIMITER, key: `ip:${ip}` } : null;
-    }),
-  );
 
+  // Each router decides who may call its routes (src/http/routers.ts): public, the user's browser, or the JWT API.
   app.route("/", healthRoutes);
-  app.route("/", providerRoutes);
-  app.route("/", authorizationRoutes);
-  app.route("/", connectionRoutes);
-  app.route("/", tokenRoutes);
-  app.route("/", meRoutes);
-  app.route("/", adminRoutes);
-  app.route("/", integrationRoutes);
-  app.route("/", historyRoutes);
+  app.route("/", oauthRoutes);
+  for (const api of [
+    providerRoutes,
+    connectRoutes,
+    connectionRoutes,
+    tokenRoutes,
+    meRoutes,
+    adminRoutes,
+    integrationRoutes,
+    historyRoutes,
+  ]) {
+    app.route("/", api);
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", {

@@ -1,7 +1,7 @@
 import { createApp } from "./app";
 import { runScheduledTasks } from "./scheduled/run";
 
-export { UserVault } from "./refresh/user-vault";
+export { UserVault } from "./vault/user-vault";
 
 const app = createApp();
 

@@ -6,10 +6,10 @@
  *   jwt       + HS256 caller JWT verification with jose, as src/middleware/caller-auth.ts does (secret as bytes)
  *   ratelimit + the USER_RATE_LIMITER binding call (under wrangler dev: a call into a local Durable Object)
  *   decrypt   + AES-256-GCM decryption of the stored access token (src/crypto/token-cipher.ts)
- *   audit     + the deferred audit write after the response (src/audit/deferred-audit.ts)
+ *   audit     + the audit write after the response (src/audit/audit-sink.ts, through this request's waitUntil)
  */
 import { jwtVerify } from "jose";
-import { auditAfterResponse } from "../../src/audit/deferred-audit";
+import { AuditSink } from "../../src/audit/audit-sink";
 import { getTokenCipher } from "../../src/crypto/token-cipher";
 import { findConnection } from "../../src/storage/connections";
 import { database } from "../../src/storage/database";
@@ -66,18 +66,15 @@ export default {
       token = opened.plaintext;
     }
     if (variant === "audit") {
-      auditAfterResponse(database(env.DB), ctx, {
-        at: Date.now(),
-        userId: row.user_id,
-        actor: "backend",
+      const audit = new AuditSink(database(env.DB), { requestId: null, ip: null, userId: row.user_id, actor: "backend" }, Date.now);
+      audit.recordAfterResponse({
         action: "token.vended",
+        outcome: "success",
         provider: "google",
         connectionId: row.id,
-        outcome: "success",
-        requestId: null,
-        ip: null,
         detail: { refreshed: false },
       });
+      ctx.waitUntil(audit.flushAfterResponse());
     }
     return Response.json({ id: row.id, user: userId ?? row.user_id, token });
   },

@@ -1,3 +1,4 @@
+import { parseScopes } from "../scopes";
 import type { ConnectionRow } from "../storage/schema";
 
 /** A connection as callers see it: never a token. */
@@ -11,10 +12,6 @@ export interface ConnectionView {
   created_at: string;
   updated_at: string;
   last_refreshed_at: string | null;
-}
-
-export function splitScopes(scopes: string): string[] {
-  return scopes.split(" ").filter(Boolean);
 }
 
 export function isoTime(millis: number | null): string | null {
@@ -31,7 +28,7 @@ export function presentConnection(row: ConnectionRow): ConnectionView {
       ...(row.accountEmail ? { email: row.accountEmail } : {}),
       ...(row.accountName ? { name: row.accountName } : {}),
     },
-    scopes: splitScopes(row.scopes),
+    scopes: parseScopes(row.scopes),
     access_token_expires_at: isoTime(row.accessTokenExpiresAt),
     created_at: new Date(row.createdAt).toISOString(),
     updated_at: new Date(row.updatedAt).toISOString(),

@@ -1,7 +1,8 @@
-import { splitScopes } from "../connections/present";
+import { beginConnect, configuredProvider } from "../connect/begin";
 import { ProblemError } from "../errors";
-import { beginAuthorization, configuredProvider } from "../flow/begin";
-import type { FlowContext } from "../flow/flow-context";
+import type { RequestClient } from "../http/request-client";
+import { joinScopes, missingScopes, parseScopes } from "../scopes";
+import type { Services } from "../services";
 import { listConnections } from "../storage/connections";
 import { recordConsent } from "../storage/consents";
 import { deleteActivation, saveActivation } from "../storage/integration-activations";
@@ -13,14 +14,14 @@ export interface ActivationRequest {
   key: string;
   connectionId?: string | undefined;
   returnTo?: string | undefined;
-  ip: string | null;
-  userAgent: string | null;
+  client: RequestClient;
+  now: number;
 }
 
 export type ActivationResult = { status: "active" } | { status: "authorization_required"; authorizationUrl: string };
 
-export function findIntegration(flow: FlowContext, key: string): Integration {
-  const integration = integrationCatalogue(flow.config).get(key);
+export function findIntegration(services: Services, key: string): Integration {
+  const integration = integrationCatalogue(services.config).get(key);
   if (!integration) throw new ProblemError("not-found", `There is no integration "${key}".`);
   return integration;
 }
@@ -49,19 +50,19 @@ function targetConnection(
  * Turns an integration on. When its connection already holds the scopes, at once; otherwise through an incremental
  * authorization for the granted scopes plus the needed ones, which completes the activation in the callback.
  */
-export async function activateIntegration(flow: FlowContext, request: ActivationRequest): Promise<ActivationResult> {
-  const integration = findIntegration(flow, request.key);
-  const provider = configuredProvider(flow, integration.provider);
-  const connections = await listConnections(flow.db, { userId: request.userId });
+export async function activateIntegration(services: Services, request: ActivationRequest): Promise<ActivationResult> {
+  const integration = findIntegration(services, request.key);
+  const provider = configuredProvider(services, integration.provider);
+  const connections = await listConnections(services.db, { userId: request.userId });
   const target = targetConnection(connections, integration, request.connectionId);
-  const granted = target ? splitScopes(target.scopes) : [];
-  const missing = integration.scopes.filter((scope) => !granted.includes(scope));
-  const activation = { userId: request.userId, integration: integration.key, connectionId: target?.id ?? null, now: flow.now };
+  const granted = target ? parseScopes(target.scopes) : [];
+  const missing = missingScopes(integration.scopes, granted);
+  const activation = { userId: request.userId, integration: integration.key, connectionId: target?.id ?? null, now: request.now };
 
   if (target && target.status === "active" && missing.length === 0) {
-    await saveActivation(flow.db, activation);
-    await recordIntegrationConsent(flow, request, integration, "integration_activated", target.id);
-    flow.audit.defer({
+    await saveActivation(services.db, activation);
+    await recordIntegrationConsent(services, request, integration, "integration_activated", target.id);
+    services.audit.record({
       action: "integration.activated",
       outcome: "success",
       provider: integration.provider,
@@ -72,7 +73,7 @@ export async function activateIntegration(flow: FlowContext, request: Activation
   }
   // Ask again for what is already granted too: providers without incremental consent (Microsoft, OIDC) grant only what is asked.
   const scopes = [...new Set([...granted.filter((scope) => provider.allowedScopes.includes(scope)), ...integration.scopes])];
-  const begun = await beginAuthorization(flow, {
+  const begun = await beginConnect(services, {
     userId: request.userId,
     providerId: provider.id,
     scopes,
@@ -80,10 +81,11 @@ export async function activateIntegration(flow: FlowContext, request: Activation
     connectionId: target?.id ?? null,
     hasRefreshToken: target?.refreshTokenCiphertext != null,
     integration: integration.key,
+    now: request.now,
   });
   // Only once the authorization has begun: a refused return_to must not leave a pending activation behind.
-  await saveActivation(flow.db, activation);
-  flow.audit.defer({
+  await saveActivation(services.db, activation);
+  services.audit.record({
     action: "integration.authorization_required",
     outcome: "success",
     provider: integration.provider,
@@ -95,13 +97,13 @@ export async function activateIntegration(flow: FlowContext, request: Activation
 
 /** Turns an integration off; the connection and other integrations on it stay as they are. */
 export async function deactivateIntegration(
-  flow: FlowContext,
+  services: Services,
   request: Omit<ActivationRequest, "connectionId" | "returnTo">,
 ): Promise<void> {
-  const integration = findIntegration(flow, request.key);
-  if (!(await deleteActivation(flow.db, { userId: request.userId, integration: integration.key }))) return;
-  await recordIntegrationConsent(flow, request, integration, "integration_deactivated", null);
-  flow.audit.defer({
+  const integration = findIntegration(services, request.key);
+  if (!(await deleteActivation(services.db, { userId: request.userId, integration: integration.key }))) return;
+  await recordIntegrationConsent(services, request, integration, "integration_deactivated", null);
+  services.audit.record({
     action: "integration.deactivated",
     outcome: "success",
     provider: integration.provider,
@@ -109,24 +111,22 @@ export async function deactivateIntegration(
   });
 }
 
-/** Completes the activation an authorization was started for, once the callback has stored the connection. */
+/** Completes the activation an authorization was begun for, once the callback has stored the connection. */
 export async function completeIntegrationActivation(
-  flow: FlowContext,
-  request: { userId: string; key: string; connection: ConnectionRow; ip: string | null; userAgent: string | null },
+  services: Services,
+  request: { userId: string; key: string; connection: ConnectionRow; client: RequestClient; now: number },
 ): Promise<void> {
-  const integration = integrationCatalogue(flow.config).get(request.key);
+  const integration = integrationCatalogue(services.config).get(request.key);
   if (!integration) return;
-  await saveActivation(flow.db, {
+  await saveActivation(services.db, {
     userId: request.userId,
     integration: integration.key,
     connectionId: request.connection.id,
-    now: flow.now,
+    now: request.now,
   });
-  const granted = splitScopes(request.connection.scopes);
-  const missing = integration.scopes.filter((scope) => !granted.includes(scope));
-  if (missing.length > 0) return;
-  await recordIntegrationConsent(flow, request, integration, "integration_activated", request.connection.id);
-  flow.audit.defer({
+  if (missingScopes(integration.scopes, parseScopes(request.connection.scopes)).length > 0) return;
+  await recordIntegrationConsent(services, request, integration, "integration_activated", request.connection.id);
+  services.audit.record({
     action: "integration.activated",
     outcome: "success",
     provider: integration.provider,
@@ -136,22 +136,21 @@ export async function completeIntegrationActivation(
 }
 
 async function recordIntegrationConsent(
-  flow: FlowContext,
-  request: { userId: string; ip: string | null; userAgent: string | null },
+  services: Services,
+  request: { userId: string; client: RequestClient; now: number },
   integration: Integration,
   kind: "integration_activated" | "integration_deactivated",
   connectionId: string | null,
 ): Promise<void> {
-  await recordConsent(flow.db, {
+  await recordConsent(services.db, {
     userId: request.userId,
     connectionId,
     provider: integration.provider,
     kind,
-    scopes: integration.scopes.join(" "),
+    scopes: joinScopes(integration.scopes),
     missingScopes: "",
     integration: integration.key,
-    ip: request.ip,
-    userAgent: request.userAgent,
-    createdAt: flow.now,
+    ...request.client,
+    createdAt: request.now,
   });
 }

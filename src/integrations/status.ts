@@ -1,4 +1,4 @@
-import { splitScopes } from "../connections/present";
+import { missingScopes as scopesMissing, parseScopes } from "../scopes";
 import type { ConnectionRow } from "../storage/schema";
 import type { IntegrationActivationRow } from "../storage/integration-activations";
 import type { Integration } from "./catalogue";
@@ -12,8 +12,7 @@ export interface IntegrationState {
 }
 
 function missingScopes(integration: Integration, connection: ConnectionRow | undefined): string[] {
-  const granted = connection ? splitScopes(connection.scopes) : [];
-  return integration.scopes.filter((scope) => !granted.includes(scope));
+  return scopesMissing(integration.scopes, connection ? parseScopes(connection.scopes) : []);
 }
 
 /**

@@ -2,14 +2,19 @@ import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import type { CallerAuthConfig } from "../config";
 import { ProblemError } from "../errors";
-import type { AppEnv } from "../app-env";
+import type { ServicesVariables } from "./request-services";
 
-/** The powers a caller's `scope` claim may grant (DESIGN.md, "Callers"). */
+/** The powers a caller's `scope` claim may grant (docs/http-api.md, "Callers"). */
 export type CallerPower = "connections:token" | "admin";
 
 export interface Caller {
   userId: string;
   powers: ReadonlySet<string>;
+}
+
+/** What `callerAuth` puts on the context; only the API router's handlers have it. */
+export interface CallerVariables {
+  caller: Caller;
 }
 
 /** Algorithms accepted per key source; separating them rules out HS/RS confusion, and `none` is never listed. */
@@ -59,7 +64,7 @@ function invalidToken(reason: string): ProblemError {
 
 /** Resolves the caller from `Authorization: Bearer <JWT>` or answers 401. */
 export function callerAuth() {
-  return createMiddleware<AppEnv>(async function authenticateCaller(c, next) {
+  return createMiddleware<{ Bindings: Env; Variables: ServicesVariables & CallerVariables }>(async function authenticateCaller(c, next) {
     const header = c.req.header("Authorization");
     const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/);
     if (!match?.[1]) {
@@ -67,10 +72,10 @@ export function callerAuth() {
     }
     let payload: JWTPayload;
     try {
-      payload = await verifierFor(c.get("config").auth)(match[1]);
+      payload = await verifierFor(c.get("services").config.auth)(match[1]);
     } catch (error) {
       const reason = error instanceof joseErrors.JWTExpired ? "The token has expired." : "The token is not valid.";
-      c.get("audit").defer({ action: "auth.failed", outcome: "failure", detail: { reason: classify(error) } });
+      c.get("services").audit.record({ action: "auth.failed", outcome: "failure", detail: { reason: classify(error) } });
       throw invalidToken(reason);
     }
     const subject = payload.sub;
@@ -79,7 +84,7 @@ export function callerAuth() {
     }
     const scope = typeof payload.scope === "string" ? payload.scope : "";
     c.set("caller", { userId: subject, powers: new Set(scope.split(" ").filter(Boolean)) });
-    c.get("audit").attribute(subject, "user");
+    c.get("services").audit.attribute(subject, "user");
     await next();
   });
 }
@@ -98,7 +103,7 @@ function classify(error: unknown): string {
  * validated: a caller without the power learns nothing about what a valid request looks like.
  */
 export function requirePower(power: CallerPower) {
-  return createMiddleware<AppEnv>(async function checkPower(c, next) {
+  return createMiddleware<{ Variables: CallerVariables }>(async function checkPower(c, next) {
     if (!c.get("caller").powers.has(power)) {
       throw new ProblemError("forbidden", `This operation needs the "${power}" scope in the caller's token.`, {
         extensions: { required_scope: power },

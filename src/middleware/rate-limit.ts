@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../app-env";
 import { ProblemError } from "../errors";
+import type { ServicesVariables } from "./request-services";
 
 /** The `period` of both `ratelimits` entries in wrangler.jsonc; the binding does not expose it. */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
@@ -25,12 +25,16 @@ interface Limit {
 }
 
 /** Answers 429 with `Retry-After` when the limit chosen for the request is spent; `choose` returning null skips. */
-export function rateLimit(choose: (c: Context<AppEnv>) => Limit | null) {
-  return createMiddleware<AppEnv>(async function enforceRateLimit(c, next) {
+export function rateLimit<E extends { Bindings: Env; Variables: ServicesVariables }>(choose: (c: Context<E>) => Limit | null) {
+  return createMiddleware<E>(async function enforceRateLimit(c, next) {
     const limit = choose(c);
     if (limit && !(await limit.limiter.limit({ key: limit.key })).success) {
-      if (firstHitInWindow(limit.key, Date.now())) {
-        c.get("audit").defer({ action: "rate_limited", outcome: "failure", detail: { limit: limit.key.replace(/:[\s\S]*$/, "") } });
+      if (firstHitInWindow(limit.key, c.get("services").clock())) {
+        c.get("services").audit.record({
+          action: "rate_limited",
+          outcome: "failure",
+          detail: { limit: limit.key.replace(/:[\s\S]*$/, "") },
+        });
       }
       throw new ProblemError("rate-limited", `Too many requests; retry after ${RATE_LIMIT_PERIOD_SECONDS} seconds.`, {
         headers: { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) },

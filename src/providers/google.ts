@@ -10,7 +10,7 @@ import {
   type TokenEndpoint,
 } from "./oauth-client";
 import type { AuthorizationRequest, Provider } from "./provider";
-import { normalizeScopeList } from "./scopes";
+import { normalizeScopeList } from "../scopes";
 
 export const GOOGLE_ENDPOINTS = {
   authorizationUrl: "https://accounts.google.com/o/oauth2/v2/auth",

@@ -9,7 +9,7 @@ import {
   type TokenEndpoint,
 } from "./oauth-client";
 import type { IdentityResult, Provider, TokenResult, TokenSet } from "./provider";
-import { caseInsensitiveTo, normalizeScopeList, splitScope } from "./scopes";
+import { caseInsensitiveTo, normalizeScopeList, parseScopes } from "../scopes";
 
 const LOGIN_HOST = "https://login.microsoftonline.com";
 const MICROSOFT_ENDPOINTS = {
@@ -55,7 +55,7 @@ export function isTenantAllowed(tenant: string, tid: string): boolean {
 /** `offline_access` rarely comes back in `scope`; a refresh token in the response is what proves it was granted. */
 function withOfflineAccess(result: TokenResult): TokenResult {
   if (!result.ok || result.tokens.refreshToken === null) return result;
-  const scopes = splitScope(result.tokens.scope);
+  const scopes = parseScopes(result.tokens.scope);
   if (scopes.some((scope) => scope.toLowerCase() === "offline_access")) return result;
   const tokens: TokenSet = { ...result.tokens, scope: [...scopes, "offline_access"].join(" ") };
   return { ok: true, tokens };

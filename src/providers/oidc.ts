@@ -11,7 +11,7 @@ import {
 } from "./oauth-client";
 import { createDiscoveryCache, DiscoveryError, type DiscoveryDocument } from "./oidc-discovery";
 import type { Provider, RevokeResult, TokenFailure, TokenResult } from "./provider";
-import { normalizeScopeList } from "./scopes";
+import { normalizeScopeList } from "../scopes";
 
 /** Asymmetric algorithms accepted beyond RS256 when the discovery document advertises them. */
 const OPTIONAL_ALGORITHMS = ["ES256", "PS256"];

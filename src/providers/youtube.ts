@@ -3,7 +3,7 @@ import type { BuiltInProviderConfig } from "../config";
 import { addGoogleAuthorizationParams, googleEndpoints, googleTokenEndpoint, normalizeGoogleScope } from "./google";
 import { createAuthorizationUrl, exchangeAuthorizationCode, refreshAccessToken, requireCredentials, revokeAt } from "./oauth-client";
 import type { IdentityResult, Provider } from "./provider";
-import { normalizeScopeList } from "./scopes";
+import { normalizeScopeList } from "../scopes";
 
 const CHANNELS_URL = "https://www.googleapis.com/youtube/v3/channels";
 const IDENTITY_TIMEOUT_MS = 10_000;

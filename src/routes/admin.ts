@@ -1,10 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getTokenCipher } from "../crypto/token-cipher";
 import { requirePower } from "../middleware/caller-auth";
-import { countConnectionsByKey } from "../storage/connections";
-import { database } from "../storage/database";
-import { createRouter } from "./router";
-import { AUTHENTICATED_PROBLEMS, BEARER, problem } from "./schemas";
+import { keyRotationStatus } from "../keys/rotation-status";
+import { createApiRouter } from "../http/routers";
+import { problem } from "../http/schemas";
 
 const KeysResponse = z
   .object({
@@ -19,26 +17,20 @@ const keys = createRoute({
   path: "/v1/admin/keys",
   tags: ["Admin"],
   summary: "Connections per encryption key, for watching a rotation",
-  security: BEARER,
   middleware: [requirePower("admin")] as const,
   responses: {
     200: { description: "Rows per key id", content: { "application/json": { schema: KeysResponse } } },
-    ...AUTHENTICATED_PROBLEMS,
     403: problem("The caller lacks the admin scope"),
   },
 });
 
-export const adminRoutes = createRouter().openapi(keys, async (c) => {
-  const config = c.get("config");
-  const current = getTokenCipher(config.encryptionKeys).currentKeyId;
-  const counts = await countConnectionsByKey(database(c.env.DB));
-  const configured = new Set(config.encryptionKeys.map((key) => key.kid));
-  const keyIds = [...new Set([...config.encryptionKeys.map((key) => key.kid), ...counts.keys()])];
+export const adminRoutes = createApiRouter().openapi(keys, async (c) => {
+  const status = await keyRotationStatus(c.get("services"));
   return c.json(
     {
-      current_key_id: current,
-      keys: keyIds.map((keyId) => ({ key_id: keyId, connections: counts.get(keyId) ?? 0, configured: configured.has(keyId) })),
-      remaining_to_re_encrypt: [...counts].filter(([keyId]) => keyId !== current).reduce((sum, [, count]) => sum + count, 0),
+      current_key_id: status.currentKeyId,
+      keys: status.keys.map((key) => ({ key_id: key.keyId, connections: key.connections, configured: key.configured })),
+      remaining_to_re_encrypt: status.remainingToReEncrypt,
     },
     200,
   );

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter } from "./router";
+import { createPublicRouter } from "../http/routers";
 
 const health = createRoute({
   method: "get",
@@ -11,4 +11,4 @@ const health = createRoute({
   },
 });
 
-export const healthRoutes = createRouter().openapi(health, (c) => c.json({ status: "ok" as const }, 200));
+export const healthRoutes = createPublicRouter().openapi(health, (c) => c.json({ status: "ok" as const }, 200));

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { isoTime, splitScopes } from "../connections/present";
+import { isoTime } from "../connections/present";
+import { parseScopes } from "../scopes";
 import { ProblemError } from "../errors";
 import { listAuditEvents } from "../storage/audit-events";
 import { listConsents } from "../storage/consents";
-import { database } from "../storage/database";
 import { pageOf } from "../storage/pages";
-import { DEFAULT_PAGE_SIZE, pagePosition, PageQuery } from "./pagination";
-import { createRouter } from "./router";
-import { AUTHENTICATED_PROBLEMS, BEARER, problem } from "./schemas";
+import { DEFAULT_PAGE_SIZE, pagePosition, PageQuery } from "../http/pagination";
+import { createApiRouter } from "../http/routers";
+import { problem } from "../http/schemas";
 
 const ConsentSchema = z
   .object({
@@ -45,14 +45,12 @@ const consents = createRoute({
   path: "/v1/consents",
   tags: ["History"],
   summary: "The caller's consent history, newest first",
-  security: BEARER,
   request: { query: PageQuery },
   responses: {
     200: {
       description: "A page",
       content: { "application/json": { schema: z.object({ consents: z.array(ConsentSchema), next_cursor: z.string().nullable() }) } },
     },
-    ...AUTHENTICATED_PROBLEMS,
   },
 });
 
@@ -64,7 +62,6 @@ const audit = createRoute({
   tags: ["History"],
   summary: "Audit events, newest first",
   description: "The caller's own events. A caller whose JWT scope has `admin` may add `user_id` (absent: every user's events).",
-  security: BEARER,
   request: {
     query: PageQuery.extend({
       action: z
@@ -81,16 +78,15 @@ const audit = createRoute({
       description: "A page",
       content: { "application/json": { schema: z.object({ events: z.array(AuditEventSchema), next_cursor: z.string().nullable() }) } },
     },
-    ...AUTHENTICATED_PROBLEMS,
     403: problem("user_id without the admin scope"),
   },
 });
 
-export const historyRoutes = createRouter()
+export const historyRoutes = createApiRouter()
   .openapi(consents, async (c) => {
     const query = c.req.valid("query");
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listConsents(database(c.env.DB), {
+    const rows = await listConsents(c.get("services").db, {
       userId: c.get("caller").userId,
       before: pagePosition(query.cursor),
       limit: limit + 1,
@@ -104,8 +100,8 @@ export const historyRoutes = createRouter()
           provider: row.provider,
           connection_id: row.connectionId,
           integration: row.integration,
-          scopes: splitScopes(row.scopes),
-          missing_scopes: splitScopes(row.missingScopes),
+          scopes: parseScopes(row.scopes),
+          missing_scopes: parseScopes(row.missingScopes),
           ip: row.ip,
           user_agent: row.userAgent,
           created_at: isoTime(row.createdAt)!,
@@ -125,7 +121,7 @@ export const historyRoutes = createRouter()
       });
     }
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listAuditEvents(database(c.env.DB), {
+    const rows = await listAuditEvents(c.get("services").db, {
       ...(isAdmin ? (query.user_id === undefined ? {} : { userId: query.user_id }) : { userId: caller.userId }),
       ...(query.action === undefined ? {} : { action: query.action }),
       ...(query.since === undefined ? {} : { since: query.since }),

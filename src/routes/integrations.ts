@@ -1,13 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { requestClient } from "../http/request-client";
+import { createApiRouter } from "../http/routers";
+import { problem } from "../http/schemas";
 import { activateIntegration, deactivateIntegration } from "../integrations/activate";
-import { integrationCatalogue } from "../integrations/catalogue";
-import { integrationState } from "../integrations/status";
-import { listConnections } from "../storage/connections";
-import { listActivations } from "../storage/integration-activations";
-import { clientOf } from "./connections";
-import { flowContext } from "./flow-context";
-import { createRouter } from "./router";
-import { AUTHENTICATED_PROBLEMS, BEARER, problem } from "./schemas";
+import { listIntegrations } from "../integrations/list";
 
 const IntegrationSchema = z
   .object({
@@ -44,13 +40,11 @@ const list = createRoute({
   path: "/v1/integrations",
   tags: ["Integrations"],
   summary: "The integration catalogue with the caller's status",
-  security: BEARER,
   responses: {
     200: {
       description: "Every integration",
       content: { "application/json": { schema: z.object({ integrations: z.array(IntegrationSchema) }) } },
     },
-    ...AUTHENTICATED_PROBLEMS,
   },
 });
 
@@ -61,7 +55,6 @@ const activate = createRoute({
   summary: "Turn an integration on",
   description:
     "Active at once when the connection already holds the scopes; otherwise returns an authorization URL for the granted plus the needed scopes (incremental consent), and the integration becomes active when that flow completes with them granted. `connection_id` is required when the user has several connections to the provider.",
-  security: BEARER,
   request: { params: IntegrationKeyParam, body: { content: { "application/json": { schema: ActivateRequest } } } },
   responses: {
     200: {
@@ -75,7 +68,6 @@ const activate = createRoute({
         },
       },
     },
-    ...AUTHENTICATED_PROBLEMS,
     404: problem("Unknown integration, or not the caller's connection"),
     409: problem("Provider not configured"),
   },
@@ -87,52 +79,53 @@ const deactivate = createRoute({
   tags: ["Integrations"],
   summary: "Turn an integration off",
   description: "Leaves the connection and the other integrations on it untouched.",
-  security: BEARER,
   request: { params: IntegrationKeyParam },
   responses: {
     200: { description: "Inactive", content: { "application/json": { schema: z.object({ status: z.literal("inactive") }) } } },
-    ...AUTHENTICATED_PROBLEMS,
     404: problem("Unknown integration"),
   },
 });
 
-export const integrationRoutes = createRouter()
+export const integrationRoutes = createApiRouter()
   .openapi(list, async (c) => {
-    const flow = flowContext(c);
-    const { userId } = c.get("caller");
-    const [connections, activations] = await Promise.all([listConnections(flow.db, { userId }), listActivations(flow.db, { userId })]);
-    const integrations = [...integrationCatalogue(flow.config).values()].map((integration) => {
-      const state = integrationState(
-        integration,
-        activations.find((activation) => activation.integration === integration.key),
-        connections,
-      );
-      return {
-        key: integration.key,
-        provider: integration.provider,
-        name: integration.name,
-        description: integration.description,
-        scopes: [...integration.scopes],
-        status: state.status,
-        missing_scopes: state.missingScopes,
-        connection_id: state.connectionId,
-      };
-    });
-    return c.json({ integrations }, 200);
+    const integrations = await listIntegrations(c.get("services"), c.get("caller").userId);
+    return c.json(
+      {
+        integrations: integrations.map((integration) => ({
+          key: integration.key,
+          provider: integration.provider,
+          name: integration.name,
+          description: integration.description,
+          scopes: [...integration.scopes],
+          status: integration.status,
+          missing_scopes: integration.missingScopes,
+          connection_id: integration.connectionId,
+        })),
+      },
+      200,
+    );
   })
   .openapi(activate, async (c) => {
+    const services = c.get("services");
     const body = c.req.valid("json") ?? {};
-    const result = await activateIntegration(flowContext(c), {
+    const result = await activateIntegration(services, {
       userId: c.get("caller").userId,
       key: c.req.valid("param").key,
       connectionId: body.connection_id,
       returnTo: body.return_to,
-      ...clientOf(c),
+      client: requestClient(c),
+      now: services.clock(),
     });
     if (result.status === "active") return c.json({ status: "active" as const }, 200);
     return c.json({ status: "authorization_required" as const, authorization_url: result.authorizationUrl }, 200);
   })
   .openapi(deactivate, async (c) => {
-    await deactivateIntegration(flowContext(c), { userId: c.get("caller").userId, key: c.req.valid("param").key, ...clientOf(c) });
+    const services = c.get("services");
+    await deactivateIntegration(services, {
+      userId: c.get("caller").userId,
+      key: c.req.valid("param").key,
+      client: requestClient(c),
+      now: services.clock(),
+    });
     return c.json({ status: "inactive" as const }, 200);
   });

@@ -1,7 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getProviderRegistry } from "../providers/registry";
-import { createRouter } from "./router";
-import { AUTHENTICATED_PROBLEMS, BEARER } from "./schemas";
+import { createApiRouter } from "../http/routers";
 
 const ProviderSchema = z
   .object({
@@ -18,19 +16,18 @@ const listProviders = createRoute({
   path: "/v1/providers",
   tags: ["Connections"],
   summary: "Providers a user can connect",
-  security: BEARER,
   responses: {
     200: {
       description: "Every provider, configured or not",
       content: { "application/json": { schema: z.object({ providers: z.array(ProviderSchema) }) } },
     },
-    ...AUTHENTICATED_PROBLEMS,
   },
 });
 
-export const providerRoutes = createRouter().openapi(listProviders, (c) => {
-  const providers = getProviderRegistry(c.get("config"))
-    .list()
+export const providerRoutes = createApiRouter().openapi(listProviders, (c) => {
+  const providers = c
+    .get("services")
+    .providers.list()
     .map((provider) => ({
       id: provider.id,
       name: provider.name,

@@ -1,14 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { auditAfterResponse } from "../audit/deferred-audit";
-import { getTokenCipher } from "../crypto/token-cipher";
 import { ProblemError } from "../errors";
+import { createApiRouter } from "../http/routers";
+import { ConnectionIdParam, problem, ScopeSchema } from "../http/schemas";
 import { requirePower } from "../middleware/caller-auth";
-import { DEFAULT_MIN_VALIDITY_SECONDS } from "../refresh/policy";
-import { userVault } from "../refresh/user-vault";
-import { vendToken, type VendOutcome } from "../refresh/vend";
-import { database } from "../storage/database";
-import { createRouter } from "./router";
-import { AUTHENTICATED_PROBLEMS, BEARER, ConnectionIdParam, problem, ScopeSchema } from "./schemas";
+import { vendToken, type VendOutcome } from "../tokens/vend";
+import { DEFAULT_MIN_VALIDITY_SECONDS } from "../vault/refresh-policy";
+import { userVault } from "../vault/user-vault";
 
 const VendRequest = z
   .strictObject({
@@ -30,12 +27,10 @@ const vend = createRoute({
   summary: "A valid access token for the connection",
   description:
     "Needs the `connections:token` scope. Returns the stored token when it stays valid for `min_validity_seconds` (default 300); otherwise one refresh through the user's Durable Object, shared by concurrent callers. With `rejected_token`, refreshes only if that is still the stored token.",
-  security: BEARER,
   middleware: [requirePower("connections:token")] as const,
   request: { params: ConnectionIdParam, body: { content: { "application/json": { schema: VendRequest } } } },
   responses: {
     200: { description: "A token", content: { "application/json": { schema: VendResponse } } },
-    ...AUTHENTICATED_PROBLEMS,
     403: problem("Missing connections:token, or required_scopes not granted (missing_scopes)"),
     404: problem("Not the caller's connection"),
     409: problem("The connection needs re-authorization (connection_status)"),
@@ -69,37 +64,31 @@ function outcomeProblem(outcome: Exclude<VendOutcome, { kind: "token" }>): Probl
   }
 }
 
-export const tokenRoutes = createRouter().openapi(vend, async (c) => {
-  const caller = c.get("caller");
+export const tokenRoutes = createApiRouter().openapi(vend, async (c) => {
+  const services = c.get("services");
+  const { userId } = c.get("caller");
   const body = c.req.valid("json") ?? {};
-  const db = database(c.env.DB);
   const connectionId = c.req.valid("param").id;
   const outcome = await vendToken(
+    services,
     {
-      db,
-      cipher: getTokenCipher(c.get("config").encryptionKeys),
-      now: Date.now(),
-      refresh: (request) => userVault(c.env, caller.userId).refresh(request),
-    },
-    {
-      userId: caller.userId,
+      userId,
       connectionId,
       minValiditySeconds: body.min_validity_seconds ?? DEFAULT_MIN_VALIDITY_SECONDS,
       forceRefresh: body.force_refresh ?? false,
       rejectedToken: body.rejected_token,
       requiredScopes: body.required_scopes,
+      now: services.clock(),
     },
+    (request) => userVault(c.env, userId).refresh(request),
   );
-  auditAfterResponse(db, c.executionCtx, {
-    at: Date.now(),
-    userId: caller.userId,
-    actor: "backend",
+  // The hot path: its audit is written after the response.
+  services.audit.recordAfterResponse({
     action: "token.vended",
+    actor: "backend",
+    outcome: outcome.kind === "token" ? "success" : "failure",
     provider: outcome.kind === "not_found" ? null : outcome.provider,
     connectionId,
-    outcome: outcome.kind === "token" ? "success" : "failure",
-    requestId: c.get("requestId"),
-    ip: c.req.header("CF-Connecting-IP") ?? null,
     detail: outcome.kind === "token" ? { refreshed: outcome.refreshed } : { reason: outcome.kind },
   });
   if (outcome.kind !== "token") throw outcomeProblem(outcome);

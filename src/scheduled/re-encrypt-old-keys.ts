@@ -1,9 +1,7 @@
-import type { TokenCipher } from "../crypto/token-cipher";
-import type { ReEncryptResult } from "../refresh/re-encrypt";
-import { userVault } from "../refresh/user-vault";
-import { insertAuditEvents } from "../storage/audit-events";
+import type { Services } from "../services";
 import { findConnectionsUnderOldKeys } from "../storage/connections";
-import type { Database } from "../storage/database";
+import type { ReEncryptResult } from "../vault/re-encryption";
+import { userVault } from "../vault/user-vault";
 import { mapBounded } from "./bounded";
 import { CRON_CONCURRENCY, CRON_PAGE_SIZE, MAX_RE_ENCRYPTIONS_PER_RUN } from "./limits";
 
@@ -13,37 +11,29 @@ export type ReEncryptSummary = Record<ReEncryptResult, number>;
  * Key rotation: moves connections still under an older key to the current one, in bounded batches, each through
  * the user's Durable Object so it cannot race a refresh into writing back a stale refresh token.
  */
-export async function reEncryptOldKeys(env: Env, db: Database, cipher: TokenCipher, now: number): Promise<ReEncryptSummary> {
+export async function reEncryptOldKeys(services: Services): Promise<ReEncryptSummary> {
   const summary: ReEncryptSummary = { re_encrypted: 0, current: 0, not_found: 0, conflict: 0, undecryptable: 0 };
+  const currentKeyId = services.cipher.currentKeyId;
   let afterId: string | null = null;
   let processed = 0;
   while (processed < MAX_RE_ENCRYPTIONS_PER_RUN) {
-    const page = await findConnectionsUnderOldKeys(db, {
-      currentKeyId: cipher.currentKeyId,
+    const page = await findConnectionsUnderOldKeys(services.db, {
+      currentKeyId,
       afterId,
       limit: Math.min(CRON_PAGE_SIZE, MAX_RE_ENCRYPTIONS_PER_RUN - processed),
     });
     if (page.length === 0) break;
     processed += page.length;
-    const results = await mapBounded(page, CRON_CONCURRENCY, (row) => userVault(env, row.userId).reEncrypt(row.userId, row.id));
+    const results = await mapBounded(page, CRON_CONCURRENCY, (row) => userVault(services.env, row.userId).reEncrypt(row.userId, row.id));
     for (const result of results) summary[result]++;
     afterId = page[page.length - 1]!.id;
   }
   if (processed > 0) {
-    await insertAuditEvents(db, [
-      {
-        at: now,
-        userId: null,
-        actor: "cron",
-        action: "keys.re_encrypted",
-        provider: null,
-        connectionId: null,
-        outcome: summary.undecryptable === 0 ? "success" : "failure",
-        requestId: null,
-        ip: null,
-        detail: { ...summary, key_id: cipher.currentKeyId },
-      },
-    ]);
+    services.audit.record({
+      action: "keys.re_encrypted",
+      outcome: summary.undecryptable === 0 ? "success" : "failure",
+      detail: { ...summary, key_id: currentKeyId },
+    });
   }
   return summary;
 }

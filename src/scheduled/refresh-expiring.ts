@@ -1,5 +1,5 @@
-import type { RefreshResult } from "../refresh/refresh-connection";
-import { userVault } from "../refresh/user-vault";
+import type { RefreshResult } from "../vault/refresh";
+import { userVault } from "../vault/user-vault";
 import { findExpiringConnections } from "../storage/connections";
 import type { Database } from "../storage/database";
 import { mapBounded } from "./bounded";

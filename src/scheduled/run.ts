@@ -1,18 +1,24 @@
-import { getConfig } from "../config";
-import { getTokenCipher } from "../crypto/token-cipher";
-import { database } from "../storage/database";
+import { createServices, type Services } from "../services";
 import { pruneAuditEvents } from "./prune-audit";
 import { reEncryptOldKeys } from "./re-encrypt-old-keys";
 import { refreshExpiringConnections, refreshThroughVault } from "./refresh-expiring";
 
-/** Each task runs on its own and logs its own outcome, so one failing cannot cancel another. */
-async function task(name: string, run: () => Promise<Record<string, unknown> | number>): Promise<void> {
+/**
+ * Each task runs with services of its own, writes its own audit events and logs its own outcome, so one failing
+ * cannot cancel another.
+ */
+async function task(env: Env, name: string, run: (services: Services) => Promise<Record<string, unknown> | number>): Promise<void> {
   const started = Date.now();
   try {
-    const result = await run();
-    console.log(
-      JSON.stringify({ message: `cron.${name}`, ...(typeof result === "number" ? { count: result } : result), ms: Date.now() - started }),
-    );
+    const services = createServices(env, { requestId: null, ip: null, userId: null, actor: "cron" });
+    try {
+      const result = await run(services);
+      console.log(
+        JSON.stringify({ message: `cron.${name}`, ...(typeof result === "number" ? { count: result } : result), ms: Date.now() - started }),
+      );
+    } finally {
+      await services.audit.flush();
+    }
   } catch (error) {
     console.error(
       JSON.stringify({ message: `cron.${name} failed`, error: error instanceof Error ? error.name : "unknown", ms: Date.now() - started }),
@@ -25,13 +31,13 @@ async function task(name: string, run: () => Promise<Record<string, unknown> | n
  * other so their outgoing connections together stay within the per-invocation bound.
  */
 export async function runScheduledTasks(env: Env, scheduledTime: number): Promise<void> {
-  const config = getConfig(env);
-  const db = database(env.DB);
   const now = scheduledTime;
-  const lookaheadSeconds = config.refreshLookaheadSeconds;
-  await task("refresh", async () => ({
-    ...(await refreshExpiringConnections(db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })),
-  }));
-  await task("re_encrypt", async () => ({ ...(await reEncryptOldKeys(env, db, getTokenCipher(config.encryptionKeys), now)) }));
-  await task("prune_audit", () => pruneAuditEvents(db, { now, retentionDays: config.auditRetentionDays }));
+  await task(env, "refresh", async (services) => {
+    const lookaheadSeconds = services.config.refreshLookaheadSeconds;
+    return {
+      ...(await refreshExpiringConnections(services.db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })),
+    };
+  });
+  await task(env, "re_encrypt", async (services) => ({ ...(await reEncryptOldKeys(services)) }));
+  await task(env, "prune_audit", (services) => pruneAuditEvents(services.db, { now, retentionDays: services.config.auditRetentionDays }));
 }

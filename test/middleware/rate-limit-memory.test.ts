@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AppEnv } from "../../src/app-env";
+import type { AppEnv } from "../../src/http/env";
 import { rateLimit } from "../../src/middleware/rate-limit";
+import type { Services } from "../../src/services";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -13,10 +14,11 @@ function refusingApp(): { app: Hono<AppEnv>; audited: string[] } {
   const limiter = { limit: async () => ({ success: false }) } as unknown as RateLimit;
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
-    c.set("audit", { defer: () => audited.push(c.req.header("X-Key")!) } as unknown as AppEnv["Variables"]["audit"]);
+    const services = { clock: () => 1_800_000_000_000, audit: { record: () => audited.push(c.req.header("X-Key")!) } };
+    c.set("services", services as unknown as Services);
     await next();
   });
-  app.use(rateLimit((c) => ({ limiter, key: c.req.header("X-Key")! })));
+  app.use(rateLimit<AppEnv>((c) => ({ limiter, key: c.req.header("X-Key")! })));
   app.get("/", (c) => c.text("ok"));
   app.onError((_error, c) => c.text("limited", 429));
   return { app, audited };
@@ -24,7 +26,6 @@ function refusingApp(): { app: Hono<AppEnv>; audited: string[] } {
 
 describe("rate-limit audit memory", () => {
   it("forgets the audited windows once 10,000 keys are tracked, so memory stays bounded", async () => {
-    vi.spyOn(Date, "now").mockReturnValue(1_800_000_000_000);
     const { app, audited } = refusingApp();
     const hit = (key: string) => app.request("/", { headers: { "X-Key": key } });
 

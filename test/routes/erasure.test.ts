@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { UserVault } from "../../src/refresh/user-vault";
+import type { UserVault } from "../../src/vault/user-vault";
 import { authHeaders } from "../support/caller-token";
 import { requestAuthorizationUrl } from "../support/flows";
 import {

@@ -7,7 +7,7 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import type { RefreshResult } from "../../src/refresh/refresh-connection";
+import type { RefreshResult } from "../../src/vault/refresh";
 import { CRON_CONCURRENCY, CRON_PAGE_SIZE, MAX_REFRESHES_PER_RUN } from "../../src/scheduled/limits";
 import {
   refreshBatch,

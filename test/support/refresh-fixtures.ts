@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { expect, inject, onTestFinished, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { getTokenCipher } from "../../src/crypto/token-cipher";
-import type { UserVault } from "../../src/refresh/user-vault";
+import type { UserVault } from "../../src/vault/user-vault";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "./bindings";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./flows";

@@ -1,0 +1,115 @@
+/**
+ * The one way events reach the audit trail. Every invocation (a request, a Durable Object call, a cron task) owns a
+ * sink and writes what it collected itself: nothing is shared across invocations, because the runtime cancels work
+ * tied to an invocation and a promise it cancelled never settles.
+ */
+import { insertAuditEvents, type AuditDetail, type NewAuditEvent } from "../storage/audit-events";
+import type { Database } from "../storage/database";
+
+export type { AuditDetail };
+
+/** Who acted: the signed-in user, the application's backend (vending), the cron, or an unauthenticated client. */
+export type AuditActor = "user" | "backend" | "cron" | "anonymous";
+
+export type AuditAction =
+  | "auth.failed"
+  | "rate_limited"
+  | "authorization.started"
+  | "authorization.start_url_refused"
+  | "authorization.callback"
+  | "token.vended"
+  | "token.refreshed"
+  | "token.refresh_failed"
+  | "token.revoked"
+  | "connection.read"
+  | "connection.removed"
+  | "integration.activated"
+  | "integration.authorization_required"
+  | "integration.deactivated"
+  | "user.erased"
+  | "keys.re_encrypted";
+
+export interface AuditRecord {
+  action: AuditAction;
+  outcome: "success" | "failure";
+  /** Defaults to the sink's user (the authenticated caller, the object's user). */
+  userId?: string | null;
+  actor?: AuditActor;
+  provider?: string | null;
+  connectionId?: string | null;
+  /** Codes and counts only: never a token, secret or provider message. */
+  detail?: AuditDetail;
+}
+
+export interface AuditOrigin {
+  requestId: string | null;
+  ip: string | null;
+  userId: string | null;
+  actor: AuditActor;
+}
+
+export class AuditSink {
+  readonly #beforeResponse: NewAuditEvent[] = [];
+  readonly #afterResponse: NewAuditEvent[] = [];
+  readonly #origin: AuditOrigin;
+
+  constructor(
+    private readonly db: Database,
+    origin: AuditOrigin,
+    private readonly clock: () => number,
+  ) {
+    this.#origin = { ...origin };
+  }
+
+  /** Who the following events are about (set once the caller or the flow's user is known). */
+  attribute(userId: string, actor: AuditActor): void {
+    this.#origin.userId = userId;
+    this.#origin.actor = actor;
+  }
+
+  /** An event written before the invocation answers (lifecycle changes: visible as soon as the caller sees the result). */
+  record(event: AuditRecord): void {
+    this.#beforeResponse.push(this.#complete(event));
+  }
+
+  /** An event of the hot path, written after the response within the same invocation (`waitUntil`). */
+  recordAfterResponse(event: AuditRecord): void {
+    this.#afterResponse.push(this.#complete(event));
+  }
+
+  /** Writes the events recorded with `record`; a failed write is logged, never thrown (the operation itself succeeded). */
+  flush(): Promise<void> {
+    return this.#write(this.#beforeResponse.splice(0));
+  }
+
+  /** Writes the events recorded with `recordAfterResponse`; hand the promise to this invocation's `waitUntil`. */
+  flushAfterResponse(): Promise<void> {
+    return this.#write(this.#afterResponse.splice(0));
+  }
+
+  #complete(event: AuditRecord): NewAuditEvent {
+    return {
+      at: this.clock(),
+      userId: event.userId === undefined ? this.#origin.userId : event.userId,
+      actor: event.actor ?? this.#origin.actor,
+      action: event.action,
+      provider: event.provider ?? null,
+      connectionId: event.connectionId ?? null,
+      outcome: event.outcome,
+      requestId: this.#origin.requestId,
+      ip: this.#origin.ip,
+      detail: event.detail ?? {},
+    };
+  }
+
+  async #write(events: NewAuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      await insertAuditEvents(this.db, events);
+    } catch (error) {
+      console.error(
+        JSON.stringify({ message: "audit write failed", events: events.length, error: error instanceof Error ? error.name : typeof error }),
+      );
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The three kinds of router. Who is authenticated is decided by the router a route is registered on, never by a
+ * path: every route of an API router runs caller authentication and the per-user limit before its own middleware
+ * and validation; every route of a browser router runs the per-address limit; public routes run neither.
+ */
+import { OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { ProblemError } from "../errors";
+import { callerAuth } from "../middleware/caller-auth";
+import { rateLimit } from "../middleware/rate-limit";
+import type { ApiEnv, AppEnv } from "./env";
+import { AUTHENTICATED_PROBLEMS, BEARER, problem } from "./schemas";
+
+/** Validation problems list where and what, never the offending value. */
+function describeIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.slice(0, 20).map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}
+
+function newRouter<E extends AppEnv | ApiEnv>(): OpenAPIHono<E> {
+  return new OpenAPIHono<E>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = describeIssues(result.error);
+        throw new ProblemError("bad-request", `The ${result.target} is invalid.`, { extensions: { invalid_params: issues } });
+      }
+    },
+  });
+}
+
+/** Registers every route of `router` with `middleware` first and `document` merged into its OpenAPI description. */
+function guarded<E extends AppEnv | ApiEnv>(
+  router: OpenAPIHono<E>,
+  middleware: MiddlewareHandler[],
+  document: (route: RouteConfig) => Partial<RouteConfig>,
+): OpenAPIHono<E> {
+  const register = router.openapi;
+  router.openapi = ((route: RouteConfig, handler: never, hook: never) =>
+    register(
+      { ...route, ...document(route), middleware: [...middleware, ...[route.middleware ?? []].flat()] },
+      handler,
+      hook,
+    )) as typeof register;
+  return router;
+}
+
+const authenticateCaller = callerAuth();
+const limitPerUser = rateLimit<ApiEnv>((c) => ({ limiter: c.env.USER_RATE_LIMITER, key: `user:${c.get("caller").userId}` }));
+// The browser endpoints carry no identity but the address; Cloudflare always sets it (local runs may not).
+const limitPerAddress = rateLimit<AppEnv>((c) => {
+  const ip = c.req.header("CF-Connecting-IP");
+  return ip ? { limiter: c.env.IP_RATE_LIMITER, key: `ip:${ip}` } : null;
+});
+
+/** A router of the JWT API: its handlers see `caller`. */
+export function createApiRouter(): OpenAPIHono<ApiEnv> {
+  return guarded(newRouter<ApiEnv>(), [authenticateCaller as MiddlewareHandler, limitPerUser as MiddlewareHandler], (route) => ({
+    security: BEARER,
+    responses: { ...AUTHENTICATED_PROBLEMS, 429: problem("Too many requests (Retry-After)"), ...route.responses },
+  }));
+}
+
+/** A router of the endpoints a user's browser reaches without a bearer token (the OAuth start and callback). */
+export function createBrowserRouter(): OpenAPIHono<AppEnv> {
+  return guarded(newRouter<AppEnv>(), [limitPerAddress as MiddlewareHandler], (route) => ({
+    responses: { 429: problem("Too many requests from this address (Retry-After)"), ...route.responses },
+  }));
+}
+
+/** A router of endpoints open to anyone (health). */
+export function createPublicRouter(): OpenAPIHono<AppEnv> {
+  return newRouter<AppEnv>();
+}

@@ -1,0 +1,28 @@
+import { createMiddleware } from "hono/factory";
+import type { RequestIdVariables } from "hono/request-id";
+import { createServices, type Services } from "../services";
+
+/** What `requestServices` puts on the context. */
+export interface ServicesVariables {
+  services: Services;
+}
+
+/**
+ * Builds the request's services (configuration parsed once per isolate; a misconfiguration throws `ConfigError`,
+ * which the error exit turns into a 500 that names nothing) and writes the request's audit events: lifecycle events
+ * before the response leaves, hot-path events after it, through this request's own `waitUntil`.
+ */
+export const requestServices = createMiddleware<{ Bindings: Env; Variables: RequestIdVariables & ServicesVariables }>(
+  async function requestServices(c, next) {
+    const services = createServices(c.env, {
+      requestId: c.get("requestId"),
+      ip: c.req.header("CF-Connecting-IP") ?? null,
+      userId: null,
+      actor: "anonymous",
+    });
+    c.set("services", services);
+    await next();
+    await services.audit.flush();
+    c.executionCtx.waitUntil(services.audit.flushAfterResponse());
+  },
+);
