@@ -131,7 +131,7 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
       withOfflineAccess(await exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri)),
     refresh: async (refreshToken) => withOfflineAccess(await refreshAccessToken(tokenEndpoint(), refreshToken)),
     // No RFC 7009 endpoint; revokeSignInSessions would end every session of the user, so disconnect only forgets tokens.
-    revoke: null,
+    revoke: async () => ({ kind: "unsupported" }),
     identify,
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeMicrosoftScope),
   };

@@ -1,3 +1,4 @@
+import type { RevokeResult } from "../providers/provider";
 import { failureLabel } from "./policy";
 import type { RefreshDependencies } from "./refresh-connection";
 import { deleteConnection, findConnection, type ConnectionRow } from "../storage/connections";
@@ -12,7 +13,7 @@ export interface RemovalRequest {
   userAgent: string | null;
 }
 
-/** `unsupported`: the provider has no revocation endpoint (Microsoft); the local wipe is all there is. */
+/** `unsupported`: the provider has no revocation endpoint (Microsoft, some OpenID providers); the local wipe is all there is. */
 export type UpstreamRevocation = "revoked" | "failed" | "unsupported";
 
 export type RemovalResult = { kind: "removed"; upstream: UpstreamRevocation } | { kind: "not_found" };
@@ -52,22 +53,32 @@ export async function revokeAndRemove(deps: RefreshDependencies, request: Remova
 
 async function revokeUpstream(deps: RefreshDependencies, row: ConnectionRow): Promise<UpstreamRevocation> {
   const provider = deps.providers.get(row.provider);
-  if (!provider?.configured || !provider.revoke) return "unsupported";
+  if (!provider?.configured) return "unsupported";
   const field = row.refreshTokenCiphertext !== null ? "refresh_token" : "access_token";
   const ciphertext = row.refreshTokenCiphertext ?? row.accessTokenCiphertext;
   const token = await deps.cipher.decrypt(ciphertext, { userId: row.userId, connectionId: row.id, field });
-  const result = token.ok ? await provider.revoke(token.plaintext, field) : null;
-  const detail: AuditDetail = { credential: field === "refresh_token" ? "refresh" : "access" };
-  if (result === null) detail.reason = "undecryptable";
-  else if (!result.ok) Object.assign(detail, { reason: failureLabel(result.failure), status: result.failure.status });
-  const revoked = result?.ok === true;
+  const { upstream, detail } = revocationRecord(token.ok ? await provider.revoke(token.plaintext, field) : null);
   await deps.audit({
     userId: row.userId,
     action: "token.revoked",
-    outcome: revoked ? "success" : "failure",
+    outcome: upstream === "failed" ? "failure" : "success",
     provider: row.provider,
     connectionId: row.id,
-    detail,
+    detail: { credential: field === "refresh_token" ? "refresh" : "access", ...detail },
   });
-  return revoked ? "revoked" : "failed";
+  return upstream;
+}
+
+/** How a revocation is recorded; `null` when the stored token did not decrypt, so nothing could be sent. */
+function revocationRecord(result: RevokeResult | null): { upstream: UpstreamRevocation; detail: AuditDetail } {
+  if (result === null) return { upstream: "failed", detail: { reason: "undecryptable" } };
+  switch (result.kind) {
+    case "revoked":
+      return { upstream: "revoked", detail: {} };
+    case "unsupported":
+      // Nothing was revoked upstream, so the audit says it was skipped and why rather than reading as a revocation.
+      return { upstream: "unsupported", detail: { upstream: "skipped", reason: "no_revocation_endpoint" } };
+    case "failed":
+      return { upstream: "failed", detail: { reason: failureLabel(result.failure), status: result.failure.status } };
+  }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it, inject } from "vitest";
 import { parseConfig } from "../../src/config";
 import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
 import { testBindings } from "../support/bindings";
-import { configuredProvider, connect, mockOrigin, queueResponses, tokensOf, uniqueFlow } from "./support";
+import { configuredProvider, connect, mockOrigin, mockRequests, queueResponses, tokensOf, uniqueFlow } from "./support";
 
 const microsoft = () => configuredProvider("microsoft");
 const WORK_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -48,8 +48,12 @@ describe("Microsoft code exchange", () => {
     expect(refreshed.refreshToken).not.toBe(tokens.refreshToken);
   });
 
-  it("offers no revocation", () => {
-    expect(microsoft().revoke).toBeNull();
+  it("answers a revocation as unsupported without calling Microsoft", async () => {
+    const flow = uniqueFlow("microsoft-revoke");
+    const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
+    const requestsBefore = (await mockRequests({ flow })).length;
+    expect(await microsoft().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
+    expect(await mockRequests({ flow })).toHaveLength(requestsBefore);
   });
 });
 
