@@ -84,6 +84,29 @@ describe("Microsoft identity", () => {
   });
 });
 
+describe("Microsoft account email", () => {
+  /** Signs in a work account with `email` and the given `xms_edov` claim (`undefined`: the claim is absent). */
+  const identifyWithEmail = async (xmsEdov: unknown) => {
+    const account = { tid: WORK_TENANT, oid: crypto.randomUUID(), email: "ava@contoso.com", name: "Ava", xms_edov: xmsEdov };
+    const { request, result } = await connect(microsoft(), { mock_account: JSON.stringify(account) });
+    return microsoft().identify(tokensOf(result), request.nonce, new Date());
+  };
+
+  it("keeps the email when the id_token says the email domain's owner verified it (xms_edov true)", async () => {
+    expect(await identifyWithEmail(true)).toMatchObject({ ok: true, account: { email: "ava@contoso.com", name: "Ava" } });
+  });
+
+  it.each([
+    ["absent", undefined],
+    ["false", false],
+    ["a string rather than the documented boolean", "1"],
+  ])("keeps the name but not the email when xms_edov is %s", async (_case, xmsEdov) => {
+    const identity = await identifyWithEmail(xmsEdov);
+    expect(identity).toMatchObject({ ok: true, account: { name: "Ava" } });
+    expect(identity.ok && identity.account.email).toBeUndefined();
+  });
+});
+
 describe("Microsoft tenant rules", () => {
   it("lets common accept any tenant", () => {
     expect(isTenantAllowed("common", CONSUMER_TENANT_ID) && isTenantAllowed("common", WORK_TENANT)).toBe(true);

@@ -15,7 +15,7 @@
  * so parallel test files never collide):
  *   mock_flow=<id>             names the flow (default: random); requests and tokens are logged under it.
  *                              Authorizing again with the same id is a re-authorization of the same grant.
- *   mock_account=<json>        overrides the signed-in account: sub, email, email_verified, name, tid, oid,
+ *   mock_account=<json>        overrides the signed-in account: sub, email, email_verified, name, tid, oid, xms_edov,
  *                              channel ({id,title} or null), owner ("user"|"workspace"|other bare type), workspace_id,
  *                              workspace_name, user_id (defaults: DEFAULT_ACCOUNT in mock-provider-server/state.ts).
  *   mock_scope=<a b c>         the scopes the user really grants (default: those requested).

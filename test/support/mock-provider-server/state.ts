@@ -11,6 +11,11 @@ export interface MockAccount {
   /** Microsoft tenant and object ids. */
   tid: string;
   oid: string;
+  /**
+   * Microsoft's optional claim "email domain owner verified" as the id_token should carry it (a JSON value, so a
+   * test can also send a wrong type). Absent by default, as when the app registration does not request it.
+   */
+  xms_edov?: unknown;
   /** YouTube channel; `null` = the Google account has no channel. */
   channel: { id: string; title: string } | null;
   /** Notion: `owner.type` of the token response, the workspace and the person (another value: an owner of that bare type). */
