@@ -3,6 +3,11 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { testBindings } from "./test/support/bindings";
 
+// Wrangler, which the plugin uses to read wrangler.jsonc, loads a developer's `.dev.vars` and, when there is none,
+// `.env` files. `.env` loading has a switch (a documented wrangler system environment variable); `.dev.vars` has
+// none, so the bindings below name every configuration variable and override it (test/support/bindings.ts).
+process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {

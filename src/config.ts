@@ -110,6 +110,12 @@ export function isAllowedEndpoint(value: string): boolean {
 }
 
 const endpointUrl = z.string().refine(isAllowedEndpoint, "must be an https URL (or http on loopback)");
+/** An optional URL; an empty value counts as unset, as for every other optional variable (tests bind them all). */
+const optionalEndpointUrl = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value : undefined))
+  .pipe(endpointUrl.optional());
 const origin = endpointUrl.transform((value) => new URL(value).origin);
 const originList = z
   .string()
@@ -254,7 +260,7 @@ function credentials(env: RawEnv, idName: string, secretName: string): ClientCre
 function endpointOverrides(env: RawEnv, prefix: string): EndpointOverrides {
   const overrides: EndpointOverrides = {};
   for (const [suffix, key] of Object.entries(ENDPOINT_VARIABLES)) {
-    const value = read(env, `${prefix}_${suffix}`, endpointUrl.optional());
+    const value = read(env, `${prefix}_${suffix}`, optionalEndpointUrl);
     if (value) overrides[key] = value;
   }
   return overrides;
@@ -269,7 +275,7 @@ export function parseConfig(env: RawEnv): Config {
   const publicBaseUrl = read(env, "PUBLIC_BASE_URL", origin);
   const auth: CallerAuthConfig = {
     jwtSecret: read(env, "AUTH_JWT_SECRET", optionalText),
-    jwksUrl: read(env, "AUTH_JWKS_URL", endpointUrl.optional()) ?? null,
+    jwksUrl: read(env, "AUTH_JWKS_URL", optionalEndpointUrl) ?? null,
     issuer: read(env, "AUTH_JWT_ISSUER", optionalText),
     audience: read(env, "AUTH_JWT_AUDIENCE", optionalText),
   };

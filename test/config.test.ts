@@ -74,6 +74,11 @@ describe("configuration", () => {
     expect(isAllowedEndpoint("https://user:pass@example.com/")).toBe(false);
   });
 
+  it("treats an empty optional URL as unset", () => {
+    const config = parseConfig({ ...minimal, AUTH_JWKS_URL: "", GOOGLE_TOKEN_URL: " " });
+    expect([config.auth.jwksUrl, config.providers.google.endpoints]).toEqual([null, {}]);
+  });
+
   it("reads return and CORS origins as origins", () => {
     const config = parseConfig({ ...minimal, RETURN_TO_ORIGINS: "https://app.example.com/path, http://localhost:3000" });
     expect(config.returnToOrigins).toEqual(["https://app.example.com", "http://localhost:3000"]);

@@ -77,8 +77,12 @@ class AesGcmTokenCipher implements TokenCipher {
   readonly currentKeyId: string;
   readonly #current: EncryptionKey;
   readonly #ring: ReadonlyMap<string, EncryptionKey>;
-  /** Promises, so concurrent first uses of a key share one import. */
-  readonly #importedKeys = new Map<string, Promise<CryptoKey>>();
+  /**
+   * Imported keys, never an import in flight: the Workers runtime cancels a request's pending work once that request
+   * ends, and a cancelled promise never settles, so a request joining another's import could hang. Concurrent first
+   * uses of a key each import it.
+   */
+  readonly #importedKeys = new Map<string, CryptoKey>();
 
   constructor(keys: readonly EncryptionKey[]) {
     const [current] = keys;
@@ -133,12 +137,11 @@ class AesGcmTokenCipher implements TokenCipher {
   }
 
   /** Imported on first use, non-extractable, then kept for the isolate's lifetime. */
-  #cryptoKey(entry: EncryptionKey): Promise<CryptoKey> {
-    let imported = this.#importedKeys.get(entry.kid);
-    if (!imported) {
-      imported = crypto.subtle.importKey("raw", entry.key, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
-      this.#importedKeys.set(entry.kid, imported);
-    }
+  async #cryptoKey(entry: EncryptionKey): Promise<CryptoKey> {
+    const cached = this.#importedKeys.get(entry.kid);
+    if (cached) return cached;
+    const imported = await crypto.subtle.importKey("raw", entry.key, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+    this.#importedKeys.set(entry.kid, imported);
     return imported;
   }
 }

@@ -33,7 +33,9 @@ const keySets = new Map<string, JWTVerifyGetKey>();
 
 /**
  * The provider's signing keys, one cache per JWKS URL and isolate; jose refetches on an unknown `kid`
- * (at most once per cooldown) so key rotation at the provider needs no restart.
+ * (at most once per cooldown) so key rotation at the provider needs no restart. The cache holds only a parsed key
+ * set: on Workers jose never joins a fetch another request started (jwks/remote.js, `isCloudflareWorkers`), since
+ * the runtime cancels a request's pending work when it ends and a cancelled promise never settles.
  */
 export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
   let keys = keySets.get(jwksUrl);

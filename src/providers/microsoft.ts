@@ -93,14 +93,17 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
       algorithms: RS256_ONLY,
     });
     if (!verified.ok) return verified;
-    const { oid, name, email } = verified.claims;
+    const { oid, name, email, xms_edov: emailDomainOwnerVerified } = verified.claims;
     if (typeof oid !== "string" || oid === "") return { ok: false, reason: "identity_failed", detail: "id_token has no oid" };
     return {
       ok: true,
       account: {
         // `oid` is unique only within a tenant; `sub` is pairwise per app, so neither alone is the account key.
         id: `${tid.toLowerCase()}:${oid}`,
-        ...(typeof email === "string" ? { email } : {}),
+        // Microsoft sends no `email_verified`, and any tenant can set any address as a user's email. Its optional claim
+        // `xms_edov`, documented as a Boolean ("Optional claims reference"), says the owner of the email's domain has
+        // verified it; the app registration must request it along with `email`, else no email is kept.
+        ...(emailDomainOwnerVerified === true && typeof email === "string" ? { email } : {}),
         ...(typeof name === "string" ? { name } : {}),
       },
     };
@@ -131,7 +134,7 @@ export function createMicrosoftProvider(config: BuiltInProviderConfig & { tenant
       withOfflineAccess(await exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri)),
     refresh: async (refreshToken) => withOfflineAccess(await refreshAccessToken(tokenEndpoint(), refreshToken)),
     // No RFC 7009 endpoint; revokeSignInSessions would end every session of the user, so disconnect only forgets tokens.
-    revoke: null,
+    revoke: async () => ({ kind: "unsupported" }),
     identify,
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeMicrosoftScope),
   };

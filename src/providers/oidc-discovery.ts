@@ -32,17 +32,18 @@ export class DiscoveryError extends Error {
   }
 }
 
-/** Fetches `{issuer}/.well-known/openid-configuration` at most once per TTL; failures are not cached. */
+/**
+ * Fetches `{issuer}/.well-known/openid-configuration` at most once per TTL; failures are not cached. Only a fetched
+ * document is kept, never a fetch in flight: the Workers runtime cancels a request's pending work once that request
+ * ends (or its client goes away), and a cancelled promise never settles, so a later request that joined it would
+ * hang. Concurrent first requests may therefore each fetch the document.
+ */
 export function createDiscoveryCache(issuer: string, now: () => number = Date.now): () => Promise<DiscoveryDocument> {
-  let cached: { document: Promise<DiscoveryDocument>; expiresAt: number } | null = null;
-  return () => {
-    if (cached && cached.expiresAt > now()) return cached.document;
-    const document = fetchDiscovery(issuer);
-    const entry = { document, expiresAt: now() + DISCOVERY_TTL_MS };
-    cached = entry;
-    document.catch(() => {
-      if (cached === entry) cached = null;
-    });
+  let cached: { document: DiscoveryDocument; fetchedAt: number } | null = null;
+  return async () => {
+    if (cached && now() - cached.fetchedAt < DISCOVERY_TTL_MS) return cached.document;
+    const document = await fetchDiscovery(issuer);
+    cached = { document, fetchedAt: now() };
     return document;
   };
 }
@@ -56,7 +57,8 @@ async function fetchDiscovery(issuer: string): Promise<DiscoveryDocument> {
   } catch {
     throw new DiscoveryError(true, `discovery for ${issuer} failed: no response`);
   }
-  if (!response.ok) throw new DiscoveryError(response.status >= 500, `discovery for ${issuer} answered ${response.status}`);
+  // An outage or throttling (RFC 9110 §15.5.9, RFC 6585 §4) passes; any other status needs the operator.
+  if (!response.ok) throw new DiscoveryError(isTransientStatus(response.status), `discovery for ${issuer} answered ${response.status}`);
   let body: unknown;
   try {
     body = await response.json();
@@ -71,4 +73,8 @@ async function fetchDiscovery(issuer: string): Promise<DiscoveryDocument> {
   // §4.3: the document's issuer must be exactly the one configured, or its keys could vouch for another issuer.
   if (parsed.data.issuer !== issuer) throw new DiscoveryError(false, `discovery for ${issuer} names a different issuer`);
   return parsed.data;
+}
+
+function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }

@@ -27,22 +27,37 @@ function idTokenAlgorithms(document: DiscoveryDocument): string[] {
   return [...RS256_ONLY, ...OPTIONAL_ALGORITHMS.filter((alg) => advertised.includes(alg))];
 }
 
-/** A transient discovery failure is a failed token call worth retrying; an invalid document is an operator error. */
 const DISCOVERY_UNAVAILABLE: TokenFailure = { kind: "network", status: null, error: null, description: null, retryAfterSeconds: null };
+const DISCOVERY_UNUSABLE: TokenFailure = { ...DISCOVERY_UNAVAILABLE, kind: "provider_misconfigured" };
 
-async function withDiscovery<T extends TokenResult | RevokeResult>(
+/**
+ * A token call that could not be made because discovery failed, as a classified failure instead of an exception: a
+ * transient failure (no answer, 5xx, 429) is a `network` failure worth retrying; a document that is missing or invalid
+ * (404, malformed, another issuer) is `provider_misconfigured` until an operator fixes the provider's configuration.
+ */
+async function withDiscovery<T>(
+  providerId: string,
   discover: () => Promise<DiscoveryDocument>,
+  failed: (failure: TokenFailure) => T,
   call: (document: DiscoveryDocument) => Promise<T>,
-): Promise<T | { ok: false; failure: TokenFailure }> {
+): Promise<T> {
   let document: DiscoveryDocument;
   try {
     document = await discover();
   } catch (error) {
-    if (error instanceof DiscoveryError && error.transient) return { ok: false, failure: DISCOVERY_UNAVAILABLE };
-    throw error;
+    if (!(error instanceof DiscoveryError)) throw error;
+    if (error.transient) return failed(DISCOVERY_UNAVAILABLE);
+    // The message names the issuer and what is wrong with its document, never a token: what the operator must fix.
+    console.error(
+      JSON.stringify({ message: "OPERATOR ACTION NEEDED: OIDC discovery unusable", provider: providerId, reason: error.message }),
+    );
+    return failed(DISCOVERY_UNUSABLE);
   }
   return call(document);
 }
+
+const tokenCallFailed = (failure: TokenFailure): TokenResult => ({ ok: false, failure });
+const revocationFailed = (failure: TokenFailure): RevokeResult => ({ kind: "failed", failure });
 
 export function createOidcProvider(config: OidcProviderConfig): Provider {
   const discover = createDiscoveryCache(config.issuer);
@@ -84,15 +99,17 @@ export function createOidcProvider(config: OidcProviderConfig): Provider {
       return url;
     },
     exchangeCode: (code, codeVerifier, redirectUri) =>
-      withDiscovery(discover, (document) => exchangeAuthorizationCode(tokenEndpoint(document), code, codeVerifier, redirectUri)),
-    refresh: (refreshToken) => withDiscovery(discover, (document) => refreshAccessToken(tokenEndpoint(document), refreshToken)),
-    // Whether revocation exists is only known after discovery (`revoke` must be known synchronously), so without an
-    // advertised endpoint there is nothing to revoke upstream and the call succeeds; local tokens are wiped either way.
+      withDiscovery(config.id, discover, tokenCallFailed, (document) =>
+        exchangeAuthorizationCode(tokenEndpoint(document), code, codeVerifier, redirectUri),
+      ),
+    refresh: (refreshToken) =>
+      withDiscovery(config.id, discover, tokenCallFailed, (document) => refreshAccessToken(tokenEndpoint(document), refreshToken)),
+    // Whether revocation exists is only known from discovery (RFC 8414 §2 makes `revocation_endpoint` optional).
     revoke: (token, hint) =>
-      withDiscovery(discover, (document) =>
+      withDiscovery(config.id, discover, revocationFailed, async (document) =>
         document.revocation_endpoint
           ? revokeAt(tokenEndpoint(document), document.revocation_endpoint, token, hint)
-          : Promise.resolve<RevokeResult>({ ok: true }),
+          : { kind: "unsupported" },
       ),
     async identify(tokens, nonce, now) {
       if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };

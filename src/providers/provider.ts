@@ -20,7 +20,8 @@ export type TokenFailureKind =
   | "http_error" // a non-2xx without an OAuth error body (throttling pages, 5xx)
   | "timeout"
   | "network"
-  | "malformed_response"; // 2xx that is not a usable token response
+  | "malformed_response" // 2xx that is not a usable token response
+  | "provider_misconfigured"; // the provider's configuration or discovery document is unusable until an operator acts
 
 export interface TokenFailure {
   kind: TokenFailureKind;
@@ -36,7 +37,11 @@ export interface TokenFailure {
 
 export type TokenResult = { ok: true; tokens: TokenSet } | { ok: false; failure: TokenFailure };
 
-export type RevokeResult = { ok: true } | { ok: false; failure: TokenFailure };
+/**
+ * What a revocation (RFC 7009) did: `unsupported` when the provider has no revocation endpoint (Microsoft, an OpenID
+ * provider whose discovery lists none), so the local wipe is all there is.
+ */
+export type RevokeResult = { kind: "revoked" } | { kind: "unsupported" } | { kind: "failed"; failure: TokenFailure };
 
 /** Everything the authorization URL is built from; stored with the state between connect and callback. */
 export interface AuthorizationRequest {
@@ -78,8 +83,7 @@ export interface Provider {
   authorizationUrl(request: AuthorizationRequest): Promise<URL>;
   exchangeCode(code: string, codeVerifier: string | null, redirectUri: string): Promise<TokenResult>;
   refresh(refreshToken: string): Promise<TokenResult>;
-  /** `null` when the provider has no revocation endpoint (Microsoft). */
-  revoke: ((token: string, hint: "refresh_token" | "access_token") => Promise<RevokeResult>) | null;
+  revoke(token: string, hint: "refresh_token" | "access_token"): Promise<RevokeResult>;
   /** Verifies the id_token (when the provider uses one) against `nonce` and identifies the account. */
   identify(tokens: TokenSet, nonce: string, now: Date): Promise<IdentityResult>;
   /** Scopes in the provider's normalised form, sorted and de-duplicated. */

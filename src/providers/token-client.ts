@@ -40,9 +40,9 @@ export async function requestToken(request: TokenEndpointRequest): Promise<Token
 /** RFC 7009 revocation: any 2xx means done, even when the token was already dead (§2.2). */
 export async function revokeToken(request: TokenEndpointRequest): Promise<RevokeResult> {
   const outcome = await post(request);
-  if (outcome.kind === "failed") return { ok: false, failure: outcome.failure };
-  if (outcome.status >= 200 && outcome.status <= 299) return { ok: true };
-  return { ok: false, failure: errorFailure(outcome.status, outcome.headers, outcome.text) };
+  if (outcome.kind === "failed") return { kind: "failed", failure: outcome.failure };
+  if (outcome.status >= 200 && outcome.status <= 299) return { kind: "revoked" };
+  return { kind: "failed", failure: errorFailure(outcome.status, outcome.headers, outcome.text) };
 }
 
 async function post(request: TokenEndpointRequest): Promise<Outcome> {

@@ -21,7 +21,8 @@ export function isUnexpired(expiresAt: number | null, now: number): boolean {
 
 /**
  * - `reauth`: the grant is gone (revoked, expired, rotated away); only the user can fix it.
- * - `operator`: our client is misconfigured at the provider; alert operations, do not blame the connection.
+ * - `operator`: our client is misconfigured at the provider, or the provider's configuration is unusable; alert
+ *   operations, do not blame the connection.
  * - `transient`: throttling, outages, timeouts; retry later with backoff.
  */
 export type FailureClass = "reauth" | "operator" | "transient";
@@ -37,6 +38,8 @@ export function classifyFailure(failure: TokenFailure): FailureClass {
     case "http_error":
     case "malformed_response":
       return "transient";
+    case "provider_misconfigured":
+      return "operator";
     case "oauth_error": {
       const error = failure.error ?? "";
       if (REAUTH_ERRORS.has(error)) return "reauth";

@@ -1,5 +1,6 @@
 import type { AuditDetail } from "../audit/audit-sink";
 import type { RequestClient } from "../http/request-client";
+import type { RevokeResult } from "../providers/provider";
 import { deleteConnection, findConnection, type ConnectionRow } from "../storage/connections";
 import { recordConsent } from "../storage/consents";
 import { deleteActivationsOfConnection } from "../storage/integration-activations";
@@ -12,7 +13,7 @@ export interface RemovalRequest {
   client: RequestClient;
 }
 
-/** `unsupported`: the provider has no revocation endpoint (Microsoft); the local wipe is all there is. */
+/** `unsupported`: the provider has no revocation endpoint (Microsoft, some OpenID providers); the local wipe is all there is. */
 export type UpstreamRevocation = "revoked" | "failed" | "unsupported";
 
 export type RemovalResult = { kind: "removed"; upstream: UpstreamRevocation } | { kind: "not_found" };
@@ -51,22 +52,32 @@ export async function revokeAndRemove(vault: VaultServices, request: RemovalRequ
 
 async function revokeUpstream(vault: VaultServices, row: ConnectionRow): Promise<UpstreamRevocation> {
   const provider = vault.providers.get(row.provider);
-  if (!provider?.configured || !provider.revoke) return "unsupported";
+  if (!provider?.configured) return "unsupported";
   const field = row.refreshTokenCiphertext !== null ? "refresh_token" : "access_token";
   const ciphertext = row.refreshTokenCiphertext ?? row.accessTokenCiphertext;
   const token = await vault.cipher.decrypt(ciphertext, { userId: row.userId, connectionId: row.id, field });
-  const result = token.ok ? await provider.revoke(token.plaintext, field) : null;
-  const detail: AuditDetail = { credential: field === "refresh_token" ? "refresh" : "access" };
-  if (result === null) detail.reason = "undecryptable";
-  else if (!result.ok) Object.assign(detail, { reason: failureLabel(result.failure), status: result.failure.status });
-  const revoked = result?.ok === true;
+  const { upstream, detail } = revocationRecord(token.ok ? await provider.revoke(token.plaintext, field) : null);
   vault.audit.record({
     userId: row.userId,
     action: "token.revoked",
-    outcome: revoked ? "success" : "failure",
+    outcome: upstream === "failed" ? "failure" : "success",
     provider: row.provider,
     connectionId: row.id,
-    detail,
+    detail: { credential: field === "refresh_token" ? "refresh" : "access", ...detail },
   });
-  return revoked ? "revoked" : "failed";
+  return upstream;
+}
+
+/** How a revocation is recorded; `null` when the stored token did not decrypt, so nothing could be sent. */
+function revocationRecord(result: RevokeResult | null): { upstream: UpstreamRevocation; detail: AuditDetail } {
+  if (result === null) return { upstream: "failed", detail: { reason: "undecryptable" } };
+  switch (result.kind) {
+    case "revoked":
+      return { upstream: "revoked", detail: {} };
+    case "unsupported":
+      // Nothing was revoked upstream, so the audit says it was skipped and why rather than reading as a revocation.
+      return { upstream: "unsupported", detail: { upstream: "skipped", reason: "no_revocation_endpoint" } };
+    case "failed":
+      return { upstream: "failed", detail: { reason: failureLabel(result.failure), status: result.failure.status } };
+  }
 }

@@ -214,6 +214,25 @@ describe("imported keys", () => {
     expect(importKey).toHaveBeenCalledTimes(1);
   });
 
+  it("a key import that another request started and that never completes does not hold up a later use of the key", async () => {
+    // The Workers runtime cancels a request's pending work, and a cancelled promise never settles (the rejection here
+    // only lets this test end): a later request must import the key itself instead of joining that promise.
+    let cancel: (reason: Error) => void = () => undefined;
+    vi.spyOn(crypto.subtle, "importKey").mockImplementationOnce(
+      () =>
+        new Promise<CryptoKey>((_resolve, reject) => {
+          cancel = reject;
+        }),
+    );
+    const cipher = getTokenCipher([key("k1", 1)]);
+    const first = cipher.encrypt(PLAINTEXT, ROW).catch((error: Error) => error.message);
+    const second = cipher.encrypt(PLAINTEXT, ROW);
+    cancel(new Error("the request that started the import was cancelled"));
+
+    await expect(second).resolves.toMatch(/^v1\.k1\./);
+    expect(await first).toMatch(/cancelled/);
+  });
+
   it("imported keys cannot be exported", async () => {
     const importKey = vi.spyOn(crypto.subtle, "importKey");
     await getTokenCipher([key("k1", 1)]).encrypt(PLAINTEXT, ROW);

@@ -77,7 +77,7 @@ describe("Google refresh and revocation", () => {
 
   it("revoking the refresh token ends the grant", async () => {
     const tokens = tokensOf((await connect(google())).result);
-    expect(await google().revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await google().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "revoked" });
     expect(await google().refresh(tokens.refreshToken ?? "")).toMatchObject({ ok: false, failure: { error: "invalid_grant" } });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it, inject } from "vitest";
 import { parseConfig } from "../../src/config";
 import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
 import { testBindings } from "../support/bindings";
-import { configuredProvider, connect, mockOrigin, queueResponses, tokensOf, uniqueFlow } from "./support";
+import { configuredProvider, connect, mockOrigin, mockRequests, queueResponses, tokensOf, uniqueFlow } from "./support";
 
 const microsoft = () => configuredProvider("microsoft");
 const WORK_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -48,8 +48,12 @@ describe("Microsoft code exchange", () => {
     expect(refreshed.refreshToken).not.toBe(tokens.refreshToken);
   });
 
-  it("offers no revocation", () => {
-    expect(microsoft().revoke).toBeNull();
+  it("answers a revocation as unsupported without calling Microsoft", async () => {
+    const flow = uniqueFlow("microsoft-revoke");
+    const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
+    const requestsBefore = (await mockRequests({ flow })).length;
+    expect(await microsoft().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
+    expect(await mockRequests({ flow })).toHaveLength(requestsBefore);
   });
 });
 
@@ -77,6 +81,29 @@ describe("Microsoft identity", () => {
     const provider = microsoftForTenant("11111111-0000-4000-8000-000000000000");
     const { request, result } = await connect(provider, { mock_account: JSON.stringify({ tid: WORK_TENANT }) });
     expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
+  });
+});
+
+describe("Microsoft account email", () => {
+  /** Signs in a work account with `email` and the given `xms_edov` claim (`undefined`: the claim is absent). */
+  const identifyWithEmail = async (xmsEdov: unknown) => {
+    const account = { tid: WORK_TENANT, oid: crypto.randomUUID(), email: "ava@contoso.com", name: "Ava", xms_edov: xmsEdov };
+    const { request, result } = await connect(microsoft(), { mock_account: JSON.stringify(account) });
+    return microsoft().identify(tokensOf(result), request.nonce, new Date());
+  };
+
+  it("keeps the email when the id_token says the email domain's owner verified it (xms_edov true)", async () => {
+    expect(await identifyWithEmail(true)).toMatchObject({ ok: true, account: { email: "ava@contoso.com", name: "Ava" } });
+  });
+
+  it.each([
+    ["absent", undefined],
+    ["false", false],
+    ["a string rather than the documented boolean", "1"],
+  ])("keeps the name but not the email when xms_edov is %s", async (_case, xmsEdov) => {
+    const identity = await identifyWithEmail(xmsEdov);
+    expect(identity).toMatchObject({ ok: true, account: { name: "Ava" } });
+    expect(identity.ok && identity.account.email).toBeUndefined();
   });
 });
 

@@ -65,7 +65,7 @@ describe("Notion refresh and revocation", () => {
   it("revokes with a JSON token body", async () => {
     const flow = uniqueFlow("notion-revoke");
     const tokens = tokensOf((await connect(notion(), { mock_flow: flow })).result);
-    expect(await notion().revoke?.(tokens.accessToken, "access_token")).toEqual({ ok: true });
+    expect(await notion().revoke(tokens.accessToken, "access_token")).toEqual({ kind: "revoked" });
     const revocation = (await mockRequests({ flow, path: "/notion/v1/oauth/revoke" }))[0];
     expect(JSON.parse(revocation?.body ?? "")).toEqual({ token: tokens.accessToken });
   });

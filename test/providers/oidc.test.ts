@@ -1,9 +1,20 @@
 import { describe, expect, it } from "vitest";
 import type { OidcProviderConfig } from "../../src/config";
 import { createOidcProvider } from "../../src/providers/oidc";
+import type { Provider } from "../../src/providers/provider";
 import { createDiscoveryCache, DISCOVERY_TTL_MS } from "../../src/providers/oidc-discovery";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
-import { authorizationRequest, connect, mockOrigin, mockRequests, tokensOf, uniqueFlow } from "./support";
+import {
+  authorizationRequest,
+  connect,
+  mockOrigin,
+  mockRequests,
+  releaseHeldRequests,
+  scriptIssuer,
+  tokensOf,
+  uniqueFlow,
+  untilMockReceived,
+} from "./support";
 
 /** A provider for a fresh issuer key at the mock, so discovery caching and overrides are this test's own. */
 async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, config: Partial<OidcProviderConfig> = {}) {
@@ -22,7 +33,22 @@ async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, co
     integrations: [],
     ...config,
   });
-  return { provider, issuer, discoveryPath: `/oidc/${key}/.well-known/openid-configuration` };
+  return { provider, issuer, key, discoveryPath: `/oidc/${key}/.well-known/openid-configuration` };
+}
+
+/** A provider for an issuer at the mock whose every discovery request answers 404 (the mock serves nothing there). */
+function providerWithoutDiscovery() {
+  return createOidcProvider({
+    id: "gone-oidc",
+    name: "Gone OIDC",
+    issuer: `${mockOrigin()}/no-such-issuer/${uniqueFlow("gone")}`,
+    credentials: MOCK_OIDC_CLIENT,
+    scopes: ["openid"],
+    defaultScopes: ["openid"],
+    authorizationParams: {},
+    upstreamTimeoutMs: 2_000,
+    integrations: [],
+  });
 }
 
 describe("OIDC discovery", () => {
@@ -57,6 +83,23 @@ describe("OIDC discovery", () => {
     now = DISCOVERY_TTL_MS + 1;
     await discover();
     expect(await mockRequests({ path: discoveryPath })).toHaveLength(2);
+  });
+
+  it("does not make a later request wait for a discovery fetch another request started and that never answers", async () => {
+    const { provider, issuer, key, discoveryPath } = await oidcProvider();
+    await scriptIssuer(key, "discovery", [{ hold: true, status: 503 }]);
+    const settled: string[] = [];
+    const first = provider.issuer().then(
+      () => settled.push("first"),
+      () => settled.push("first failed"),
+    );
+    await untilMockReceived(discoveryPath);
+
+    expect(await provider.issuer()).toEqual({ issuer, requiresIssParameter: true });
+    settled.push("second");
+    await releaseHeldRequests(key);
+    await first;
+    expect(settled).toEqual(["second", "first failed"]);
   });
 
   it("requires the iss callback parameter when the server advertises it", async () => {
@@ -102,6 +145,18 @@ describe("OIDC tokens and identity", () => {
     expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "invalid_id_token" });
   });
 
+  it("does not make a later id_token check wait for a key set fetch another request started and that never answers", async () => {
+    const { provider, key } = await oidcProvider();
+    const [held, later] = [await connect(provider), await connect(provider)];
+    await scriptIssuer(key, "jwks", [{ hold: true, status: 503 }]);
+    const first = provider.identify(tokensOf(held.result), held.request.nonce, new Date());
+    await untilMockReceived(`/oidc/${key}/jwks`);
+
+    expect(await provider.identify(tokensOf(later.result), later.request.nonce, new Date())).toMatchObject({ ok: true });
+    await releaseHeldRequests(key);
+    expect(await first).toEqual({ ok: false, reason: "identity_failed", detail: "signing keys unavailable" });
+  });
+
   it("authenticates in the body when the server only supports client_secret_post", async () => {
     const { provider } = await oidcProvider({ token_endpoint_auth_methods_supported: ["client_secret_post"] });
     const flow = uniqueFlow("oidc-post");
@@ -114,7 +169,7 @@ describe("OIDC tokens and identity", () => {
     const { provider } = await oidcProvider();
     const flow = uniqueFlow("oidc-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
-    expect(await provider.revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "revoked" });
     expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
   });
 });
@@ -157,16 +212,36 @@ describe("OIDC when discovery fails", () => {
     });
   });
 
-  it("throws on a refresh against an invalid discovery document, an operator error rather than a retryable one", async () => {
-    const { provider } = await oidcProvider({ issuer: "https://evil.example.com" });
-    await expect(provider.refresh("oidc-rt-any")).rejects.toThrow(/different issuer/);
+  const PROVIDER_MISCONFIGURED = { ok: false, failure: expect.objectContaining({ kind: "provider_misconfigured", status: null }) };
+
+  it.each([
+    ["a refresh", (provider: Provider) => provider.refresh("oidc-rt-any")],
+    ["a code exchange", (provider: Provider) => provider.exchangeCode("any-code", "any-verifier", "http://localhost:8787/cb")],
+  ])("answers %s as provider_misconfigured when the discovery document is missing (404)", async (_call, call) => {
+    expect(await call(providerWithoutDiscovery())).toEqual(PROVIDER_MISCONFIGURED);
   });
 
-  it("revokes without an upstream call when no revocation endpoint is advertised", async () => {
+  it("answers a revocation as failed, provider_misconfigured, when the discovery document is missing (404)", async () => {
+    expect(await providerWithoutDiscovery().revoke("oidc-rt-any", "refresh_token")).toEqual({
+      kind: "failed",
+      failure: expect.objectContaining({ kind: "provider_misconfigured" }),
+    });
+  });
+
+  it.each([
+    ["names another issuer", { issuer: "https://evil.example.com" }],
+    ["lacks its token endpoint", { token_endpoint: null }],
+    ["has a plain-http endpoint that is not loopback", { token_endpoint: "http://tokens.example.com/token" }],
+  ])("answers a refresh as provider_misconfigured when the discovery document %s", async (_problem, overrides) => {
+    const { provider } = await oidcProvider(overrides);
+    expect(await provider.refresh("oidc-rt-any")).toEqual(PROVIDER_MISCONFIGURED);
+  });
+
+  it("answers a revocation as unsupported, without an upstream call, when no revocation endpoint is advertised", async () => {
     const { provider } = await oidcProvider({ revocation_endpoint: null });
     const flow = uniqueFlow("oidc-no-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
-    expect(await provider.revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
     expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(false);
   });
 });

@@ -95,3 +95,25 @@ export function providerWithBindings(id: string, overrides: Record<string, strin
 export function respondUrl(answer: Record<string, string>): string {
   return `${mockOrigin()}/__control/respond?${new URLSearchParams({ mock_flow: uniqueFlow("respond"), ...answer })}`;
 }
+
+/** Scripts the next discovery or key set answers of the mock OIDC issuer `key` (IssuerBehaviour in the mock's state). */
+export async function scriptIssuer(key: string, endpoint: "discovery" | "jwks", responses: { status?: number; hold?: boolean }[]) {
+  const response = await fetch(`${mockOrigin()}/__control/oidc/${key}/responses`, {
+    method: "POST",
+    body: JSON.stringify({ endpoint, responses }),
+  });
+  expect(response.ok).toBe(true);
+}
+
+/** Lets the held requests of the mock OIDC issuer `key` answer as scripted. */
+export async function releaseHeldRequests(key: string): Promise<void> {
+  const response = await fetch(`${mockOrigin()}/__control/oidc/${key}/release`, { method: "POST" });
+  expect(response.ok).toBe(true);
+}
+
+/** Resolves once the mock has received `count` requests for `path` (a long-poll at the mock, no polling here). */
+export async function untilMockReceived(path: string, count = 1): Promise<void> {
+  const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams({ path, wait_for: String(count) })}`);
+  const { requests } = (await response.json()) as { requests: unknown[] };
+  expect(requests.length).toBeGreaterThanOrEqual(count);
+}

@@ -115,12 +115,12 @@ describe("token client requests", () => {
 
 describe("revocation", () => {
   it("treats any 2xx as revoked", async () => {
-    expect(await revokeToken(against({ body: "" }))).toEqual({ ok: true });
+    expect(await revokeToken(against({ body: "" }))).toEqual({ kind: "revoked" });
   });
 
   it("reports a 503 with its Retry-After", async () => {
     const result = await revokeToken(against({ status: "503", body: "busy", content_type: "text/plain", retry_after: "5" }));
-    expect(result).toMatchObject({ ok: false, failure: { kind: "http_error", status: 503, retryAfterSeconds: 5 } });
+    expect(result).toMatchObject({ kind: "failed", failure: { kind: "http_error", status: 503, retryAfterSeconds: 5 } });
   });
 });
 

@@ -42,7 +42,7 @@ describe("YouTube refresh and revocation", () => {
 
   it("revoking the refresh token ends the grant", async () => {
     const tokens = tokensOf((await connect(youtube())).result);
-    expect(await youtube().revoke?.(tokens.refreshToken ?? "", "refresh_token")).toEqual({ ok: true });
+    expect(await youtube().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "revoked" });
     expect(await youtube().refresh(tokens.refreshToken ?? "")).toMatchObject({ ok: false, failure: { error: "invalid_grant" } });
   });
 });

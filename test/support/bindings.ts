@@ -2,6 +2,10 @@
  * The Worker's configuration in tests: every provider points at the mock provider endpoints started by
  * `global-setup.ts`, and one `OIDC_PROVIDERS` entry points at the local `oidc-provider` issuer.
  * Shared by the vitest config (workerd) and the end-to-end runner (wrangler dev).
+ *
+ * Every variable the configuration reads is named, unused ones as empty strings (unset): the vitest plugin also
+ * loads a developer's `.dev.vars` next to wrangler.jsonc, with no option to stop it, and these bindings override it.
+ * test/support/bindings.test.ts checks that none is missing.
  */
 export const TEST_JWT_SECRET = "test-secret-for-hs256-callers-0123456789abcdef";
 /** Two keys so decryption with a non-first key is exercised; `k2` encrypts. */
@@ -21,6 +25,9 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
     RETURN_TO_ORIGINS: "https://app.example.com,http://localhost:3000",
     CORS_ORIGINS: "https://app.example.com",
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_JWKS_URL: "",
+    AUTH_JWT_ISSUER: "",
+    AUTH_JWT_AUDIENCE: "",
     TOKEN_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     GOOGLE_CLIENT_ID: "google-client-id.apps.googleusercontent.com",
     GOOGLE_CLIENT_SECRET: "google-client-secret",
@@ -30,6 +37,9 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
     GOOGLE_USERINFO_URL: mock("/google/userinfo"),
     GOOGLE_JWKS_URL: mock("/google/jwks"),
     GOOGLE_ISSUER: mock("/google"),
+    // YouTube uses Google's client unless it has its own.
+    YOUTUBE_CLIENT_ID: "",
+    YOUTUBE_CLIENT_SECRET: "",
     YOUTUBE_AUTHORIZATION_URL: mock("/google/authorize"),
     YOUTUBE_TOKEN_URL: mock("/google/token"),
     YOUTUBE_REVOCATION_URL: mock("/google/revoke"),
@@ -41,6 +51,7 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
     MICROSOFT_TENANT: "common",
     MICROSOFT_AUTHORIZATION_URL: mock("/microsoft/common/oauth2/v2.0/authorize"),
     MICROSOFT_TOKEN_URL: mock("/microsoft/common/oauth2/v2.0/token"),
+    MICROSOFT_REVOCATION_URL: "",
     MICROSOFT_USERINFO_URL: mock("/microsoft/graph/me"),
     MICROSOFT_JWKS_URL: mock("/microsoft/discovery/v2.0/keys"),
     MICROSOFT_ISSUER: mock("/microsoft/{tenantid}/v2.0"),
@@ -49,6 +60,9 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
     NOTION_AUTHORIZATION_URL: mock("/notion/v1/oauth/authorize"),
     NOTION_TOKEN_URL: mock("/notion/v1/oauth/token"),
     NOTION_REVOCATION_URL: mock("/notion/v1/oauth/revoke"),
+    NOTION_USERINFO_URL: "",
+    NOTION_JWKS_URL: "",
+    NOTION_ISSUER: "",
     OIDC_PROVIDERS: JSON.stringify([
       {
         id: LOCAL_OIDC_ID,

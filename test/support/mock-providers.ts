@@ -15,7 +15,7 @@
  * so parallel test files never collide):
  *   mock_flow=<id>             names the flow (default: random); requests and tokens are logged under it.
  *                              Authorizing again with the same id is a re-authorization of the same grant.
- *   mock_account=<json>        overrides the signed-in account: sub, email, email_verified, name, tid, oid,
+ *   mock_account=<json>        overrides the signed-in account: sub, email, email_verified, name, tid, oid, xms_edov,
  *                              channel ({id,title} or null), owner ("user"|"workspace"|other bare type), workspace_id,
  *                              workspace_name, user_id (defaults: DEFAULT_ACCOUNT in mock-provider-server/state.ts).
  *   mock_scope=<a b c>         the scopes the user really grants (default: those requested).
@@ -31,13 +31,17 @@
  *
  * Control API:
  *   GET  /__control/requests?flow=<id>&path=<path>   {"requests":[{at,method,path,query,headers,body,flow}]}
- *        (at least one filter; `path` alone e.g. counts discovery fetches of a test-unique OIDC key)
+ *        (at least one filter; `path` alone e.g. counts discovery fetches of a test-unique OIDC key);
+ *        `&wait_for=N` answers only once N such requests arrived (a long-poll, at most 15 s).
  *   GET  /__control/flows/<id>    {provider, realm, account, granted_scopes, refresh_tokens:[{token,alive}],
  *                                  access_tokens:[…], token_requests, revocations, queued}
  *   POST /__control/flows/<id>/responses  {"endpoint":"token"|"revoke","responses":[Behaviour…]}: answers for the
  *        flow's next token (refresh) or revocation requests, in order; Behaviour = {failure?, status?, delay_ms?,
  *        retry_after?, expires_in?, omit_scope?} (MockBehaviour in mock-provider-server/state.ts). May precede the authorization.
  *   PUT  /__control/oidc/<key>    discovery document overrides for that issuer key (`null` removes a member).
+ *   POST /__control/oidc/<key>/responses  {"endpoint":"discovery"|"jwks","responses":[{status?, hold?}…]}: answers
+ *        for the key's next discovery or key set requests, in order (IssuerBehaviour in mock-provider-server/state.ts).
+ *   POST /__control/oidc/<key>/release    lets the key's held requests answer.
  *   ANY  /__control/respond?status=&body=&content_type=&retry_after=&delay_ms=&drop=1&mock_flow=
  *        a stateless endpoint answering exactly that; logged under mock_flow.
  */
@@ -49,7 +53,7 @@ import type { MockContext } from "./mock-provider-server/context";
 import { control } from "./mock-provider-server/control";
 import { createMockKeys, type MockKeys } from "./mock-provider-server/id-tokens";
 import { sendJson } from "./mock-provider-server/replies";
-import { googleUserinfo, graphMe, jwks, oidcDiscovery, oidcUserinfo, youtubeChannels } from "./mock-provider-server/resources";
+import { googleUserinfo, graphMe, jwks, oidcDiscovery, oidcJwks, oidcUserinfo, youtubeChannels } from "./mock-provider-server/resources";
 import { MockState } from "./mock-provider-server/state";
 import { revoke, token } from "./mock-provider-server/token";
 
@@ -74,7 +78,7 @@ const ROUTES: [RegExp, Route][] = [
   [/^\/oidc\/([\w-]+)\/token$/, (ctx, match) => token(ctx, "oidc", match[1] ?? "")],
   [/^\/oidc\/([\w-]+)\/revoke$/, (ctx) => revoke(ctx, "oidc")],
   [/^\/oidc\/([\w-]+)\/userinfo$/, oidcUserinfo],
-  [/^\/oidc\/([\w-]+)\/jwks$/, jwks],
+  [/^\/oidc\/([\w-]+)\/jwks$/, (ctx, match) => oidcJwks(ctx, match[1] ?? "")],
 ];
 
 export interface MockProviders {

@@ -19,6 +19,7 @@ describe("refresh policy", () => {
     [failure("oauth_error", 502, "invalid_request"), "transient"],
     [failure("oauth_error", 401, "invalid_client"), "operator"],
     [failure("oauth_error", null, null), "operator"],
+    [failure("provider_misconfigured"), "operator"],
   ] as const)("classifies %o as %s", (input, expected) => {
     expect(classifyFailure(input)).toBe(expected);
   });
@@ -31,6 +32,7 @@ describe("refresh policy", () => {
     [failure("http_error", null), "http_error"],
     [failure("timeout"), "timeout"],
     [failure("malformed_response", 200), "malformed_response"],
+    [failure("provider_misconfigured"), "provider_misconfigured"],
   ] as const)("labels %o as %s", (input, expected) => {
     expect(failureLabel(input)).toBe(expected);
   });

@@ -1,7 +1,10 @@
 /** The `/__control/…` API tests use to script the mock and inspect what it received (documented in mock-providers.ts). */
 import type { MockContext } from "./context";
 import { sendJson, sendText } from "./replies";
-import type { MockBehaviour } from "./state";
+import type { IssuerBehaviour, LoggedRequest, MockBehaviour } from "./state";
+
+/** The longest a `wait_for` long-poll of the request log is held open. */
+const MAX_LOG_WAIT_MS = 15_000;
 
 export async function control(ctx: MockContext, path: string): Promise<void> {
   const [resource, id, action] = path.split("/").filter(Boolean);
@@ -9,20 +12,28 @@ export async function control(ctx: MockContext, path: string): Promise<void> {
   if (resource === "requests" && method === "GET") return listRequests(ctx);
   if (resource === "flows" && id && !action && method === "GET") return describeFlow(ctx, id);
   if (resource === "flows" && id && action === "responses" && method === "POST") return queueResponses(ctx, id);
-  if (resource === "oidc" && id && method === "PUT") return overrideDiscovery(ctx, id);
+  if (resource === "oidc" && id && !action && method === "PUT") return overrideDiscovery(ctx, id);
+  if (resource === "oidc" && id && action === "responses" && method === "POST") return queueIssuerResponses(ctx, id);
+  if (resource === "oidc" && id && action === "release" && method === "POST") {
+    return sendJson(ctx.res, 200, { released: ctx.state.release(id) });
+  }
   if (resource === "respond") return respond(ctx);
   sendJson(ctx.res, 404, { error: "unknown control route" });
 }
 
-function listRequests(ctx: MockContext): void {
+async function listRequests(ctx: MockContext): Promise<void> {
   const flow = ctx.url.searchParams.get("flow");
   const path = ctx.url.searchParams.get("path");
   if (flow === null && path === null) {
     sendJson(ctx.res, 400, { error: "filter by flow and/or path, so parallel test files never see each other's requests" });
     return;
   }
-  const requests = ctx.state.log.filter((entry) => (flow === null || entry.flow === flow) && (path === null || entry.path === path));
-  sendJson(ctx.res, 200, { requests });
+  const matching = (log: readonly LoggedRequest[]) =>
+    log.filter((entry) => (flow === null || entry.flow === flow) && (path === null || entry.path === path));
+  // `wait_for=N`: a long-poll that answers once N such requests arrived, so a test needs no polling loop.
+  const waitFor = Number(ctx.url.searchParams.get("wait_for") ?? 0);
+  if (waitFor > 0) await ctx.state.untilLogged((log) => matching(log).length >= waitFor, MAX_LOG_WAIT_MS);
+  sendJson(ctx.res, 200, { requests: matching(ctx.state.log) });
 }
 
 function describeFlow(ctx: MockContext, flowId: string): void {
@@ -52,6 +63,17 @@ function queueResponses(ctx: MockContext, flowId: string): void {
     return;
   }
   const queue = ctx.state.queuesFor(flowId)[body.endpoint];
+  queue.push(...body.responses);
+  sendJson(ctx.res, 200, { queued: queue.length });
+}
+
+function queueIssuerResponses(ctx: MockContext, key: string): void {
+  const body = JSON.parse(ctx.body || "{}") as { endpoint?: string; responses?: IssuerBehaviour[] };
+  if ((body.endpoint !== "discovery" && body.endpoint !== "jwks") || !Array.isArray(body.responses)) {
+    sendJson(ctx.res, 400, { error: 'expected {"endpoint":"discovery"|"jwks","responses":[…]}' });
+    return;
+  }
+  const queue = ctx.state.issuerQueue(key)[body.endpoint];
   queue.push(...body.responses);
   sendJson(ctx.res, 200, { queued: queue.length });
 }

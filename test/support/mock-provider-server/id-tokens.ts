@@ -47,6 +47,7 @@ function providerClaims(flow: MockFlow, issuer: string): JWTPayload {
         name: account.name,
         preferred_username: account.email,
         email: account.email,
+        ...(account.xms_edov === undefined ? {} : { xms_edov: account.xms_edov }),
       };
     default:
       return {

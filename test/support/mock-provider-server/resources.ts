@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { bearerToken, type MockContext } from "./context";
 import { sendJson } from "./replies";
-import type { MockFlow } from "./state";
+import type { IssuerEndpoint, MockFlow } from "./state";
 
 export function jwks(ctx: MockContext): void {
   sendJson(ctx.res, 200, ctx.keys.jwks, { "Cache-Control": "public, max-age=3600" });
@@ -73,7 +73,8 @@ export function oidcUserinfo(ctx: MockContext): void {
 }
 
 /** `{origin}/oidc/{key}`'s metadata, with the overrides a test set through the control API (`null` removes). */
-export function oidcDiscovery(ctx: MockContext, key: string): void {
+export async function oidcDiscovery(ctx: MockContext, key: string): Promise<void> {
+  if (await answeredAsScripted(ctx, key, "discovery")) return;
   const issuer = `${ctx.origin}/oidc/${key}`;
   const document: Record<string, unknown> = {
     issuer,
@@ -95,4 +96,28 @@ export function oidcDiscovery(ctx: MockContext, key: string): void {
     else document[name] = value;
   }
   sendJson(ctx.res, 200, document);
+}
+
+/** `{origin}/oidc/{key}/jwks`: the shared signing keys, unless the test scripted this request's answer. */
+export async function oidcJwks(ctx: MockContext, key: string): Promise<void> {
+  if (await answeredAsScripted(ctx, key, "jwks")) return;
+  jwks(ctx);
+}
+
+/**
+ * Applies the next scripted behaviour of the key's endpoint: holds the request until released, then answers an
+ * error status. Returns false when the request should be answered normally.
+ */
+async function answeredAsScripted(ctx: MockContext, key: string, endpoint: IssuerEndpoint): Promise<boolean> {
+  const behaviour = ctx.state.issuerQueue(key)[endpoint].shift();
+  if (!behaviour) return false;
+  if (behaviour.hold) {
+    const clientGone = new Promise<void>((resolve) => ctx.res.once("close", () => resolve()));
+    // Nobody is left to answer when the client gave up (its timeout fired).
+    if (!(await ctx.state.hold(key, clientGone))) return true;
+  }
+  const status = behaviour.status ?? 200;
+  if (status === 200) return false;
+  sendJson(ctx.res, status, { error: status >= 500 ? "temporarily_unavailable" : "not_found" });
+  return true;
 }

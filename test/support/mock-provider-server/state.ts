@@ -11,6 +11,11 @@ export interface MockAccount {
   /** Microsoft tenant and object ids. */
   tid: string;
   oid: string;
+  /**
+   * Microsoft's optional claim "email domain owner verified" as the id_token should carry it (a JSON value, so a
+   * test can also send a wrong type). Absent by default, as when the app registration does not request it.
+   */
+  xms_edov?: unknown;
   /** YouTube channel; `null` = the Google account has no channel. */
   channel: { id: string; title: string } | null;
   /** Notion: `owner.type` of the token response, the workspace and the person (another value: an owner of that bare type). */
@@ -65,6 +70,19 @@ export interface MockBehaviour {
    */
   after_rotation?: boolean;
 }
+
+/**
+ * How an OIDC issuer key's next discovery or key set request is answered (`POST /__control/oidc/<key>/responses`).
+ * `hold`: the request waits, as a provider that never answers would keep it, until the test releases the key's held
+ * requests (`POST /__control/oidc/<key>/release`) or the client gives up; then it is answered as `status` says.
+ */
+export interface IssuerBehaviour {
+  /** Status to answer instead of the document (a JSON error body), e.g. 404 or 503; default 200. */
+  status?: number;
+  hold?: boolean;
+}
+
+export type IssuerEndpoint = "discovery" | "jwks";
 
 /** id_token manipulation chosen with `mock_id_token` on the authorization URL. */
 export type IdTokenTamper =
@@ -130,7 +148,13 @@ export class MockState {
   readonly pendingQueues = new Map<string, MockFlow["queued"]>();
   /** Discovery document overrides per OIDC issuer key. */
   readonly discoveryOverrides = new Map<string, Record<string, unknown>>();
+  /** Scripted answers per OIDC issuer key for its next discovery and key set requests, in order. */
+  readonly issuerQueues = new Map<string, Record<IssuerEndpoint, IssuerBehaviour[]>>();
+  /** Requests held per OIDC issuer key; calling one lets it answer. */
+  readonly heldRequests = new Map<string, (() => void)[]>();
   readonly log: LoggedRequest[] = [];
+  /** Called after each logged request (long-polls of the control API waiting for a request to arrive). */
+  readonly #logListeners = new Set<() => void>();
 
   createFlow(fields: Omit<MockFlow, "queued" | "refreshTokens" | "accessTokens" | "revocations" | "tokenRequests">): MockFlow {
     const flow: MockFlow = {
@@ -176,6 +200,56 @@ export class MockState {
   record(entry: LoggedRequest): void {
     this.log.push(entry);
     if (this.log.length > MAX_LOGGED_REQUESTS) this.log.splice(0, this.log.length - MAX_LOGGED_REQUESTS);
+    for (const listener of this.#logListeners) listener();
+  }
+
+  /** Resolves once `matches` holds for the log, or after `timeoutMs` (the caller then sees what there is). */
+  untilLogged(matches: (log: readonly LoggedRequest[]) => boolean, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#logListeners.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (matches(this.log)) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#logListeners.add(check);
+      check();
+    });
+  }
+
+  issuerQueue(key: string): Record<IssuerEndpoint, IssuerBehaviour[]> {
+    let queue = this.issuerQueues.get(key);
+    if (!queue) {
+      queue = { discovery: [], jwks: [] };
+      this.issuerQueues.set(key, queue);
+    }
+    return queue;
+  }
+
+  /** Waits until the key's held requests are released; resolves false if the client went away first. */
+  hold(key: string, clientGone: Promise<void>): Promise<boolean> {
+    return new Promise((resolve) => {
+      const release = () => resolve(true);
+      this.heldRequests.set(key, [...(this.heldRequests.get(key) ?? []), release]);
+      void clientGone.then(() => {
+        this.heldRequests.set(
+          key,
+          (this.heldRequests.get(key) ?? []).filter((held) => held !== release),
+        );
+        resolve(false);
+      });
+    });
+  }
+
+  /** Lets every held request of the key answer; returns how many there were. */
+  release(key: string): number {
+    const held = this.heldRequests.get(key) ?? [];
+    this.heldRequests.delete(key);
+    for (const release of held) release();
+    return held.length;
   }
 }
 
