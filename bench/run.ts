@@ -15,24 +15,29 @@
  * Knobs (environment): BENCH_DURATION_S (10), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_STAMPEDE (500),
  * BENCH_CRON_ROWS (5000), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the temp dir).
  */
-import { request } from "node:http";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, tmpdir, totalmem, uptime, platform, release } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { execSync } from "node:child_process";
 // @ts-expect-error -- autocannon ships no type declarations
 import autocannon from "autocannon";
+import { getConfig } from "../src/config";
 import { getTokenCipher } from "../src/crypto/token-cipher";
-import { LOCAL_OIDC_ID, testBindings, TEST_ENCRYPTION_KEYS } from "../test/support/bindings";
-import { callerToken } from "../test/support/caller-token";
-import { Browser, httpRequest } from "./lib/browser";
-import { freePort, groupCpuMs, installCleanup, run, startChild, stopAll, waitForHttp, type Child } from "./lib/processes";
+import { apiClient, type ApiClient } from "../test/support/api-client";
+import { LOCAL_OIDC_ID, testBindings } from "../test/support/bindings";
+import { authHeaders } from "../test/support/caller-token";
+import { connectAccount } from "../test/support/connect-flow";
+import { connectionRow, type ConnectionRowOptions } from "../test/support/connection-rows";
+import { Browser } from "../test/support/cookie-browser";
+import { sendOverNodeHttp } from "../test/support/node-http";
+import { freePort, onAbnormalExit, startGroup, stopAll } from "../test/support/processes";
+import { REPOSITORY_ROOT as ROOT, runWrangler, startWranglerDev, type WranglerDev } from "../test/support/wrangler";
+import { groupCpuMs } from "./lib/cpu-time";
+import { connectionInserts } from "./lib/seed-sql";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
 const LOGS = join(RESULTS, "logs");
-const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 /** A copy of src/ for wrangler dev to watch (git-ignored, removed at the end). */
 const SNAPSHOT = join(RESULTS, `snapshot-${process.pid}`);
@@ -55,7 +60,11 @@ const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
 const SCENARIOS = new Set(
   (process.env.BENCH_SCENARIOS ?? "hot,breakdown,stampede,cron,flows").split(",").map((name: string) => name.trim()),
 );
-const CHILD_ENV = { CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+/** Generous: seeding 5,000 rows or bundling on a loaded 2-core machine takes minutes. */
+const WRANGLER_COMMAND_TIMEOUT_MS = 600_000;
+/** Caller JWTs outlive the whole run. */
+const CALLER_TOKEN = { expiresInSeconds: 3600 };
+const VEND_CALLER_TOKEN = { ...CALLER_TOKEN, scope: "connections:token" };
 
 // ---------------------------------------------------------------------------------------------------------------
 // small helpers
@@ -78,33 +87,20 @@ interface HttpResult {
   ms: number;
 }
 
-/** One request on its own TCP connection (no pooling: every concurrent caller is a separate client). */
-function timedRequest(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
-  const target = new URL(url);
+/** The status, body and latency of one request; status 0 when it failed without an answer. */
+async function timed(send: () => Promise<Response>): Promise<HttpResult> {
   const started = performance.now();
-  return new Promise((resolvePromise) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname + target.search,
-        method: init.method,
-        headers: { ...init.headers, ...(init.body ? { "content-length": String(Buffer.byteLength(init.body)) } : {}) },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () =>
-          resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }),
-        );
-        res.on("error", () => resolvePromise({ status: 0, body: "", ms: performance.now() - started }));
-      },
-    );
-    req.setTimeout(120_000, () => req.destroy());
-    req.on("error", (error) => resolvePromise({ status: 0, body: String(error), ms: performance.now() - started }));
-    req.end(init.body);
-  });
+  try {
+    const response = await send();
+    return { status: response.status, body: await response.text(), ms: performance.now() - started };
+  } catch (error) {
+    return { status: 0, body: String(error), ms: performance.now() - started };
+  }
+}
+
+/** The API at `origin` (or below `prefix` there), every call on a TCP connection of its own. */
+function clientOf(origin: string, prefix = ""): ApiClient {
+  return apiClient((path, init) => sendOverNodeHttp(new Request(`${origin}${prefix}${path}`, init)));
 }
 
 async function getJson<T>(url: string, method = "GET"): Promise<T> {
@@ -113,103 +109,33 @@ async function getJson<T>(url: string, method = "GET"): Promise<T> {
   return (await response.json()) as T;
 }
 
-const sqlText = (value: string | null) => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
-const sqlNum = (value: number | null) => (value === null ? "NULL" : String(value));
-
 // ---------------------------------------------------------------------------------------------------------------
-// seeding
+// seeding and processes
 
-interface SeedRow {
-  id: string;
-  userId: string;
-  refreshToken: string;
-  accessToken: string;
-  expiresAt: number;
+/** The rows as SQL, their tokens encrypted with the key ring of the service's configuration `vars`. */
+async function seedSql(vars: Record<string, string>, rows: ConnectionRowOptions[]): Promise<string> {
+  const cipher = getTokenCipher(getConfig(vars).encryptionKeys);
+  return connectionInserts(await Promise.all(rows.map((row) => connectionRow(cipher, row))));
 }
 
-const CIPHER_KEYS = TEST_ENCRYPTION_KEYS.split(",").map((entry) => {
-  const [kid, key] = entry.split(":") as [string, string];
-  return { kid, key: new Uint8Array(Buffer.from(key, "base64")) };
-});
-
-async function seedSql(rows: SeedRow[]): Promise<string> {
-  const cipher = getTokenCipher(CIPHER_KEYS);
-  const now = Date.now();
-  const values = await Promise.all(
-    rows.map(async (row) => {
-      const owner = { userId: row.userId, connectionId: row.id };
-      const access = await cipher.encrypt(row.accessToken, { ...owner, field: "access_token" });
-      const refresh = await cipher.encrypt(row.refreshToken, { ...owner, field: "refresh_token" });
-      return `(${[
-        sqlText(row.id),
-        sqlText(row.userId),
-        sqlText("google"),
-        sqlText(`acct-${row.id}`),
-        sqlText(`${row.id}@example.com`),
-        "NULL",
-        sqlText("active"),
-        "NULL",
-        sqlText("openid email"),
-        sqlText(access),
-        sqlText(refresh),
-        sqlText(cipher.currentKeyId),
-        sqlNum(row.expiresAt),
-        "1",
-        sqlNum(now),
-        sqlNum(now),
-        "NULL",
-        "0",
-        "NULL",
-        "NULL",
-      ].join(", ")})`;
-    }),
-  );
-  const columns =
-    "id, user_id, provider, account_id, account_email, account_name, status, status_reason, scopes, access_token_ciphertext, refresh_token_ciphertext, key_id, access_token_expires_at, version, created_at, updated_at, last_refreshed_at, refresh_failures, refresh_blocked_until, last_refresh_failure";
-  const statements: string[] = [];
-  for (let start = 0; start < values.length; start += 100) {
-    statements.push(`INSERT INTO connections (${columns}) VALUES\n${values.slice(start, start + 100).join(",\n")};`);
-  }
-  return statements.join("\n");
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// processes
-
-async function startWrangler(
+/** `wrangler dev` of one of the bench's Workers (config `config`), its output in logs/<name>.log. */
+async function startWorker(
   name: string,
   config: string,
   persistTo: string,
-  envFile: string,
   vars: Record<string, string>,
-  extra: string[],
-  fixedPort?: number,
-): Promise<{ child: Child; origin: string }> {
-  const port = fixedPort ?? (await freePort());
-  const inspectorPort = await freePort();
-  const args = [
-    "dev",
-    ...extra,
-    "--config",
-    config,
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
+  options: { port?: number; args?: string[]; readyPath?: string } = {},
+): Promise<WranglerDev> {
+  return startWranglerDev({
+    name,
+    workDir: work,
+    logFile: join(LOGS, `${name}.log`),
+    port: options.port ?? (await freePort()),
     persistTo,
-    "--env-file",
-    envFile,
-    "--show-interactive-dev-session=false",
-    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-  ];
-  const child = startChild(name, WRANGLER, args, { cwd: ROOT, logFile: join(LOGS, `${name}.log`), env: CHILD_ENV });
-  await child.waitForLine(/Ready on http:\/\/127\.0\.0\.1:\d+/, 120_000);
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/health`, 60_000, child);
-  return { child, origin };
+    vars,
+    args: [...(options.args ?? []), "--config", config],
+    ...(options.readyPath === undefined ? {} : { readyPath: options.readyPath }),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -227,13 +153,16 @@ interface CannonSummary {
   load: string;
 }
 
-async function cannon(
-  server: { origin: string; child: Child },
-  targets: { path: string; authorization: string }[],
-  durationS: number,
-): Promise<CannonSummary> {
+/** A connection to vend and its owner's caller JWT, signed beforehand so no request's timing includes signing. */
+interface VendTarget {
+  connectionId: string;
+  caller: { Authorization: string };
+}
+
+/** Vends `targets` in rotation at `server` (below `prefix`) for `durationS`. */
+async function cannon(server: WranglerDev, targets: VendTarget[], durationS: number, prefix = ""): Promise<CannonSummary> {
   const origin = server.origin;
-  const cpuBefore = groupCpuMs(server.child.process.pid!);
+  const cpuBefore = groupCpuMs(server.group.pid!);
   let next = 0;
   const body = JSON.stringify({});
   const result = await autocannon({
@@ -246,7 +175,12 @@ async function cannon(
         method: "POST",
         setupRequest: (req: Record<string, unknown>) => {
           const target = targets[next++ % targets.length]!;
-          return { ...req, path: target.path, headers: { authorization: target.authorization, "content-type": "application/json" }, body };
+          return {
+            ...req,
+            path: `${prefix}/v1/connections/${target.connectionId}/token`,
+            headers: { authorization: target.caller.Authorization, "content-type": "application/json" },
+            body,
+          };
         },
       },
     ],
@@ -258,25 +192,29 @@ async function cannon(
     requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    cpuMs: (groupCpuMs(server.child.process.pid!) - cpuBefore) / result.requests.total,
+    cpuMs: (groupCpuMs(server.group.pid!) - cpuBefore) / result.requests.total,
     load: load(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Removes the snapshot and, unless BENCH_KEEP_STATE=1, the work dir (also on Ctrl-C and on a crash). */
+function removeScratch(): void {
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  if (work && !process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+}
+
 async function main(): Promise<void> {
-  installCleanup();
-  process.on("exit", () => {
-    rmSync(SNAPSHOT, { recursive: true, force: true });
-    if (work && !process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
-  });
+  onAbnormalExit(removeScratch);
   const startedAt = Date.now();
+  // The logs are this run's: each child appends to its own.
+  rmSync(LOGS, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
   work = mkdtempSync(join(tmpdir(), "ocm-bench-"));
-  const envFile = join(work, "empty.env");
-  writeFileSync(envFile, "");
-  const wranglerVersion = run(WRANGLER, ["--version"], { cwd: ROOT, env: CHILD_ENV }).trim().split("\n").pop()!.trim();
+  const wrangler = (args: string[], logName: string) =>
+    runWrangler(args, { workDir: work, logFile: join(LOGS, `${logName}.log`), timeoutMs: WRANGLER_COMMAND_TIMEOUT_MS });
+  const wranglerVersion = (await wrangler(["--version"], "wrangler-version")).trim().split("\n").pop()!.trim();
   const autocannonVersion = (
     JSON.parse(readFileSync(join(ROOT, "node_modules", "autocannon", "package.json"), "utf8")) as { version: string }
   ).version;
@@ -293,11 +231,7 @@ async function main(): Promise<void> {
   // 5. Bundle size first: it needs nothing running.
   log("bundle: wrangler deploy --dry-run");
   const bundleDir = join(work, "bundle");
-  const deployOutput = run(WRANGLER, ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "wrangler.jsonc"], {
-    cwd: ROOT,
-    env: CHILD_ENV,
-  });
-  writeFileSync(join(LOGS, "deploy-dry-run.log"), deployOutput);
+  const deployOutput = await wrangler(["deploy", "--dry-run", "--outdir", bundleDir, "--config", "wrangler.jsonc"], "deploy-dry-run");
   // What is uploaded: the modules (index.js, any .wasm/.bin); not the source map nor wrangler's README.md.
   const bundleFiles = readdirSync(bundleDir).filter((file) => !/\.(map|md)$/.test(file) && statSync(join(bundleDir, file)).isFile());
   const bundleRaw = bundleFiles.reduce((sum, file) => sum + statSync(join(bundleDir, file)).size, 0);
@@ -308,59 +242,18 @@ async function main(): Promise<void> {
   const appPort = await freePort();
   const appPublic = `http://localhost:${appPort}`;
   log("starting mock provider and oidc-provider");
-  const servers = startChild("servers", TSX, [join(ROOT, "bench", "servers.ts")], {
+  const servers = startGroup("servers", TSX, [join(ROOT, "bench", "servers.ts")], {
     cwd: ROOT,
     logFile: join(LOGS, "servers.log"),
-    env: { BENCH_REDIRECT_URI: `${appPublic}/v1/oauth/${LOCAL_OIDC_ID}/callback`, BENCH_UPSTREAM_LATENCY_MS: String(UPSTREAM_LATENCY_MS) },
+    env: {
+      ...process.env,
+      BENCH_REDIRECT_URI: `${appPublic}/v1/oauth/${LOCAL_OIDC_ID}/callback`,
+      BENCH_UPSTREAM_LATENCY_MS: String(UPSTREAM_LATENCY_MS),
+    },
   });
   const serversLine = await servers.waitForLine(/BENCH_SERVERS (\{.*\})/, 60_000);
   const { mockOrigin, oidcIssuer } = JSON.parse(serversLine[1]!) as { mockOrigin: string; oidcIssuer: string };
 
-  // Local D1s: migrate and seed before the Workers start (no second writer on the SQLite files while they run).
-  const appState = join(work, "app-state");
-  const refState = join(work, "ref-state");
-  const breakdownState = join(work, "breakdown-state");
-  const refConfig = join(ROOT, "bench", "reference", "wrangler.jsonc");
-  const breakdownConfig = join(ROOT, "bench", "breakdown", "wrangler.jsonc");
-  const now = Date.now();
-  const hot: SeedRow[] = Array.from({ length: HOT_USERS }, (_, i) => ({
-    id: `conn_bench_hot_${i}`,
-    userId: `bench-hot-${i}`,
-    refreshToken: `rt-hot-${i}`,
-    accessToken: `ya29.hot-${i}`,
-    expiresAt: now + 2 * 3_600_000,
-  }));
-  const stampede: SeedRow = {
-    id: "conn_bench_stampede",
-    userId: "bench-stampede",
-    refreshToken: "rt-stampede-1",
-    accessToken: "ya29.expired",
-    expiresAt: now - 60_000,
-  };
-  // Spread over the look-ahead window (all inside it, whenever the cron runs within the next few minutes).
-  const cron: SeedRow[] = Array.from({ length: CRON_ROWS }, (_, i) => ({
-    id: `conn_bench_cron_${String(i).padStart(5, "0")}`,
-    userId: `bench-cron-${i % CRON_USERS}`,
-    refreshToken: `rt-cron-${i}`,
-    accessToken: `ya29.cron-${i}`,
-    expiresAt: now + 60_000 + Math.floor((i / CRON_ROWS) * (LOOKAHEAD_SECONDS - 120) * 1000),
-  }));
-  log(`seeding ${hot.length + 1 + cron.length} connections`);
-  const seedFile = join(work, "seed.sql");
-  writeFileSync(seedFile, await seedSql([...hot, stampede, ...cron]));
-  run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], {
-    cwd: ROOT,
-    env: CHILD_ENV,
-  });
-  run(WRANGLER, ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"], {
-    cwd: ROOT,
-    env: CHILD_ENV,
-  });
-  // The reference and breakdown Workers declare the same database id, so a copy of the seeded state is their D1.
-  cpSync(appState, refState, { recursive: true });
-  cpSync(appState, breakdownState, { recursive: true });
-
-  log("starting wrangler dev (service and reference)");
   const vars: Record<string, string> = {
     ...testBindings({ mockProviderOrigin: mockOrigin, oidcIssuer }),
     PUBLIC_BASE_URL: appPublic,
@@ -369,6 +262,48 @@ async function main(): Promise<void> {
     REFRESH_LOOKAHEAD_SECONDS: String(LOOKAHEAD_SECONDS),
     AUDIT_RETENTION_DAYS: "365",
   };
+  // Local D1s: migrate and seed before the Workers start (no second writer on the SQLite files while they run).
+  const appState = join(work, "app-state");
+  const refState = join(work, "ref-state");
+  const breakdownState = join(work, "breakdown-state");
+  const refConfig = join(ROOT, "bench", "reference", "wrangler.jsonc");
+  const breakdownConfig = join(ROOT, "bench", "breakdown", "wrangler.jsonc");
+  const now = Date.now();
+  const seedRow = (id: string, userId: string, tokens: { accessToken: string; refreshToken: string; expiresAt: number }) =>
+    ({ id, userId, accountEmail: `${id}@example.com`, now, ...tokens }) satisfies ConnectionRowOptions;
+  const hot = Array.from({ length: HOT_USERS }, (_, i) =>
+    seedRow(`conn_bench_hot_${i}`, `bench-hot-${i}`, {
+      refreshToken: `rt-hot-${i}`,
+      accessToken: `ya29.hot-${i}`,
+      expiresAt: now + 2 * 3_600_000,
+    }),
+  );
+  const stampede = seedRow("conn_bench_stampede", "bench-stampede", {
+    refreshToken: "rt-stampede-1",
+    accessToken: "ya29.expired",
+    expiresAt: now - 60_000,
+  });
+  // Spread over the look-ahead window (all inside it, whenever the cron runs within the next few minutes).
+  const cron = Array.from({ length: CRON_ROWS }, (_, i) =>
+    seedRow(`conn_bench_cron_${String(i).padStart(5, "0")}`, `bench-cron-${i % CRON_USERS}`, {
+      refreshToken: `rt-cron-${i}`,
+      accessToken: `ya29.cron-${i}`,
+      expiresAt: now + 60_000 + Math.floor((i / CRON_ROWS) * (LOOKAHEAD_SECONDS - 120) * 1000),
+    }),
+  );
+  log(`seeding ${hot.length + 1 + cron.length} connections`);
+  const seedFile = join(work, "seed.sql");
+  writeFileSync(seedFile, await seedSql(vars, [...hot, stampede, ...cron]));
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], "seed");
+  await wrangler(
+    ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"],
+    "seed",
+  );
+  // The reference and breakdown Workers declare the same database id, so a copy of the seeded state is their D1.
+  cpSync(appState, refState, { recursive: true });
+  cpSync(appState, breakdownState, { recursive: true });
+
+  log("starting wrangler dev (service and reference)");
   // Started one after the other: two cold starts at once on two cores only slow each other down.
   // The service runs from a snapshot of src/ taken now (inside the repository, so node_modules resolves), not from
   // src/ itself: other people edit src/ while the bench runs, and wrangler dev would rebuild and reload the Worker
@@ -379,37 +314,32 @@ async function main(): Promise<void> {
   cpSync(join(ROOT, "src"), join(SNAPSHOT, "src"), { recursive: true });
   cpSync(join(ROOT, "migrations"), join(SNAPSHOT, "migrations"), { recursive: true });
   cpSync(join(ROOT, "wrangler.jsonc"), join(SNAPSHOT, "wrangler.jsonc"));
-  const app = await startWrangler("app", join(SNAPSHOT, "wrangler.jsonc"), appState, envFile, vars, ["--test-scheduled"], appPort);
-  const ref = await startWrangler("reference", refConfig, refState, envFile, {}, []);
+  const app = await startWorker("app", join(SNAPSHOT, "wrangler.jsonc"), appState, vars, {
+    port: appPort,
+    args: ["--test-scheduled"],
+    readyPath: "/health",
+  });
+  const ref = await startWorker("reference", refConfig, refState, {});
 
   const sections: string[] = [];
   const json: Record<string, unknown> = {};
   let loadAfterHot = "";
   const skipped = (title: string) => sections.push(`## ${title}\n\nNot run (BENCH_SCENARIOS=${[...SCENARIOS].join(",")}).\n`);
+  const appApi = clientOf(app.origin);
+  const hotTargets: VendTarget[] = await Promise.all(
+    hot.map(async (row) => ({ connectionId: row.id, caller: await authHeaders(row.userId, VEND_CALLER_TOKEN) })),
+  );
 
   // ------------------------------------------------------------------------------------------------ 1. hot path
   const hotTitle = `1. Vend hot path (fresh token) — autocannon, ${CONNECTIONS} connections, ${DURATION_S} s, ${HOT_USERS} users/connections in rotation`;
   if (SCENARIOS.has("hot")) {
     log("scenario 1: vend hot path vs reference");
-    const hotTargets = await Promise.all(
-      hot.map(async (row) => ({
-        path: `/v1/connections/${row.id}/token`,
-        authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`,
-      })),
-    );
+    const refApi = clientOf(ref.origin);
     for (const target of hotTargets.slice(0, 3)) {
-      const check = await timedRequest(`${app.origin}${target.path}`, {
-        method: "POST",
-        headers: { authorization: target.authorization, "content-type": "application/json" },
-        body: "{}",
-      });
+      const check = await timed(() => appApi.vend(target.caller, target.connectionId));
       if (check.status !== 200 || !check.body.includes("ya29.hot-"))
         throw new Error(`hot path sanity check: ${check.status} ${check.body.slice(0, 300)}`);
-      const refCheck = await timedRequest(`${ref.origin}${target.path}`, {
-        method: "POST",
-        headers: { authorization: target.authorization, "content-type": "application/json" },
-        body: "{}",
-      });
+      const refCheck = await timed(() => refApi.vend(target.caller, target.connectionId));
       if (refCheck.status !== 200) throw new Error(`reference sanity check: ${refCheck.status} ${refCheck.body.slice(0, 300)}`);
     }
     await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
@@ -437,32 +367,20 @@ async function main(): Promise<void> {
     log("scenario 1b: breakdown of the hot path");
     // Built once and served with --no-bundle, like the service: it imports src/, which others may edit meanwhile.
     const breakdownBundle = join(work, "breakdown-bundle");
-    run(WRANGLER, ["deploy", "--dry-run", "--outdir", breakdownBundle, "--config", breakdownConfig], { cwd: ROOT, env: CHILD_ENV });
+    await wrangler(["deploy", "--dry-run", "--outdir", breakdownBundle, "--config", breakdownConfig], "breakdown-deploy-dry-run");
     const breakdownVars = { AUTH_JWT_SECRET: vars.AUTH_JWT_SECRET!, TOKEN_ENCRYPTION_KEYS: vars.TOKEN_ENCRYPTION_KEYS! };
-    const breakdown = await startWrangler("breakdown", breakdownConfig, breakdownState, envFile, breakdownVars, [
-      join(breakdownBundle, "index.js"),
-      "--no-bundle",
-    ]);
+    const breakdown = await startWorker("breakdown", breakdownConfig, breakdownState, breakdownVars, {
+      args: [join(breakdownBundle, "index.js"), "--no-bundle"],
+    });
     const variants = ["d1", "drizzle", "jwt", "ratelimit", "decrypt", "audit"] as const;
     const rows: string[] = [];
     const results: Record<string, CannonSummary> = {};
-    const targetsFor = async (variant: string) =>
-      Promise.all(
-        hot.map(async (row) => ({
-          path: `/${variant}/v1/connections/${row.id}/token`,
-          authorization: `Bearer ${await callerToken(row.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`,
-        })),
-      );
     for (const variant of variants) {
-      const targets = await targetsFor(variant);
-      const check = await timedRequest(`${breakdown.origin}${targets[0]!.path}`, {
-        method: "POST",
-        headers: { authorization: targets[0]!.authorization, "content-type": "application/json" },
-        body: "{}",
-      });
+      const target = hotTargets[0]!;
+      const check = await timed(() => clientOf(breakdown.origin, `/${variant}`).vend(target.caller, target.connectionId));
       if (check.status !== 200) throw new Error(`breakdown ${variant}: ${check.status} ${check.body.slice(0, 200)}`);
-      await cannon(breakdown, targets, 2);
-      results[variant] = await cannon(breakdown, targets, BREAKDOWN_S);
+      await cannon(breakdown, hotTargets, 2, `/${variant}`);
+      results[variant] = await cannon(breakdown, hotTargets, BREAKDOWN_S, `/${variant}`);
     }
     const base = results.d1!;
     for (const variant of variants) {
@@ -472,7 +390,7 @@ async function main(): Promise<void> {
         `| ${variant} | ${result.rps.toFixed(0)} | ${ms(result.p50)} | ${ms(result.p99)} | ${result.cpuMs.toFixed(2)} ms | ${variant === "d1" ? "—" : `${extraCpu >= 0 ? "+" : ""}${extraCpu.toFixed(2)} ms`} | ${result.non2xx} |`,
       );
     }
-    await breakdown.child.stop();
+    await breakdown.group.stop();
     json.breakdown = results;
     sections.push(`## ${breakdownTitle}
 
@@ -488,17 +406,9 @@ Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
   const stampedeTitle = `2. ${STAMPEDE} concurrent vends of one expired connection (mock provider ${UPSTREAM_LATENCY_MS} ms)`;
   if (SCENARIOS.has("stampede")) {
     log(`scenario 2: ${STAMPEDE} concurrent vends of one expired connection`);
-    const stampedeAuth = `Bearer ${await callerToken(stampede.userId, { scope: "connections:token", expiresInSeconds: 3600 })}`;
+    const stampedeCaller = await authHeaders(stampede.userId, VEND_CALLER_TOKEN);
     const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: STAMPEDE }, () =>
-        timedRequest(`${app.origin}/v1/connections/${stampede.id}/token`, {
-          method: "POST",
-          headers: { authorization: stampedeAuth, "content-type": "application/json" },
-          body: "{}",
-        }),
-      ),
-    );
+    const results = await Promise.all(Array.from({ length: STAMPEDE }, () => timed(() => appApi.vend(stampedeCaller, stampede.id))));
     const wall = performance.now() - started;
     const ok = results.filter((result) => result.status === 200);
     const tokens = new Set(ok.map((result) => (JSON.parse(result.body) as { access_token: string }).access_token));
@@ -512,8 +422,7 @@ Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
     const latencies = results.map((result) => result.ms).sort((a, b) => a - b);
     const upstream = await getJson<{ calls: number }>(`${mockOrigin}/__stats?prefix=rt-stampede-`);
     // What the Durable Object recorded about the refresh (its audit), read from the local D1 file.
-    const audited = run(
-      WRANGLER,
+    const audited = await wrangler(
       [
         "d1",
         "execute",
@@ -527,7 +436,7 @@ Server CPU as in section 1. Variants: see bench/breakdown/index.ts.
         "--command",
         `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
       ],
-      { cwd: ROOT, env: CHILD_ENV },
+      "stampede-audit",
     );
     const refreshAudit = (() => {
       try {
@@ -567,16 +476,15 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
     let allDoneMs = NaN;
     let runsToFinish = NaN;
     for (let runIndex = 0; runIndex < MAX_CRON_RUNS; runIndex++) {
-      const mark = app.child.output().length;
+      const mark = app.group.output().length;
       const runStarted = performance.now();
-      const response = await timedRequest(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, {
-        method: "GET",
-        headers: {},
-      });
+      const response = await timed(() =>
+        sendOverNodeHttp(new Request(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`)),
+      );
       if (response.status !== 200) throw new Error(`/__scheduled answered ${response.status}: ${response.body.slice(0, 300)}`);
       // The run's last task logs last: proof the handler finished, whether or not /__scheduled waited for it.
-      const done = await app.child.waitForLine(/\{"message":"cron\.prune_audit/, 300_000, mark).catch(() => null);
-      const refreshLine = /\{"message":"cron\.refresh"[^\n]*\}/.exec(app.child.since(mark));
+      const done = await app.group.waitForLine(/\{"message":"cron\.prune_audit/, 300_000, mark).catch(() => null);
+      const refreshLine = /\{"message":"cron\.refresh"[^\n]*\}/.exec(app.group.output().slice(mark));
       if (!done || !refreshLine) throw new Error("no cron.refresh log line after /__scheduled; see bench/results/logs/app.log");
       const summary = JSON.parse(refreshLine[0]) as { scanned: number; refreshed: number; failed: Record<string, number> };
       const runMs = performance.now() - runStarted;
@@ -615,31 +523,22 @@ Per run (refreshed/scanned in time): ${runs.map((r) => `${r.refreshed}/${r.scann
   const flowsTitle = `4. ${FLOWS} concurrent connect flows through the local oidc-provider`;
   if (SCENARIOS.has("flows")) {
     log(`scenario 4: ${FLOWS} concurrent connect flows through the local oidc-provider`);
-    const tokens = await Promise.all(Array.from({ length: FLOWS }, (_, i) => callerToken(`bench-flow-${i}`, { expiresInSeconds: 3600 })));
+    const callers = await Promise.all(Array.from({ length: FLOWS }, (_, i) => authHeaders(`bench-flow-${i}`, CALLER_TOKEN)));
     const errors = new Map<string, number>();
     const started = performance.now();
     const results = await Promise.all(
-      tokens.map(async (token, i) => {
+      callers.map(async (caller, i) => {
         const flowStarted = performance.now();
         try {
           // Each browser has its own address, as 200 users' browsers would (wrangler dev passes CF-Connecting-IP on).
-          const browser = new Browser({ "cf-connecting-ip": `198.18.${i >> 8}.${i & 255}` });
-          const begin = await httpRequest(new URL(`${app.origin}/v1/connect/${LOCAL_OIDC_ID}`), {
-            method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify({ scopes: ["openid", "email", "offline_access"] }),
+          const browser = new Browser({ transport: sendOverNodeHttp, headers: { "cf-connecting-ip": `198.18.${i >> 8}.${i & 255}` } });
+          const callback = await connectAccount(appApi, browser, caller, LOCAL_OIDC_ID, {
+            scopes: ["openid", "email", "offline_access"],
+            providerParams: { login_hint: `bench-flow-${i}` },
           });
-          if (begin.status !== 201) throw new Error(`connect ${begin.status}`);
-          const startUrl = new URL((JSON.parse(begin.body) as { authorization_url: string }).authorization_url);
-          const atStart = await browser.follow(startUrl, () => true);
-          if (!atStart.stoppedAt) throw new Error(`start ${atStart.reply.status}`);
-          const providerUrl = atStart.stoppedAt;
-          providerUrl.searchParams.set("login_hint", `bench-flow-${i}`);
-          const atProvider = await browser.follow(providerUrl, (next) => next.origin === appPublic && next.pathname.endsWith("/callback"));
-          if (!atProvider.stoppedAt) throw new Error(`provider ${atProvider.reply.status}`);
-          const callback = await browser.get(atProvider.stoppedAt);
-          if (callback.status !== 200 || !(JSON.parse(callback.body) as { connection?: { id?: string } }).connection?.id)
-            throw new Error(`callback ${callback.status} ${callback.body.slice(0, 120)}`);
+          const body = await callback.text();
+          if (callback.status !== 200 || !(JSON.parse(body) as { connection?: { id?: string } }).connection?.id)
+            throw new Error(`callback ${callback.status} ${body.slice(0, 120)}`);
           return { ok: true, ms: performance.now() - flowStarted };
         } catch (error) {
           const key = error instanceof Error ? error.message.slice(0, 160) : String(error);
@@ -698,14 +597,12 @@ ${sections.join("\n")}`;
   log("written to bench/results/latest.md and latest.json (logs in bench/results/logs/)");
 
   await stopAll();
-  rmSync(SNAPSHOT, { recursive: true, force: true });
-  if (!process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+  removeScratch();
 }
 
 main().catch(async (error: unknown) => {
   console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   await stopAll();
-  rmSync(SNAPSHOT, { recursive: true, force: true });
-  if (work && !process.env.BENCH_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+  removeScratch();
   process.exit(1);
 });

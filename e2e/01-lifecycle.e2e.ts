@@ -4,7 +4,10 @@
  * Tests run in order and build on each other's connections (one user per scenario).
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Connection, VendedToken } from "../test/support/api-client";
 import { Browser } from "../test/support/cookie-browser";
+import { expectProblem } from "../test/support/problems";
+import { newUserId } from "../test/support/users";
 import { ACCESS_TOKEN_TTL_SECONDS } from "./support/endpoints";
 import {
   api,
@@ -14,9 +17,7 @@ import {
   beginConnect,
   connectLocalOidc,
   endpoints,
-  expectProblem,
   getConnection,
-  newUserId,
   oidcEvents,
   RETURN_TO_ORIGIN,
   runCron,
@@ -25,8 +26,6 @@ import {
   vend,
   vendOk,
   type Connected,
-  type Connection,
-  type VendedToken,
 } from "./support/service";
 
 /** The connection of the connect scenario; later scenarios vend, refresh and finally disconnect it. */

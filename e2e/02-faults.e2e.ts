@@ -11,16 +11,17 @@
  * vend cases recover before the cron runs again.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { AuditEvent, VendBody, VendedToken } from "../test/support/api-client";
 import type { MockBehaviour } from "../test/support/mock-provider-server/state";
+import { expectProblem } from "../test/support/problems";
+import { newUserId } from "../test/support/users";
 import { SLOW_RESPONSE_MS, UPSTREAM_TIMEOUT_MS } from "./support/endpoints";
 import {
   auditEvents,
   connectLocalOidc,
   connectMock,
-  expectProblem,
   getConnection,
   mockFlowState,
-  newUserId,
   oidcEvents,
   refreshGrants,
   revokeAtIssuer,
@@ -29,10 +30,7 @@ import {
   sleep,
   vend,
   vendOk,
-  type AuditEvent,
   type Connected,
-  type VendBody,
-  type VendedToken,
 } from "./support/service";
 
 type MockProvider = "google" | "microsoft" | "notion";
@@ -73,6 +71,13 @@ async function prepare(label: string, provider: MockProvider, options: { expires
 async function expectProviderRetryAfterHonoured(userId: string, retryAfterSeconds: number): Promise<void> {
   const failedAt = Date.parse((await lastRefreshFailure(userId)).at);
   expect(Date.now() + retryAfterSeconds * 1000).toBeGreaterThanOrEqual(failedAt + 34_000);
+}
+
+/** A forced refresh during the cooldown answers 503 at once (honouring the provider's Retry-After), without going upstream. */
+async function expectCooldownHeld(fault: TransientCase, prepared: Prepared): Promise<void> {
+  const retryAfter = await retryAfterOf(await vend(prepared.userId, prepared.connection.id, { force_refresh: true }));
+  if (fault === RATE_LIMITED) await expectProviderRetryAfterHonoured(prepared.userId, retryAfter);
+  expect(await refreshGrants(prepared.flow)).toHaveLength(1);
 }
 
 async function lastRefreshFailure(userId: string): Promise<AuditEvent> {
@@ -163,9 +168,7 @@ describe("the cron under refresh faults", () => {
         detail: { trigger: "cron", class: "transient", reason: fault.reason },
       });
       expect((await vendOk(prepared.userId, prepared.connection.id, { min_validity_seconds: 0 })).access_token).toBe(prepared.token0);
-      const retryAfter = await retryAfterOf(await vend(prepared.userId, prepared.connection.id, { force_refresh: true }));
-      if (fault === RATE_LIMITED) await expectProviderRetryAfterHonoured(prepared.userId, retryAfter);
-      expect(await refreshGrants(prepared.flow)).toHaveLength(1);
+      await expectCooldownHeld(fault, prepared);
     });
   }
 
@@ -252,10 +255,7 @@ describe("vending under refresh faults", () => {
         detail: { class: "transient", reason: fault.reason },
       });
 
-      // Asking again during the cooldown answers at once, without going upstream.
-      const retryAfter = await retryAfterOf(await vend(prepared.userId, prepared.connection.id, { force_refresh: true }));
-      if (fault === RATE_LIMITED) await expectProviderRetryAfterHonoured(prepared.userId, retryAfter);
-      expect(await refreshGrants(prepared.flow)).toHaveLength(1);
+      await expectCooldownHeld(fault, prepared);
     });
   }
 

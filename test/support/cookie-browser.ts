@@ -8,6 +8,8 @@
  *     stopBefore: (next) => next.pathname.endsWith("/callback"),
  *   });
  *   const { response } = await browser.follow(rewriteQuery(stoppedAt!, { state: "forged" }));
+ *
+ * The bench passes a `transport` over node:http (./node-http.ts) and per-browser `headers` (its own address).
  */
 /** One stored cookie; the jar keys it by origin, path and name. */
 interface StoredCookie {
@@ -68,8 +70,23 @@ export interface FollowResult {
 
 const DEFAULT_MAX_REDIRECTS = 10;
 
+/** Sends one request and resolves with its response, redirects unfollowed. */
+export type Transport = (request: Request) => Promise<Response>;
+
+export interface BrowserOptions {
+  /** Where requests go instead of the global `fetch`. */
+  transport?: Transport;
+  /** Sent with every request, e.g. a `CF-Connecting-IP` of this browser's own. */
+  headers?: Record<string, string>;
+}
+
 export class Browser {
   readonly cookies = new CookieJar();
+  readonly #options: BrowserOptions;
+
+  constructor(options: BrowserOptions = {}) {
+    this.#options = options;
+  }
 
   /** Navigates to `url` (GET) and follows redirects, carrying cookies, until a non-redirect or `stopBefore`. */
   async follow(url: string | URL, options: FollowOptions = {}): Promise<FollowResult> {
@@ -97,7 +114,7 @@ export class Browser {
   /** One GET with this browser's cookies, without following redirects; stores the cookies it sets. */
   async request(url: URL | string): Promise<Response> {
     url = new URL(url);
-    const headers = new Headers();
+    const headers = new Headers(this.#options.headers);
     const cookie = this.cookies.header(url);
     if (cookie !== undefined) headers.set("cookie", cookie);
     const response = await this.send(new Request(url, { headers, redirect: "manual" }));
@@ -105,9 +122,9 @@ export class Browser {
     return response;
   }
 
-  /** Where a request goes: the network. */
+  /** Where a request goes: the transport, or else the network. */
   protected send(request: Request): Promise<Response> {
-    return fetch(request);
+    return this.#options.transport ? this.#options.transport(request) : fetch(request);
   }
 }
 
