@@ -4,12 +4,12 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "./config";
 import { ProblemError, problemResponse } from "./errors";
 import type { AppEnv } from "./http/env";
 import { requireJsonBody } from "./middleware/json-body";
+import { requestId } from "./middleware/request-id";
 import { requestServices } from "./middleware/request-services";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
@@ -46,7 +46,7 @@ function toProblem(error: Error): ProblemError {
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
-  app.use(requestId());
+  app.use(requestId);
   app.use(secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site" }));
   app.use(requestServices);
   app.use(

@@ -63,7 +63,10 @@ export interface EncryptionKey {
 export interface CallerAuthConfig {
   jwtSecret: string | null;
   jwksUrl: string | null;
+  /** Bound on one fetch of the key set at `jwksUrl` (`UPSTREAM_TIMEOUT_MS`). */
+  jwksTimeoutMs: number;
   issuer: string | null;
+  /** Required with `jwksUrl`. */
   audience: string | null;
 }
 
@@ -273,9 +276,11 @@ export function oidcSecretName(id: string): string {
 
 export function parseConfig(env: RawEnv): Config {
   const publicBaseUrl = read(env, "PUBLIC_BASE_URL", origin);
+  const upstreamTimeoutMs = read(env, "UPSTREAM_TIMEOUT_MS", positiveInteger(10_000).pipe(z.number().min(100).max(60_000)));
   const auth: CallerAuthConfig = {
     jwtSecret: read(env, "AUTH_JWT_SECRET", optionalText),
     jwksUrl: read(env, "AUTH_JWKS_URL", optionalEndpointUrl) ?? null,
+    jwksTimeoutMs: upstreamTimeoutMs,
     issuer: read(env, "AUTH_JWT_ISSUER", optionalText),
     audience: read(env, "AUTH_JWT_AUDIENCE", optionalText),
   };
@@ -283,8 +288,9 @@ export function parseConfig(env: RawEnv): Config {
   if (auth.jwtSecret && new TextEncoder().encode(auth.jwtSecret).length < 32) {
     throw new ConfigError("AUTH_JWT_SECRET", "must be at least 32 bytes");
   }
+  // A shared identity provider signs tokens for many services with the same keys; only `aud` tells ours apart.
+  if (auth.jwksUrl && !auth.audience) throw new ConfigError("AUTH_JWT_AUDIENCE", "is required with AUTH_JWKS_URL");
   const google = credentials(env, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET");
-  const upstreamTimeoutMs = read(env, "UPSTREAM_TIMEOUT_MS", positiveInteger(10_000).pipe(z.number().min(100).max(60_000)));
   const config: Config = {
     publicBaseUrl,
     returnToOrigins: read(env, "RETURN_TO_ORIGINS", originList),

@@ -61,6 +61,18 @@ describe("configuration", () => {
     expect(configError({ AUTH_JWT_SECRET: undefined }).variable).toBe("AUTH_JWT_SECRET");
   });
 
+  it("requires AUTH_JWT_AUDIENCE with AUTH_JWKS_URL, so a shared identity provider's tokens for other services cannot pass", () => {
+    const error = configError({ AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: "https://auth.example.com/.well-known/jwks.json" });
+    expect(error.variable).toBe("AUTH_JWT_AUDIENCE");
+    expect(error.message).toContain("AUTH_JWT_AUDIENCE");
+    const withAudience = parseConfig({
+      ...minimal,
+      AUTH_JWKS_URL: "https://auth.example.com/.well-known/jwks.json",
+      AUTH_JWT_AUDIENCE: "connection-manager",
+    });
+    expect(withAudience.auth.audience).toBe("connection-manager");
+  });
+
   it("refuses a short HS256 secret without echoing it", () => {
     const error = configError({ AUTH_JWT_SECRET: "short-secret" });
     expect(error.variable).toBe("AUTH_JWT_SECRET");

@@ -1,101 +1,65 @@
 import { createMiddleware } from "hono/factory";
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import type { CallerAuthConfig } from "../config";
 import { ProblemError } from "../errors";
+import { countFailure, refusalBeforeVerifying } from "./auth-failure-limit";
+import { checkCallerToken, type Caller } from "./caller-token";
 import type { ServicesVariables } from "./request-services";
+
+export type { Caller };
 
 /** The powers a caller's `scope` claim may grant (docs/http-api.md, "Callers"). */
 export type CallerPower = "connections:token" | "admin";
-
-export interface Caller {
-  userId: string;
-  powers: ReadonlySet<string>;
-}
 
 /** What `callerAuth` puts on the context; only the API router's handlers have it. */
 export interface CallerVariables {
   caller: Caller;
 }
 
-/** Algorithms accepted per key source; separating them rules out HS/RS confusion, and `none` is never listed. */
-const SECRET_ALGORITHMS = ["HS256"];
-const JWKS_ALGORITHMS = ["RS256", "ES256"];
-const CLOCK_TOLERANCE_SECONDS = 30;
-const MAX_SUBJECT_LENGTH = 255;
+/** The auth-scheme is case-insensitive (RFC 9110 §11.1); the token is a compact JWS (RFC 7515 §7.1). */
+const BEARER = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 
-type Verifier = (token: string) => Promise<JWTPayload>;
+const DETAILS = {
+  expired: "The token has expired.",
+  invalid: "The token is not valid.",
+  no_subject: "The token has no usable subject.",
+} as const;
 
-const verifiers = new WeakMap<CallerAuthConfig, Verifier>();
-
-/** One verifier per configuration, so the JWKS (and its cache) lives as long as the isolate. */
-function verifierFor(auth: CallerAuthConfig): Verifier {
-  let verifier = verifiers.get(auth);
-  if (verifier) return verifier;
-  const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : null;
-  const jwks = auth.jwksUrl
-    ? createRemoteJWKSet(new URL(auth.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 })
-    : null;
-  const claims = {
-    requiredClaims: ["exp", "sub"],
-    clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    ...(auth.issuer ? { issuer: auth.issuer } : {}),
-    ...(auth.audience ? { audience: auth.audience } : {}),
-  };
-  verifier = async (token) => {
-    const { alg } = decodeProtectedHeader(token);
-    if (secret && alg && SECRET_ALGORITHMS.includes(alg)) {
-      return (await jwtVerify(token, secret, { ...claims, algorithms: SECRET_ALGORITHMS })).payload;
-    }
-    if (jwks && alg && JWKS_ALGORITHMS.includes(alg)) {
-      return (await jwtVerify(token, jwks, { ...claims, algorithms: JWKS_ALGORITHMS })).payload;
-    }
-    throw new joseErrors.JOSEAlgNotAllowed("algorithm not allowed");
-  };
-  verifiers.set(auth, verifier);
-  return verifier;
-}
-
-function invalidToken(reason: string): ProblemError {
+function invalidToken(reason: keyof typeof DETAILS): ProblemError {
   // The verifier's own message is never echoed: some verifiers embed the token in it.
-  return new ProblemError("unauthorized", reason, {
+  return new ProblemError("unauthorized", DETAILS[reason], {
     headers: { "WWW-Authenticate": 'Bearer realm="connection-manager", error="invalid_token"' },
   });
 }
 
-/** Resolves the caller from `Authorization: Bearer <JWT>` or answers 401. */
+/**
+ * Resolves the caller from `Authorization: Bearer <JWT>` or answers 401. An address that failed too often in this
+ * window is answered 429 before its token is looked at; a key set that cannot be fetched is 503, never the caller's
+ * fault.
+ */
 export function callerAuth() {
   return createMiddleware<{ Bindings: Env; Variables: ServicesVariables & CallerVariables }>(async function authenticateCaller(c, next) {
-    const header = c.req.header("Authorization");
-    const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/);
-    if (!match?.[1]) {
-      throw new ProblemError("unauthorized", "Send Authorization: Bearer <JWT>.");
+    const services = c.get("services");
+    const now = services.clock();
+    // Cloudflare always sets it; local runs may not, and are then not limited by address.
+    const address = c.req.header("CF-Connecting-IP") ?? null;
+    const refusal = refusalBeforeVerifying(services, address, now);
+    if (refusal) throw refusal;
+    const token = c.req.header("Authorization")?.match(BEARER)?.[1];
+    if (!token) throw new ProblemError("unauthorized", "Send Authorization: Bearer <JWT>.");
+
+    const check = await checkCallerToken(services.config.auth, token, now);
+    if (!check.ok) {
+      if (check.reason === "keys_unavailable") {
+        throw new ProblemError("service-unavailable", "The caller keys cannot be fetched just now; retry shortly.", {
+          headers: { "Retry-After": String(check.retryAfterSeconds) },
+        });
+      }
+      const limited = await countFailure(services, c.env.AUTH_FAILURE_RATE_LIMITER, { address, reason: check.code, now });
+      throw limited ?? invalidToken(check.reason);
     }
-    let payload: JWTPayload;
-    try {
-      payload = await verifierFor(c.get("services").config.auth)(match[1]);
-    } catch (error) {
-      const reason = error instanceof joseErrors.JWTExpired ? "The token has expired." : "The token is not valid.";
-      c.get("services").audit.record({ action: "auth.failed", outcome: "failure", detail: { reason: classify(error) } });
-      throw invalidToken(reason);
-    }
-    const subject = payload.sub;
-    if (typeof subject !== "string" || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
-      throw invalidToken("The token has no usable subject.");
-    }
-    const scope = typeof payload.scope === "string" ? payload.scope : "";
-    c.set("caller", { userId: subject, powers: new Set(scope.split(" ").filter(Boolean)) });
-    c.get("services").audit.attribute(subject, "user");
+    c.set("caller", check.caller);
+    services.audit.attribute(check.caller.userId, "user");
     await next();
   });
-}
-
-function classify(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return "expired";
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim_${error.claim}`;
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "algorithm_not_allowed";
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "signature";
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return "unknown_key";
-  return "malformed";
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
-import type { RequestIdVariables } from "hono/request-id";
 import { createServices, type Services } from "../services";
+import type { RequestIdVariables } from "./request-id";
 
 /** What `requestServices` puts on the context. */
 export interface ServicesVariables {

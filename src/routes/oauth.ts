@@ -18,9 +18,29 @@ const start = createRoute({
   path: "/v1/oauth/{provider}/start",
   tags: ["Browser"],
   summary: "Bind the browser and go to the provider",
+  description:
+    "Works once, for a top-level navigation: a HEAD, or a request whose Sec-Fetch-Mode is present and not navigate (link previews, prefetch), gets a short note and leaves the link unused.",
   request: { params: ProviderIdParam, query: StateQuery },
-  responses: { 302: { description: "Redirect to the provider's authorization page" }, 400: problem("Unknown, expired or used state") },
+  responses: {
+    200: { description: "Not a navigation: a note, and the link stays unused", content: { "text/plain": { schema: z.string() } } },
+    302: { description: "Redirect to the provider's authorization page" },
+    400: problem("Unknown, expired or used state"),
+  },
 });
+
+const NOT_A_NAVIGATION_NOTE = "Open this link in your browser to continue.";
+
+/**
+ * Only the user's own navigation may spend the single-use start URL and receive the binding cookie. Link previews,
+ * prefetches and HEAD requests would otherwise spend it for a client that is not the user's browser. Browsers say
+ * what a request is for in `Sec-Fetch-Mode` (W3C Fetch Metadata); a client that does not send it counts as a
+ * navigation, so older browsers still work.
+ */
+function isNavigation(c: Context): boolean {
+  if (c.req.method === "HEAD") return false;
+  const mode = c.req.header("Sec-Fetch-Mode");
+  return mode === undefined || mode === "navigate";
+}
 
 const CallbackQuery = z.object({
   state: z.string().max(512).optional(),
@@ -95,6 +115,8 @@ function outcomeParams(outcome: CallbackOutcome): Record<string, string> {
 export const oauthRoutes = createBrowserRouter()
   .openapi(start, async (c) => {
     noReferrer(c);
+    // A HEAD gets the same answer without its body (RFC 9110 §9.3.2; hono answers HEAD with the GET route).
+    if (!isNavigation(c)) return c.text(NOT_A_NAVIGATION_NOTE, 200);
     const services = c.get("services");
     const now = services.clock();
     const redirect = await redirectToProvider(services, {

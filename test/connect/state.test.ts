@@ -5,6 +5,15 @@ import { Browser, rewriteQuery } from "../support/browser";
 import { authorizeInBrowser, requestAuthorizationUrl } from "../support/flows";
 import { worker } from "../support/worker";
 
+/** A browser that says, as real ones do (Fetch Metadata), that each of its requests is a top-level navigation. */
+class NavigatingBrowser extends Browser {
+  protected override send(request: Request): Promise<Response> {
+    const headers = new Headers(request.headers);
+    headers.set("Sec-Fetch-Mode", "navigate");
+    return super.send(new Request(request, { headers }));
+  }
+}
+
 function newAccount(): string {
   return `t-${crypto.randomUUID()}`;
 }
@@ -112,5 +121,50 @@ describe("authorization state", () => {
     const state = new URL(startUrl).searchParams.get("state")!;
     const list = await env.AUTH_STATE.list({ prefix: "authz:" });
     expect(list.keys.some((key) => key.name.includes(state))).toBe(false);
+  });
+});
+
+describe("the start URL under link previews and prefetching", () => {
+  /** What a link preview, a prefetch or a HEAD gets: a note, and the link left unspent. */
+  async function expectLeftUnspent(response: Response, method: "GET" | "HEAD"): Promise<void> {
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Location")).toBeNull();
+    expect(response.headers.get("Set-Cookie")).toBeNull();
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(response.headers.get("Content-Type")).toMatch(/^text\/plain/);
+    expect(await response.text()).toBe(method === "HEAD" ? "" : "Open this link in your browser to continue.");
+  }
+
+  it("is left unspent by HEAD and by no-cors and cors fetches, so the user's navigation then completes the flow", async () => {
+    const startUrl = await requestAuthorizationUrl("start-preview", LOCAL_OIDC_ID);
+    await expectLeftUnspent(await worker().fetch(new Request(startUrl, { method: "HEAD" })), "HEAD");
+    for (const mode of ["no-cors", "cors", "same-origin"]) {
+      await expectLeftUnspent(await worker().fetch(new Request(startUrl, { headers: { "Sec-Fetch-Mode": mode } })), "GET");
+    }
+
+    const browser = new NavigatingBrowser();
+    const start = await browser.follow(startUrl, { stopBefore: () => true });
+    expect(start.response.status).toBe(302);
+    const atProvider = await browser.follow(rewriteQuery(start.stoppedAt!, { login_hint: newAccount() }), {
+      stopBefore: (next) => next.pathname.endsWith("/callback"),
+    });
+    const callback = await browser.request(atProvider.stoppedAt!);
+    expect(callback.status).toBe(200);
+    expect(await connectionCount("start-preview")).toBe(1);
+  });
+
+  it("counts a request without Sec-Fetch-Mode as a navigation: it binds the browser and redirects to the provider", async () => {
+    const startUrl = await requestAuthorizationUrl("start-no-fetch-metadata", LOCAL_OIDC_ID);
+    const response = await worker().fetch(new Request(startUrl, { redirect: "manual" }));
+    expect(response.status).toBe(302);
+    expect(response.headers.get("Set-Cookie")).toMatch(/^cm_flow_/);
+    // It spent the link: a second browser cannot bind itself.
+    await expectInvalidState((await new Browser().follow(startUrl, { stopBefore: () => true })).response);
+  });
+
+  it("still refuses an unknown state on a navigation", async () => {
+    const startUrl = await requestAuthorizationUrl("start-unknown-state", LOCAL_OIDC_ID);
+    const forged = rewriteQuery(startUrl, { state: "A".repeat(43) });
+    await expectInvalidState((await new NavigatingBrowser().follow(forged)).response);
   });
 });

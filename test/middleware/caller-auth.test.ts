@@ -33,6 +33,16 @@ describe("caller authentication", () => {
     expect(await response.json()).toEqual({ connections: [] });
   });
 
+  it.each(["bearer", "BEARER", "bEaReR"])(
+    "accepts the authentication scheme written %s (case-insensitive, RFC 9110 §11.1)",
+    async (scheme) => {
+      const response = await worker().fetch(
+        new Request(URL_CONNECTIONS, { headers: { Authorization: `${scheme} ${await callerToken("auth-user-scheme")}` } }),
+      );
+      expect(response.status).toBe(200);
+    },
+  );
+
   it("refuses a request without a bearer token", async () => {
     await expectUnauthorized(await withBearer(null));
   });

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AppEnv } from "../../src/http/env";
-import { rateLimit } from "../../src/middleware/rate-limit";
+import { rateLimit, type LimitKey } from "../../src/middleware/rate-limit";
 import type { Services } from "../../src/services";
 
 afterEach(() => {
@@ -18,7 +18,7 @@ function refusingApp(): { app: Hono<AppEnv>; audited: string[] } {
     c.set("services", services as unknown as Services);
     await next();
   });
-  app.use(rateLimit<AppEnv>((c) => ({ limiter, key: c.req.header("X-Key")! })));
+  app.use(rateLimit<AppEnv>((c) => ({ limiter, key: c.req.header("X-Key") as LimitKey })));
   app.get("/", (c) => c.text("ok"));
   app.onError((_error, c) => c.text("limited", 429));
   return { app, audited };

@@ -1,65 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RATE_LIMIT_PERIOD_SECONDS } from "../../src/middleware/rate-limit";
 import { authHeaders } from "../support/caller-token";
 import { freshUser } from "../support/integration-helpers";
 import { expectProblem } from "../support/refresh-fixtures";
 import { callWorker } from "../support/worker";
+import { burst, randomIp, withinOneWindow } from "./rate-limit-windows";
 
 /** wrangler.jsonc: USER_RATE_LIMITER 600 and IP_RATE_LIMITER 60 per 60 s. */
 const USER_LIMIT = 600;
 const IP_LIMIT = 60;
-const WINDOW_MS = RATE_LIMIT_PERIOD_SECONDS * 1000;
 /** More than a burst here takes, so one burst never straddles two windows. */
 const ROOM_NEEDED_MS = 25_000;
-
-/**
- * Windows are aligned to the wall clock (the local limiter and the audit dedup alike). Waits for the next window
- * when the current one has too little time left for the burst, so the counts below do not depend on timing.
- */
-async function startOfRoomyWindow(): Promise<number> {
-  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-  if (left < ROOM_NEEDED_MS) await new Promise((resolve) => setTimeout(resolve, left + 50));
-  return Math.floor(Date.now() / WINDOW_MS);
-}
-
-function windowNow(): number {
-  return Math.floor(Date.now() / WINDOW_MS);
-}
-
-/**
- * Runs `attempt` (with a fresh key each time) until one run stays inside one window: a slow machine may still cross
- * a boundary, which would reset the limiter mid-burst. Two tries are plenty.
- */
-async function withinOneWindow<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let tries = 0; tries < 2; tries++) {
-    const window = await startOfRoomyWindow();
-    const result = await attempt();
-    if (windowNow() === window) return result;
-  }
-  throw new Error("every burst crossed a rate-limit window");
-}
-
-/** Sends `count` requests in parallel batches; returns their statuses. */
-async function burst(count: number, send: () => Promise<Response>): Promise<number[]> {
-  const statuses: number[] = [];
-  for (let sent = 0; sent < count; sent += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, count - sent) }, async () => {
-        const response = await send();
-        await response.body?.cancel();
-        return response.status;
-      }),
-    );
-    statuses.push(...batch);
-  }
-  return statuses;
-}
-
-function randomIp(): string {
-  const octet = () => Math.floor(Math.random() * 254) + 1;
-  return `10.${octet()}.${octet()}.${octet()}`;
-}
 
 async function rateLimitedRows(column: "user_id" | "ip", value: string): Promise<{ user_id: string | null; detail: string }[]> {
   const result = await env.DB.prepare(`SELECT user_id, detail FROM audit_events WHERE action = 'rate_limited' AND ${column} = ?`)
@@ -77,7 +28,7 @@ describe("the per-user rate limit on the JWT API", () => {
       const limited = await callWorker("/v1/providers", { headers });
       const more = await burst(5, () => callWorker("/v1/providers", { headers }));
       return { user, allowed, limited, more };
-    });
+    }, ROOM_NEEDED_MS);
     expect(allowed.filter((status) => status !== 200)).toEqual([]);
     await expectProblem(limited.clone(), 429, "rate-limited");
     expect(limited.headers.get("Retry-After")).toBe("60");
@@ -100,7 +51,7 @@ describe("the per-IP rate limit on the browser endpoints", () => {
       const limited = await start();
       const more = await burst(5, start);
       return { ip, allowed, limited, more };
-    });
+    }, ROOM_NEEDED_MS);
     expect(allowed.filter((status) => status === 429)).toEqual([]);
     await expectProblem(limited.clone(), 429, "rate-limited");
     expect(limited.headers.get("Retry-After")).toBe("60");
