@@ -314,6 +314,8 @@ async function main(): Promise<void> {
   cpSync(join(ROOT, "src"), join(SNAPSHOT, "src"), { recursive: true });
   cpSync(join(ROOT, "migrations"), join(SNAPSHOT, "migrations"), { recursive: true });
   cpSync(join(ROOT, "wrangler.jsonc"), join(SNAPSHOT, "wrangler.jsonc"));
+  // wrangler.jsonc's assets folder (the /docs renderer, copied by `prebench`), found relative to the config.
+  cpSync(join(ROOT, "public"), join(SNAPSHOT, "public"), { recursive: true });
   const app = await startWorker("app", join(SNAPSHOT, "wrangler.jsonc"), appState, vars, {
     port: appPort,
     args: ["--test-scheduled"],

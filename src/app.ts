@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -14,6 +13,7 @@ import { requestServices } from "./middleware/request-services";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
 import { connectionRoutes } from "./routes/connections";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { integrationRoutes } from "./routes/integrations";
@@ -100,7 +100,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
         "Connects users' third-party accounts, keeps their tokens encrypted and fresh, and vends access tokens to the application's backends. Errors are RFC 9457 application/problem+json.",
     },
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "OAuth connection manager API" }));
+  app.route("/", docsRoutes);
 
   const routes = app.openAPIRegistry.definitions.flatMap((definition) =>
     definition.type === "route" ? [{ method: definition.route.method.toUpperCase(), pattern: pathPattern(definition.route.path) }] : [],

@@ -33,13 +33,6 @@ describe("service endpoints", () => {
     expect(document.paths["/v1/connections/{id}"]).toHaveProperty("delete");
   });
 
-  it("serves a documentation page that renders the OpenAPI document", async () => {
-    const response = await call("/docs");
-    expect(response.status).toBe(200);
-    expect(response.headers.get("Content-Type")).toContain("text/html");
-    expect(await response.text()).toContain("/openapi.json");
-  });
-
   it("answers unknown paths with a not-found problem", async () => {
     await expectProblem(await call("/nothing/here"), 404, "not-found");
   });
