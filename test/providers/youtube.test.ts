@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authorizationRequest, configuredProvider, connect, providerWithBindings, respondUrl, tokensOf } from "./support";
+import { configuredProvider, connect, providerWithBindings, respondUrl, tokensOf } from "./support";
 
 const youtube = () => configuredProvider("youtube");
 
@@ -28,13 +28,6 @@ describe("YouTube identity", () => {
 });
 
 describe("the Google account behind a YouTube connection", () => {
-  it("is asked for with openid and a nonce", async () => {
-    const request = authorizationRequest(youtube());
-    const params = (await youtube().authorizationUrl(request)).searchParams;
-    expect(params.get("scope")?.split(" ")).toEqual(["openid", "https://www.googleapis.com/auth/youtube.readonly"]);
-    expect(params.get("nonce")).toBe(request.nonce);
-  });
-
   it("names the grant by the OAuth client and the verified id_token's sub, while the account stays the channel", async () => {
     const sub = `sub-${crypto.randomUUID()}`;
     const channel = { id: "UCgrant", title: "Grant Channel" };

@@ -5,7 +5,7 @@ import type { UserVault } from "../../src/vault/user-vault";
 import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { Browser } from "../support/browser";
 import { authHeaders } from "../support/caller-token";
-import { failingDatabase } from "../support/failing-db";
+import { databaseDown, databaseRefusingToDelete } from "../support/failing-db";
 import { requestAuthorizationUrl } from "../support/flows";
 import {
   activateOk,
@@ -54,30 +54,6 @@ async function vaultKeys(userId: string): Promise<string[]> {
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/** A D1 binding that is down: every statement fails. */
-function databaseDown(): D1Database {
-  const outage = () => {
-    throw new Error("D1_ERROR: simulated outage");
-  };
-  return failingDatabase(env.DB, { prepare: outage, batch: outage });
-}
-
-/** A D1 binding that refuses to delete one connection row (and runs everything else). */
-function databaseRefusingToDelete(connectionId: string): D1Database {
-  return failingDatabase(env.DB, {
-    prepare: (sql) => {
-      const statement = env.DB.prepare(String(sql));
-      if (!String(sql).startsWith('delete from "connections"')) return statement;
-      return {
-        bind: (...params: unknown[]) => {
-          if (params.includes(connectionId)) throw new Error("D1_ERROR: simulated outage");
-          return statement.bind(...params);
-        },
-      };
-    },
-  });
-}
 
 /** The start URL answers `invalid-state`: the pending authorization is gone. */
 async function expectStartUrlRefused(startUrl: string): Promise<void> {
@@ -188,7 +164,7 @@ describe("DELETE /v1/me when D1 fails", () => {
     const [refused, other] = connections as [string, string];
     const startUrl = await requestAuthorizationUrl(user, "google");
     vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const restore = await useEnvInVault(user, { ...env, DB: databaseRefusingToDelete(refused) } as Env);
+    const restore = await useEnvInVault(user, { ...env, DB: databaseRefusingToDelete(env.DB, refused) } as Env);
 
     const response = await eraseMe(user);
 
@@ -212,7 +188,7 @@ describe("DELETE /v1/me when D1 fails", () => {
     const { user } = await userWithEverything("erase-d1-down");
     const startUrl = await requestAuthorizationUrl(user, "google");
     const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const down = { ...env, DB: databaseDown() } as Env;
+    const down = { ...env, DB: databaseDown(env.DB) } as Env;
     const restore = await useEnvInVault(user, down);
 
     const response = await appWithEnv(down)("/v1/me", { method: "DELETE", headers: await authHeaders(user) });

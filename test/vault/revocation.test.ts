@@ -11,11 +11,12 @@ import { getProviderRegistry } from "../../src/providers/registry";
 import type { PendingWrite } from "../../src/vault/pending-writes";
 import { userVault, type UserVault } from "../../src/vault/user-vault";
 import { updateConnection } from "../../src/storage/connections";
-import { mockOrigin, mockRequests, queueResponses, uniqueFlow } from "../providers/support";
+import { mockOrigin, mockRequests, queueResponses, scriptIssuer, uniqueFlow } from "../providers/support";
 import { useEnvInVault } from "../support/app-with-env";
 import { LOCAL_OIDC_ID } from "../support/bindings";
 import { Browser } from "../support/browser";
 import { authHeaders } from "../support/caller-token";
+import { databaseRefusingToDelete } from "../support/failing-db";
 import { connectAccount, requestAuthorizationUrl } from "../support/flows";
 import { activateOk } from "../support/integration-helpers";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
@@ -222,7 +223,13 @@ async function overrideDiscovery(key: string, members: Record<string, unknown>):
 
 describe("a provider that cannot revoke never blocks the local wipe", () => {
   it.each([
-    ["answers 404", async (key: string) => `${mockOrigin()}/gone/${key}`],
+    [
+      "answers 404",
+      async (key: string) => {
+        await scriptIssuer(key, "discovery", [{ status: 404 }]);
+        return `${mockOrigin()}/oidc/${key}`;
+      },
+    ],
     [
       "is malformed",
       async (key: string) => {
@@ -258,7 +265,7 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
       expect(audit).toContainEqual(
         expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "failed" } }),
       );
-      expect(JSON.stringify(audit)).not.toMatch(/elsewhere|\/gone\/|rt-conn_seed/);
+      expect(JSON.stringify(audit)).not.toMatch(/elsewhere|\/oidc\/broken|rt-conn_seed/);
     },
   );
 
@@ -283,6 +290,31 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
     );
     expect(JSON.stringify(audit)).not.toMatch(/exploded|provider\.example/);
     expect((await mockFlow(flow)).revocations).toBe(0);
+  });
+});
+
+describe("a removal that D1 cannot finish", () => {
+  it("answers 503 with Retry-After, revokes nothing, keeps the connection, and a repeat removes it", async () => {
+    const userId = newUser("wipe-fails");
+    const { id, flow } = await connectedAtMock(userId, "google");
+    const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    onTestFinished(() => error.mockRestore());
+    const restore = await useEnvInVault(userId, { ...env, DB: databaseRefusingToDelete(env.DB, id) } as Env);
+
+    const refused = await disconnect(userId, id);
+
+    await expectProblem(refused, 503, "service-unavailable");
+    expect(refused.headers.get("Retry-After")).toBe("30");
+    expect(await readRow(id)).not.toBeNull();
+    expect((await mockFlow(flow)).revocations).toBe(0);
+    expect(await auditOf(id)).toContainEqual(
+      expect.objectContaining({ action: "connection.removed", outcome: "failure", detail: { reason: "storage_unavailable" } }),
+    );
+
+    restore();
+    expect((await disconnect(userId, id)).status).toBe(204);
+    expect(await readRow(id)).toBeNull();
+    expect((await mockFlow(flow)).revocations).toBe(1);
   });
 });
 
