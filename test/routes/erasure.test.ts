@@ -205,4 +205,22 @@ describe("DELETE /v1/me when D1 fails", () => {
     expect(await count("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?", user)).toBe(0);
     expect((await pendingWrites(user)).size).toBe(0);
   });
+
+  it("answers 503 with Retry-After while KV refuses to delete the pending authorizations, still removes every connection, and finishes when repeated", async () => {
+    const { user } = await userWithEverything("erase-kv-down");
+    const startUrl = await requestAuthorizationUrl(user, "google");
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // The vault only ever deletes from KV (it finds the records through its own index, never a listing).
+    const kvDown = { ...env.AUTH_STATE, delete: () => Promise.reject(new Error("KV unavailable")) } as unknown as KVNamespace;
+    const restore = await useEnvInVault(user, { ...env, AUTH_STATE: kvDown } as Env);
+
+    const response = await eraseMe(user);
+
+    await expectProblem(response, 503, "service-unavailable");
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+
+    restore();
+    expect((await eraseMe(user)).status).toBe(204);
+    await expectStartUrlRefused(startUrl);
+  });
 });
