@@ -4,7 +4,8 @@ import { ProblemError } from "../errors";
 import type { Provider } from "../providers/provider";
 import { generateCodeVerifier, generateState } from "../providers/secrets";
 import type { Services } from "../services";
-import { PENDING_AUTHORIZATION_TTL_SECONDS, savePendingAuthorization } from "../storage/pending-authorizations";
+import { PENDING_AUTHORIZATION_TTL_SECONDS, pendingAuthorizationKey, savePendingAuthorization } from "../storage/pending-authorizations";
+import { userVault } from "../vault/user-vault-stub";
 import { allowedReturnTo } from "./return-to";
 
 export interface BeginConnectRequest {
@@ -47,8 +48,9 @@ export function scopesToRequest(provider: Provider, requested: readonly string[]
 }
 
 /**
- * Stores the authorization transaction (state, PKCE verifier, nonce, browser-binding secret) in KV and returns the
- * service's own start URL, which binds the browser before sending it to the provider.
+ * Stores the authorization transaction (state, PKCE verifier, nonce, browser-binding secret) in KV, indexed in the
+ * user's vault (which an erasure ends it through), and returns the service's own start URL, which binds the browser
+ * before sending it to the provider.
  */
 export async function beginConnect(services: Services, request: BeginConnectRequest): Promise<BegunConnect> {
   const provider = configuredProvider(services, request.providerId);
@@ -62,6 +64,11 @@ export async function beginConnect(services: Services, request: BeginConnectRequ
   }
   const state = generateState();
   const expiresAt = request.now + PENDING_AUTHORIZATION_TTL_SECONDS * 1000;
+  // Indexed before it is stored: an erasure between the two then ends it all the same (it began before the erasure).
+  const begunAt = await userVault(services.env, request.userId).registerPendingAuthorization(
+    await pendingAuthorizationKey(state),
+    expiresAt,
+  );
   await savePendingAuthorization(services.env.AUTH_STATE, state, {
     userId: request.userId,
     provider: provider.id,
@@ -74,7 +81,7 @@ export async function beginConnect(services: Services, request: BeginConnectRequ
     connectionId: request.connectionId ?? null,
     integration: request.integration ?? null,
     hasRefreshToken: request.hasRefreshToken ?? false,
-    createdAt: request.now,
+    createdAt: begunAt,
     expiresAt,
   });
   services.audit.record({ action: "authorization.started", outcome: "success", provider: provider.id, detail: { scopes: scopes.length } });

@@ -1,11 +1,8 @@
 /** Step 3 of the connect flow: the provider's redirect back to the callback. */
-import { saveAuthorizedConnection } from "../connections/save-authorized-connection";
 import { ProblemError } from "../errors";
 import type { RequestClient } from "../http/request-client";
-import { completeIntegrationActivation } from "../integrations/activate";
-import { grantedScopes, joinScopes, missingScopes as scopesMissing, parseScopes } from "../scopes";
+import { grantedScopes, missingScopes as scopesMissing, parseScopes } from "../scopes";
 import type { Services } from "../services";
-import { recordConsent, type ConsentKind } from "../storage/consents";
 import {
   deletePendingAuthorization,
   loadPendingAuthorization,
@@ -58,7 +55,9 @@ function invalidState(services: Services, providerId: string, reason: string, us
 /**
  * Consumes the state exactly once and finishes the authorization: checks the issuer, exchanges the code with
  * the PKCE verifier, verifies the id_token, identifies the account and stores the connection.
- * Throws `invalid-state` when no trusted pending authorization exists (nothing is created and no redirect may happen).
+ * Throws `invalid-state` when no trusted pending authorization exists (nothing is created and no redirect may happen),
+ * and when the user was erased after the authorization began (reason `user_erased`): before the code exchange, or
+ * after it, in which case the user's vault has revoked the new tokens.
  */
 export async function completeConnect(services: Services, request: CallbackRequest): Promise<CompletedConnect> {
   const { providerId, params } = request;
@@ -68,10 +67,16 @@ export async function completeConnect(services: Services, request: CallbackReque
   // Mix-up defence (RFC 9700 §4.4): the response must arrive at the redirect URI of the provider the authorization began with.
   if (pending.provider !== providerId) throw invalidState(services, providerId, "wrong_provider", pending.userId);
   if (!(await request.isBoundBrowser(pending))) throw invalidState(services, providerId, "browser_not_bound", pending.userId);
-  // KV is eventually consistent and cannot make the state single-use; the user's Durable Object can.
+  // KV is eventually consistent and cannot make the state single-use, nor tell whether an erasure ended it (another
+  // location may still read a record the erasure deleted); the user's Durable Object can.
   const claim = `callback:${await pendingAuthorizationKey(params.state)}`;
-  if (!(await userVault(services.env, pending.userId).claimOnce(claim, pending.expiresAt))) {
-    throw invalidState(services, providerId, "replayed_state", pending.userId);
+  switch (await userVault(services.env, pending.userId).claimCompletion(claim, pending.expiresAt, pending.createdAt)) {
+    case "ended_by_erasure":
+      throw invalidState(services, providerId, "user_erased", pending.userId);
+    case "replayed":
+      throw invalidState(services, providerId, "replayed_state", pending.userId);
+    case "claimed":
+      break;
   }
   await deletePendingAuthorization(services.env.AUTH_STATE, params.state);
   services.audit.attribute(pending.userId, "user");
@@ -123,42 +128,22 @@ async function finish(services: Services, pending: PendingAuthorization, request
   const requested = provider.normalizeScopes(pending.scopes);
   // Providers that omit `scope` (Notion) granted what was asked; the others say what was really granted.
   const granted = grantedScopes(provider, tokens.scope, tokens.refreshToken, requested);
-  const saved = await saveAuthorizedConnection(services.db, services.cipher, {
+  const missingScopes = scopesMissing(requested, granted);
+  // Stored by the user's vault, in turn with an erasure of the user: a connection must not outlive one.
+  const completed = await userVault(services.env, pending.userId).completeAuthorization({
     userId: pending.userId,
     provider: provider.id,
     account: identity.account,
-    tokens,
+    grantKey: identity.grantKey ?? null,
+    tokens: { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn },
     scopes: granted,
+    missingScopes,
+    integration: pending.integration,
+    begunAt: pending.createdAt,
+    client: request.client,
     now: request.now,
   });
-  const missingScopes = scopesMissing(requested, granted);
-  const previousScopes = saved.previous ? parseScopes(saved.previous.scopes) : [];
-  const kind: ConsentKind =
-    missingScopes.length > 0
-      ? "reduction"
-      : saved.previous && granted.some((scope) => !previousScopes.includes(scope))
-        ? "expansion"
-        : "grant";
-  await recordConsent(services.db, {
-    userId: pending.userId,
-    connectionId: saved.row.id,
-    provider: provider.id,
-    kind,
-    scopes: joinScopes(granted),
-    missingScopes: joinScopes(missingScopes),
-    integration: null,
-    ...request.client,
-    createdAt: request.now,
-  });
-  if (pending.integration !== null) {
-    await completeIntegrationActivation(services, {
-      userId: pending.userId,
-      key: pending.integration,
-      connection: saved.row,
-      client: request.client,
-      now: request.now,
-    });
-  }
-  if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: saved.row, missingScopes };
-  return { kind: "connected", connection: saved.row };
+  if (completed.kind === "ended_by_erasure") throw invalidState(services, provider.id, "user_erased", pending.userId);
+  if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: completed.connection, missingScopes };
+  return { kind: "connected", connection: completed.connection };
 }

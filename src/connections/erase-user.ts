@@ -1,26 +1,33 @@
+import { ProblemError } from "../errors";
 import type { RequestClient } from "../http/request-client";
 import type { Services } from "../services";
-import { listConnections } from "../storage/connections";
-import { deleteActivationsOfUser } from "../storage/integration-activations";
-import { deletePendingAuthorizationsOfUser } from "../storage/pending-authorizations";
 import { userVault } from "../vault/user-vault";
 
+/** Seconds a client is told to wait before repeating an erasure that storage could not finish. */
+const ERASURE_RETRY_AFTER_SECONDS = 30;
+
 /**
- * Erasure (`DELETE /v1/me`): every connection of the user revoked and removed through the user's vault, every
- * integration activation and pending authorization deleted. The consent and audit history stay as the record.
+ * Erasure (`DELETE /v1/me`), run by the user's vault: the erasure is recorded there first (so no authorization begun
+ * before it can store a connection afterwards), the pending authorizations are ended, then every connection is
+ * revoked and removed and every integration activation deleted. The consent and audit history stay as the record.
+ * When storage fails part-way, the answer is a `503` with `Retry-After`: the erasure is idempotent and a repeat
+ * finishes it.
  */
 export async function eraseUser(services: Services, { userId, client }: { userId: string; client: RequestClient }): Promise<void> {
-  const vault = userVault(services.env, userId);
-  const connections = await listConnections(services.db, { userId });
-  // One at a time: each removal may call the provider, and a user has few connections.
-  for (const connection of connections) await vault.remove({ userId, connectionId: connection.id, client });
-  // Activations still waiting for their first connection; the others went with their connections.
-  const activations = await deleteActivationsOfUser(services.db, { userId });
-  // Pending authorizations would otherwise still complete and store a new connection after the erasure.
-  const authorizations = await deletePendingAuthorizationsOfUser(services.env.AUTH_STATE, userId);
+  const erased = await userVault(services.env, userId).erase({ userId, client });
   services.audit.record({
     action: "user.erased",
-    outcome: "success",
-    detail: { connections: connections.length, pending_integrations: activations.length, pending_flows: authorizations },
+    outcome: erased.complete ? "success" : "failure",
+    detail: {
+      connections: erased.connections,
+      failures: erased.failures,
+      pending_integrations: erased.activations,
+      pending_flows: erased.pendingAuthorizations,
+    },
   });
+  if (!erased.complete) {
+    throw new ProblemError("service-unavailable", "The erasure could not finish; repeat the request to complete it.", {
+      headers: { "Retry-After": String(ERASURE_RETRY_AFTER_SECONDS) },
+    });
+  }
 }

@@ -1,7 +1,12 @@
 import type { TokenCipher } from "../crypto/token-cipher";
 import { randomId } from "../crypto/random";
+import type { RequestClient } from "../http/request-client";
+import { completeIntegrationActivation } from "../integrations/activate";
 import type { AccountIdentity, TokenSet } from "../providers/provider";
+import { joinScopes, parseScopes } from "../scopes";
+import type { Services } from "../services";
 import { findConnectionByAccount, insertConnection, updateConnection, type ConnectionRow } from "../storage/connections";
+import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { Database } from "../storage/database";
 import { encryptTokenPair } from "./token-pair";
 
@@ -9,10 +14,21 @@ export interface AuthorizedConnection {
   userId: string;
   provider: string;
   account: AccountIdentity;
-  tokens: TokenSet;
+  /** The grant the tokens belong to when connections can share one (`ConnectionRow.grantKey`), else `null`. */
+  grantKey: string | null;
+  tokens: Pick<TokenSet, "accessToken" | "refreshToken" | "expiresIn">;
   /** Normalised scopes the provider granted. */
   scopes: string[];
   now: number;
+}
+
+/** A completed authorization as the callback hands it to the user's vault. */
+export interface CompletedAuthorization extends AuthorizedConnection {
+  /** Requested scopes the provider did not grant (normalised). */
+  missingScopes: string[];
+  /** The integration whose activation began the authorization, if any. */
+  integration: string | null;
+  client: RequestClient;
 }
 
 export interface SavedConnection {
@@ -44,6 +60,7 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
       },
     );
     const fields = {
+      grantKey: input.grantKey,
       accountEmail: account.email ?? null,
       accountName: account.name ?? null,
       status: "active" as const,
@@ -77,4 +94,40 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
     }
   }
   throw new Error("connection write kept conflicting with concurrent writers");
+}
+
+/**
+ * Stores a completed authorization with its consent (a grant, an expansion, or a reduction when fewer scopes were
+ * granted than asked) and completes the integration activation it was begun for.
+ */
+export async function recordAuthorizedConnection(services: Services, input: CompletedAuthorization): Promise<ConnectionRow> {
+  const saved = await saveAuthorizedConnection(services.db, services.cipher, input);
+  const previousScopes = saved.previous ? parseScopes(saved.previous.scopes) : [];
+  const kind: ConsentKind =
+    input.missingScopes.length > 0
+      ? "reduction"
+      : saved.previous && input.scopes.some((scope) => !previousScopes.includes(scope))
+        ? "expansion"
+        : "grant";
+  await recordConsent(services.db, {
+    userId: input.userId,
+    connectionId: saved.row.id,
+    provider: input.provider,
+    kind,
+    scopes: joinScopes(input.scopes),
+    missingScopes: joinScopes(input.missingScopes),
+    integration: null,
+    ...input.client,
+    createdAt: input.now,
+  });
+  if (input.integration !== null) {
+    await completeIntegrationActivation(services, {
+      userId: input.userId,
+      key: input.integration,
+      connection: saved.row,
+      client: input.client,
+      now: input.now,
+    });
+  }
+  return saved.row;
 }

@@ -1,6 +1,6 @@
 /** Google APIs (Gmail, Calendar, Drive) with OpenID Connect identity. */
 import type { BuiltInProviderConfig, ClientCredentials, EndpointOverrides } from "../config";
-import { accountFromClaims, RS256_ONLY, remoteKeySet, verifyIdToken } from "./id-token";
+import { accountFromClaims, RS256_ONLY, remoteKeySet, verifyIdToken, type IdTokenResult } from "./id-token";
 import {
   createAuthorizationUrl,
   exchangeAuthorizationCode,
@@ -9,7 +9,7 @@ import {
   revokeAt,
   type TokenEndpoint,
 } from "./oauth-client";
-import type { AuthorizationRequest, Provider } from "./provider";
+import type { AuthorizationRequest, Provider, TokenSet } from "./provider";
 import { normalizeScopeList } from "../scopes";
 
 export const GOOGLE_ENDPOINTS = {
@@ -56,6 +56,44 @@ export function googleEndpoints(overrides: EndpointOverrides) {
   return { ...GOOGLE_ENDPOINTS, ...overrides };
 }
 
+/** What a Google id_token is checked against: the key set, the issuers and our client id. */
+export interface GoogleIdTokenCheck {
+  jwksUrl: string;
+  issuers: readonly string[];
+  clientId: string;
+}
+
+/** The check for a client: exactly the overridden issuer when one is configured, else Google's two spellings. */
+export function googleIdTokenCheck(overrides: EndpointOverrides, clientId: string): GoogleIdTokenCheck {
+  const { jwksUrl, issuer } = googleEndpoints(overrides);
+  return { jwksUrl, issuers: overrides.issuer ? [issuer] : GOOGLE_ISSUERS, clientId };
+}
+
+export type GoogleAccountResult = IdTokenResult & ({ ok: false } | { ok: true; grantKey: string });
+
+/**
+ * The Google account a token response belongs to, from its verified id_token (RS256, issuer, audience, nonce), for
+ * Google and YouTube alike. Google keeps one grant per OAuth client and account, so `{client_id}:{sub}` names the
+ * grant every connection of that client and account shares.
+ */
+export async function verifyGoogleAccount(
+  tokens: TokenSet,
+  nonce: string,
+  now: Date,
+  check: GoogleIdTokenCheck,
+): Promise<GoogleAccountResult> {
+  if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };
+  const verified = await verifyIdToken(tokens.idToken, remoteKeySet(check.jwksUrl), {
+    issuers: check.issuers,
+    clientId: check.clientId,
+    nonce,
+    now,
+    algorithms: RS256_ONLY,
+  });
+  if (!verified.ok) return verified;
+  return { ...verified, grantKey: `${check.clientId}:${String(verified.claims.sub)}` };
+}
+
 export function googleTokenEndpoint(tokenUrl: string, credentials: ClientCredentials, timeoutMs: number): TokenEndpoint {
   return { url: tokenUrl, credentials, clientAuth: "basic", encoding: "form", timeoutMs };
 }
@@ -63,7 +101,6 @@ export function googleTokenEndpoint(tokenUrl: string, credentials: ClientCredent
 export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
   const endpoints = googleEndpoints(config.endpoints);
   const { issuer } = endpoints;
-  const acceptedIssuers = config.endpoints.issuer ? [issuer] : GOOGLE_ISSUERS;
   const credentials = () => requireCredentials("google", config.credentials);
   const tokenEndpoint = () => googleTokenEndpoint(endpoints.tokenUrl, credentials(), config.upstreamTimeoutMs);
 
@@ -93,16 +130,9 @@ export function createGoogleProvider(config: BuiltInProviderConfig): Provider {
     refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
     revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl, token, hint),
     async identify(tokens, nonce, now) {
-      if (tokens.idToken === null) return { ok: false, reason: "identity_failed", detail: "no id_token in the token response" };
-      const verified = await verifyIdToken(tokens.idToken, remoteKeySet(endpoints.jwksUrl), {
-        issuers: acceptedIssuers,
-        clientId: credentials().clientId,
-        nonce,
-        now,
-        algorithms: RS256_ONLY,
-      });
+      const verified = await verifyGoogleAccount(tokens, nonce, now, googleIdTokenCheck(config.endpoints, credentials().clientId));
       if (!verified.ok) return verified;
-      return { ok: true, account: accountFromClaims(verified.claims) };
+      return { ok: true, account: accountFromClaims(verified.claims), grantKey: verified.grantKey };
     },
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeGoogleScope),
   };

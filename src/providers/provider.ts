@@ -65,7 +65,17 @@ export interface AccountIdentity {
 export type IdentityFailureReason = "invalid_id_token" | "identity_failed";
 
 export type IdentityResult =
-  { ok: true; account: AccountIdentity } | { ok: false; reason: IdentityFailureReason; /** For logs; never a token. */ detail: string };
+  | {
+      ok: true;
+      account: AccountIdentity;
+      /**
+       * The grant at the provider that several connections can share, when the provider keeps one grant per client
+       * and account (Google: `{client_id}:{sub}`, for Google and YouTube connections alike): revoking any of its
+       * tokens ends them all. Absent when each connection's grant is its own.
+       */
+      grantKey?: string;
+    }
+  | { ok: false; reason: IdentityFailureReason; /** For logs; never a token. */ detail: string };
 
 export interface Provider {
   readonly id: string;

@@ -1,6 +1,17 @@
-/** YouTube Data API: Google's OAuth endpoints and tokens, but the account is the channel, not the Google login. */
+/**
+ * YouTube Data API: Google's OAuth endpoints and tokens, but the account is the channel, not the Google login. The
+ * Google login is still verified (OpenID Connect), because the grant belongs to it: with one OAuth client, Google
+ * and YouTube connections of one Google account share a grant, and revoking any of their tokens ends it.
+ */
 import type { BuiltInProviderConfig } from "../config";
-import { addGoogleAuthorizationParams, googleEndpoints, googleTokenEndpoint, normalizeGoogleScope } from "./google";
+import {
+  addGoogleAuthorizationParams,
+  googleEndpoints,
+  googleIdTokenCheck,
+  googleTokenEndpoint,
+  normalizeGoogleScope,
+  verifyGoogleAccount,
+} from "./google";
 import { createAuthorizationUrl, exchangeAuthorizationCode, refreshAccessToken, requireCredentials, revokeAt } from "./oauth-client";
 import type { IdentityResult, Provider } from "./provider";
 import { normalizeScopeList } from "../scopes";
@@ -34,11 +45,11 @@ export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
     usesPkce: true,
     issuer: async () => ({ issuer: endpoints.issuer, requiresIssParameter: false }),
     async authorizationUrl(request) {
-      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, {
-        scopes: request.scopes,
-        pkce: true,
-      });
+      // `openid` (with a nonce) names the Google account behind the channel, whose grant the tokens belong to.
+      const scopes = [...new Set(["openid", ...request.scopes])];
+      const url = createAuthorizationUrl(endpoints.authorizationUrl, credentials().clientId, request, { scopes, pkce: true });
       addGoogleAuthorizationParams(url);
+      url.searchParams.set("nonce", request.nonce);
       // Without `select_account` Google may skip the chooser, so the user could not pick a Brand Account channel.
       url.searchParams.set("prompt", "consent select_account");
       return url;
@@ -46,7 +57,12 @@ export function createYoutubeProvider(config: BuiltInProviderConfig): Provider {
     exchangeCode: (code, codeVerifier, redirectUri) => exchangeAuthorizationCode(tokenEndpoint(), code, codeVerifier, redirectUri),
     refresh: (refreshToken) => refreshAccessToken(tokenEndpoint(), refreshToken),
     revoke: (token, hint) => revokeAt(tokenEndpoint(), endpoints.revocationUrl, token, hint),
-    identify: (tokens) => identifyChannel(endpoints.userinfoUrl, tokens.accessToken),
+    async identify(tokens, nonce, now) {
+      const google = await verifyGoogleAccount(tokens, nonce, now, googleIdTokenCheck(config.endpoints, credentials().clientId));
+      if (!google.ok) return google;
+      const channel = await identifyChannel(endpoints.userinfoUrl, tokens.accessToken);
+      return channel.ok ? { ...channel, grantKey: google.grantKey } : channel;
+    },
     normalizeScopes: (scopes) => normalizeScopeList(scopes, normalizeGoogleScope),
   };
 }

@@ -34,15 +34,21 @@ const read = createRoute({
   },
 });
 
+/** Seconds a client is told to wait before repeating a removal that storage could not finish. */
+const REMOVAL_RETRY_AFTER_SECONDS = 30;
+
 const remove = createRoute({
   method: "delete",
   path: "/v1/connections/{id}",
   tags: ["Connections"],
   summary: "Disconnect: wipe the tokens and remove the connection",
+  description:
+    "Wipes the tokens and removes the connection, then revokes the grant at the provider where it offers revocation and no other connection holds the same grant (Google and YouTube of one account share one). A provider failure never stops the wipe; it is audited.",
   request: { params: ConnectionIdParam },
   responses: {
     204: { description: "Removed" },
     404: problem("Not the caller's connection, or already removed"),
+    503: problem("Storage unavailable: nothing was removed; repeat after Retry-After"),
   },
 });
 
@@ -65,9 +71,15 @@ export const connectionRoutes = createApiRouter()
     const { userId } = c.get("caller");
     const connectionId = c.req.valid("param").id;
     const removed = await userVault(c.env, userId).remove({ userId, connectionId, client: requestClient(c) });
-    if (removed.kind === "not_found") {
-      c.get("services").audit.record({ action: "connection.removed", outcome: "failure", connectionId, detail: { reason: "not_found" } });
-      throw notFound();
+    switch (removed.kind) {
+      case "removed":
+        return c.body(null, 204);
+      case "not_found":
+        c.get("services").audit.record({ action: "connection.removed", outcome: "failure", connectionId, detail: { reason: "not_found" } });
+        throw notFound();
+      case "wipe_failed":
+        throw new ProblemError("service-unavailable", "The connection could not be removed just now; repeat the request.", {
+          headers: { "Retry-After": String(REMOVAL_RETRY_AFTER_SECONDS) },
+        });
     }
-    return c.body(null, 204);
   });

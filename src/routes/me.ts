@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { eraseUser } from "../connections/erase-user";
 import { requestClient } from "../http/request-client";
 import { createApiRouter } from "../http/routers";
+import { problem } from "../http/schemas";
 
 const eraseMe = createRoute({
   method: "delete",
@@ -9,8 +10,11 @@ const eraseMe = createRoute({
   tags: ["Connections"],
   summary: "Disconnect everything of the caller",
   description:
-    "Revokes and removes every connection and integration activation of the caller. The consent and audit history stay as the record of what happened.",
-  responses: { 204: { description: "Everything removed" } },
+    "Removes every connection (revoked at the provider unless another connection holds the same grant), integration activation and unfinished authorization of the caller; an authorization begun before the erasure can no longer store a connection. A provider failure never stops it. The consent and audit history stay as the record of what happened.",
+  responses: {
+    204: { description: "Everything removed" },
+    503: problem("Storage unavailable part-way: repeat after Retry-After to finish the erasure"),
+  },
 });
 
 export const meRoutes = createApiRouter().openapi(eraseMe, async (c) => {

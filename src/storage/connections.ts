@@ -66,6 +66,15 @@ export async function deleteConnection(db: Database, { userId, id }: UserConnect
   return deleted.length === 1;
 }
 
+/**
+ * Whether any connection, of any user, holds tokens of the grant `grantKey` (Google keeps one grant per client and
+ * account, whoever connected it). Reads no user data beyond that answer, so it needs no user id.
+ */
+export async function isGrantHeld(db: Database, grantKey: string): Promise<boolean> {
+  const holders = await db.select({ id: connections.id }).from(connections).where(eq(connections.grantKey, grantKey)).limit(1);
+  return holders.length > 0;
+}
+
 /** How many connections each encryption key id protects. */
 export async function countConnectionsByKey(db: Database): Promise<Map<string, number>> {
   const rows = await db.select({ keyId: connections.keyId, count: count() }).from(connections).groupBy(connections.keyId);

@@ -27,6 +27,7 @@ const pendingAuthorizationSchema = z.object({
   /** The integration whose activation began this authorization, if any. */
   integration: z.string().nullable(),
   hasRefreshToken: z.boolean(),
+  /** When the user's vault registered it (its clock): an erasure recorded at or after this time ends it. */
   createdAt: z.number(),
   expiresAt: z.number(),
 });
@@ -41,7 +42,7 @@ export async function pendingAuthorizationKey(state: string): Promise<string> {
 }
 
 export async function savePendingAuthorization(kv: KVNamespace, state: string, pending: PendingAuthorization): Promise<void> {
-  // The owner in the key's metadata lets erasure find the user's authorizations from a listing, without reading each value.
+  // The owner in the key's metadata tells an operator whose a record is from a listing, without reading its secrets.
   await kv.put(await pendingAuthorizationKey(state), JSON.stringify(pending), {
     expirationTtl: PENDING_AUTHORIZATION_TTL_SECONDS,
     metadata: { userId: pending.userId },
@@ -49,25 +50,11 @@ export async function savePendingAuthorization(kv: KVNamespace, state: string, p
 }
 
 /**
- * Deletes every pending authorization of a user (erasure), so none can complete afterwards. The namespace only holds
- * those of the last PENDING_AUTHORIZATION_TTL_SECONDS, so the listing stays small.
+ * Deletes the records under these storage keys (erasure: the keys come from the user's own index, never a listing).
+ * All at once: the runtime queues what exceeds its limit of simultaneous connections.
  */
-export async function deletePendingAuthorizationsOfUser(kv: KVNamespace, userId: string): Promise<number> {
-  let deleted = 0;
-  let cursor: string | undefined;
-  do {
-    const page: KVNamespaceListResult<{ userId?: string }> = await kv.list({
-      prefix: KEY_PREFIX,
-      ...(cursor === undefined ? {} : { cursor }),
-    });
-    for (const key of page.keys) {
-      if (key.metadata?.userId !== userId) continue;
-      await kv.delete(key.name);
-      deleted += 1;
-    }
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor !== undefined);
-  return deleted;
+export async function deletePendingAuthorizations(kv: KVNamespace, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((key) => kv.delete(key)));
 }
 
 /** The stored transaction, or `null` when unknown, expired (by its own clock too) or unreadable. */

@@ -34,11 +34,17 @@ export const connections = sqliteTable(
     refreshBlockedUntil: timestamp("refresh_blocked_until"),
     /** The class of the last failed refresh (`timeout`, `network`, `rate_limited`, …), cleared on success. */
     lastRefreshFailure: text("last_refresh_failure"),
+    /**
+     * The provider grant this connection's tokens belong to when connections can share one (Google and YouTube:
+     * `{client_id}:{Google sub}`), so disconnecting one never revokes what another still holds; null otherwise.
+     */
+    grantKey: text("grant_key"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),
     index("connections_status_expiry").on(table.status, table.accessTokenExpiresAt),
     index("connections_key_id").on(table.keyId),
+    index("connections_grant_key").on(table.grantKey),
   ],
 );
 

@@ -1,10 +1,9 @@
-import type { AuditDetail } from "../audit/audit-sink";
 import type { RequestClient } from "../http/request-client";
-import type { RevokeResult } from "../providers/provider";
-import { deleteConnection, findConnection, type ConnectionRow } from "../storage/connections";
+import { deleteConnection, findConnection } from "../storage/connections";
 import { recordConsent } from "../storage/consents";
 import { deleteActivationsOfConnection } from "../storage/integration-activations";
-import { failureLabel } from "./refresh-policy";
+import { reconcilePendingWrite } from "./pending-writes";
+import { revokeGrant, type GrantToRevoke, type UpstreamRevocation } from "./upstream-revocation";
 import type { VaultServices } from "./vault-services";
 
 export interface RemovalRequest {
@@ -13,71 +12,71 @@ export interface RemovalRequest {
   client: RequestClient;
 }
 
-/** `unsupported`: the provider has no revocation endpoint (Microsoft, some OpenID providers); the local wipe is all there is. */
-export type UpstreamRevocation = "revoked" | "failed" | "unsupported";
+/** `wipe_failed`: the local wipe could not finish (D1 unavailable); nothing was revoked, and repeating it is safe. */
+export type RemovalResult = { kind: "removed"; upstream: UpstreamRevocation } | { kind: "not_found" } | { kind: "wipe_failed" };
 
-export type RemovalResult = { kind: "removed"; upstream: UpstreamRevocation } | { kind: "not_found" };
-
-/** Revokes the grant upstream (RFC 7009, the refresh token first), then deletes the connection and its tokens. */
-export async function revokeAndRemove(vault: VaultServices, request: RemovalRequest): Promise<RemovalResult> {
+/**
+ * Removes a connection: first the local wipe (withdrawal recorded, its integrations deactivated, the row and its
+ * write-ahead copy deleted), then the upstream revocation (RFC 7009, the refresh token first) unless another
+ * connection still holds the grant. Local first, so that no provider, however broken, keeps a user's tokens here,
+ * and so that a grant shared by connections removed at the same time is still revoked by the last of them.
+ * Removals of one connection are serialized by the vault.
+ */
+export async function removeConnection(vault: VaultServices, request: RemovalRequest): Promise<RemovalResult> {
   const { userId, connectionId } = request;
-  const row = await findConnection(vault.db, { userId, id: connectionId });
-  if (!row) return { kind: "not_found" };
-  const upstream = await revokeUpstream(vault, row);
-  // An upstream failure never blocks the local wipe: the user asked for the tokens to be gone.
-  if (!(await deleteConnection(vault.db, { userId, id: connectionId }))) return { kind: "not_found" };
-  const consent = {
-    userId,
-    connectionId,
-    provider: row.provider,
-    missingScopes: "",
-    ...request.client,
-    createdAt: vault.clock(),
-  };
-  await recordConsent(vault.db, { ...consent, kind: "withdrawal", scopes: row.scopes, integration: null });
-  // Integrations on this connection go with it.
-  for (const integration of await deleteActivationsOfConnection(vault.db, { userId, connectionId })) {
-    await recordConsent(vault.db, { ...consent, kind: "integration_deactivated", scopes: "", integration });
+  let wiped: GrantToRevoke | null;
+  try {
+    wiped = await wipeLocally(vault, request);
+  } catch (error) {
+    console.error(JSON.stringify({ message: "connection wipe failed", error: error instanceof Error ? error.name : typeof error }));
+    vault.audit.record({
+      userId,
+      action: "connection.removed",
+      outcome: "failure",
+      connectionId,
+      detail: { reason: "storage_unavailable" },
+    });
+    return { kind: "wipe_failed" };
   }
+  if (!wiped) return { kind: "not_found" };
+  const upstream = await revokeGrant(vault, wiped);
   vault.audit.record({
     userId,
     action: "connection.removed",
     outcome: "success",
-    provider: row.provider,
+    provider: wiped.provider,
     connectionId,
     detail: { upstream },
   });
   return { kind: "removed", upstream };
 }
 
-async function revokeUpstream(vault: VaultServices, row: ConnectionRow): Promise<UpstreamRevocation> {
-  const provider = vault.providers.get(row.provider);
-  if (!provider?.configured) return "unsupported";
+/** Deletes the connection here and returns what revoking its grant needs; `null` when there is no such connection. */
+async function wipeLocally(vault: VaultServices, { userId, connectionId, client }: RemovalRequest): Promise<GrantToRevoke | null> {
+  // A refresh whose D1 write failed left the newest (rotated) refresh token only in the write-ahead copy: bring D1 up
+  // to date first, so that the revocation ends the live grant instead of sending a dead token.
+  await reconcilePendingWrite(vault, userId, connectionId);
+  const row = await findConnection(vault.db, { userId, id: connectionId });
+  if (!row) return null;
   const field = row.refreshTokenCiphertext !== null ? "refresh_token" : "access_token";
-  const ciphertext = row.refreshTokenCiphertext ?? row.accessTokenCiphertext;
-  const token = await vault.cipher.decrypt(ciphertext, { userId: row.userId, connectionId: row.id, field });
-  const { upstream, detail } = revocationRecord(token.ok ? await provider.revoke(token.plaintext, field) : null);
-  vault.audit.record({
-    userId: row.userId,
-    action: "token.revoked",
-    outcome: upstream === "failed" ? "failure" : "success",
-    provider: row.provider,
-    connectionId: row.id,
-    detail: { credential: field === "refresh_token" ? "refresh" : "access", ...detail },
-  });
-  return upstream;
-}
+  const token = await vault.cipher.decrypt(row.refreshTokenCiphertext ?? row.accessTokenCiphertext, { userId, connectionId, field });
 
-/** How a revocation is recorded; `null` when the stored token did not decrypt, so nothing could be sent. */
-function revocationRecord(result: RevokeResult | null): { upstream: UpstreamRevocation; detail: AuditDetail } {
-  if (result === null) return { upstream: "failed", detail: { reason: "undecryptable" } };
-  switch (result.kind) {
-    case "revoked":
-      return { upstream: "revoked", detail: {} };
-    case "unsupported":
-      // Nothing was revoked upstream, so the audit says it was skipped and why rather than reading as a revocation.
-      return { upstream: "unsupported", detail: { upstream: "skipped", reason: "no_revocation_endpoint" } };
-    case "failed":
-      return { upstream: "failed", detail: { reason: failureLabel(result.failure), status: result.failure.status } };
+  // The withdrawal is recorded before the row goes: should D1 fail in between, a repeated removal records it again
+  // rather than never.
+  const consent = { userId, connectionId, provider: row.provider, missingScopes: "", ...client, createdAt: vault.clock() };
+  await recordConsent(vault.db, { ...consent, kind: "withdrawal", scopes: row.scopes, integration: null });
+  // Integrations on this connection go with it.
+  for (const integration of await deleteActivationsOfConnection(vault.db, { userId, connectionId })) {
+    await recordConsent(vault.db, { ...consent, kind: "integration_deactivated", scopes: "", integration });
   }
+  await deleteConnection(vault.db, { userId, id: connectionId });
+  await vault.pendingWrites.delete(connectionId);
+  return {
+    userId,
+    provider: row.provider,
+    connectionId,
+    field,
+    token: token.ok ? token.plaintext : null,
+    grantKey: row.grantKey,
+  };
 }

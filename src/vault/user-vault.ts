@@ -2,11 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import type { AuditActor } from "../audit/audit-sink";
 import { createServices } from "../services";
 import { updateConnection } from "../storage/connections";
-import { pendingWritesIn, reconcilePendingWrite } from "./pending-writes";
+import { deletePendingAuthorizations } from "../storage/pending-authorizations";
+import { completeAuthorization, type AuthorizationCompletion, type CompletionResult } from "./authorization-completion";
+import { eraseConnections, logErasureFailure, type ErasedConnections, type ErasureRequest } from "./erasure";
+import { isEndedByErasure, pendingAuthorizationIndexIn } from "./pending-authorization-index";
+import { pendingWritesIn } from "./pending-writes";
 import { reEncryptConnection, type ReEncryptResult } from "./re-encryption";
 import { refreshConnection, type RefreshRequest, type RefreshResult } from "./refresh";
-import { revokeAndRemove, type RemovalRequest, type RemovalResult } from "./removal";
+import { removeConnection, type RemovalRequest, type RemovalResult } from "./removal";
 import type { VaultServices } from "./vault-services";
+
+export { userVault } from "./user-vault-stub";
 
 /**
  * Stored keys in this object's storage:
@@ -14,21 +20,40 @@ import type { VaultServices } from "./vault-services";
  *     pending authorization); kept until its expiry so a replay inside the state's TTL is refused, then swept by the alarm.
  *   `pending-write:{connectionId}` -> PendingWrite (./pending-writes.ts): refreshed token ciphertexts not yet
  *     confirmed in D1; erased once D1 holds them or the connection is removed.
+ *   `pending-authorization:{authz key}` -> {begunAt, expiresAt} (./pending-authorization-index.ts): the index of the
+ *     user's pending authorizations in KV; swept by the alarm after expiry, or ended (KV record deleted) by an erasure.
+ *   `erased-at` -> the time of the user's last erasure; `last-event-at` -> the last time handed to a begin or erasure.
  */
 const CLAIM_PREFIX = "claim:";
 /** Durable Object storage deletes at most 128 keys per call. */
 const MAX_KEYS_PER_DELETE = 128;
+/**
+ * KV records an erasure deletes per invocation: KV allows 1,000 operations per invocation, and a user may have begun
+ * thousands of authorizations in their 10 minutes. The alarm deletes the rest, each run in an invocation of its own.
+ */
+const MAX_KV_DELETES_PER_INVOCATION = 500;
+
+/** The answer of `erase`: what was found and removed, and whether everything could be. */
+export interface ErasureResult extends ErasedConnections {
+  /** Pending authorizations the erasure ended (their KV records deleted now or by the alarm). */
+  pendingAuthorizations: number;
+  /** False when part of the local wipe failed (D1 or KV unavailable): repeating the erasure finishes it. */
+  complete: boolean;
+}
 
 /**
- * The vault of one user: it serializes that user's single-use steps and every write of a connection's tokens
- * (refresh, removal, re-encryption). A Durable Object runs one event at a time between awaits on I/O, so a
- * read-then-write on its storage is atomic; work that awaits a provider is serialized per connection by a queue,
- * and concurrent refreshes of one connection share one promise (single flight).
+ * The vault of one user: it serializes that user's single-use steps, every write of a connection's tokens (refresh,
+ * removal, re-encryption), and the user's erasure against newly authorized connections. A Durable Object runs one
+ * event at a time between awaits on I/O, so a read-then-write on its storage is atomic; work that awaits a provider
+ * or D1 is serialized per connection by a queue (concurrent refreshes of one connection share one promise: single
+ * flight), and per user by a lock where a whole sequence of D1 writes must not interleave with another.
  */
 export class UserVault extends DurableObject<Env> {
   /** The refresh each connection is running or waiting to run; callers arriving meanwhile share its result. */
   private readonly refreshes = new Map<string, Promise<RefreshResult>>();
   private readonly queues = new Map<string, Promise<void>>();
+  /** Settles when the task holding the user-level lock has settled. */
+  private userLock: Promise<void> = Promise.resolve();
 
   /** True the first time `name` is claimed before `expiresAt`; false for every later claim. */
   async claimOnce(name: string, expiresAt: number): Promise<boolean> {
@@ -36,9 +61,59 @@ export class UserVault extends DurableObject<Env> {
     const existing = await this.ctx.storage.get<number>(key);
     if (existing !== undefined) return false;
     await this.ctx.storage.put(key, expiresAt);
-    const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > expiresAt) await this.ctx.storage.setAlarm(expiresAt);
+    await this.armAlarm(expiresAt);
     return true;
+  }
+
+  /**
+   * Indexes a pending authorization (its KV storage key) until `expiresAt`; returns when it began in this object's
+   * order of events, which decides whether a later erasure ends it.
+   */
+  async registerPendingAuthorization(kvKey: string, expiresAt: number): Promise<number> {
+    const begunAt = await this.pendingAuthorizations().register(kvKey, expiresAt, Date.now());
+    await this.armAlarm(expiresAt);
+    return begunAt;
+  }
+
+  /** Claims the completion of an authorization begun at `begunAt` once, unless the user was erased since. */
+  async claimCompletion(name: string, expiresAt: number, begunAt: number): Promise<"claimed" | "replayed" | "ended_by_erasure"> {
+    if (isEndedByErasure(begunAt, await this.pendingAuthorizations().erasedAt())) return "ended_by_erasure";
+    return (await this.claimOnce(name, expiresAt)) ? "claimed" : "replayed";
+  }
+
+  /** Stores a newly authorized connection, never interleaved with an erasure (see ./authorization-completion.ts). */
+  async completeAuthorization(request: AuthorizationCompletion): Promise<CompletionResult> {
+    return this.underUserLock(() =>
+      this.withServices(request.userId, "user", async (vault) =>
+        completeAuthorization(vault, request, await this.pendingAuthorizations().erasedAt()),
+      ),
+    );
+  }
+
+  /**
+   * Erases the user: records the erasure first (so every authorization begun until now is refused at its callback,
+   * before or after its code exchange), ends the pending authorizations, then, once no newly authorized connection is
+   * being stored, removes every connection and integration activation.
+   */
+  async erase(request: ErasureRequest): Promise<ErasureResult> {
+    const now = Date.now();
+    await this.pendingAuthorizations().recordErasure(now);
+    let pendingAuthorizations = 0;
+    let authorizationsEnded = true;
+    try {
+      const swept = await this.sweepPendingAuthorizations(now);
+      pendingAuthorizations = swept.ended;
+      if (swept.more) await this.armAlarm(now);
+    } catch (error) {
+      logErasureFailure("authorizations", error);
+      authorizationsEnded = false;
+    }
+    const erased = await this.underUserLock(() =>
+      this.withServices(request.userId, "user", (vault) =>
+        eraseConnections(vault, request, (connectionId, task) => this.serialized(connectionId, task)),
+      ),
+    );
+    return { ...erased, pendingAuthorizations, complete: authorizationsEnded && erased.failures === 0 };
   }
 
   /** A token for the connection: the stored one if it answers the request, else one upstream refresh shared by all callers. */
@@ -54,17 +129,10 @@ export class UserVault extends DurableObject<Env> {
     return refresh;
   }
 
-  /** Revokes upstream where possible, then wipes the tokens everywhere and removes the connection. */
+  /** Wipes the connection's tokens everywhere and removes it, then revokes its grant upstream (./removal.ts). */
   async remove(request: RemovalRequest): Promise<RemovalResult> {
     return this.serialized(request.connectionId, () =>
-      this.withServices(request.userId, "user", async (vault) => {
-        // A refresh whose D1 write failed left the newest (rotated) refresh token only in the write-ahead copy: bring
-        // D1 up to date first, so the upstream revocation ends the live grant instead of sending a dead token.
-        await reconcilePendingWrite(vault, request.userId, request.connectionId);
-        const result = await revokeAndRemove(vault, request);
-        await vault.pendingWrites.delete(request.connectionId);
-        return result;
-      }),
+      this.withServices(request.userId, "user", (vault) => removeConnection(vault, request)),
     );
   }
 
@@ -90,6 +158,16 @@ export class UserVault extends DurableObject<Env> {
     return run;
   }
 
+  /** Runs `task` once every earlier task holding the user-level lock has settled. */
+  private underUserLock<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.userLock.then(task);
+    this.userLock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Test seam: the D1 write of refreshed tokens. */
   protected writeConnection: VaultServices["writeConnection"] = updateConnection;
 
@@ -107,20 +185,55 @@ export class UserVault extends DurableObject<Env> {
     }
   }
 
-  /** Sweeps expired claims and re-arms for the next one. */
+  /** Sweeps expired claims and index entries, goes on ending the authorizations of an erasure, and re-arms. */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    const claims = await this.sweepClaims(now);
+    const authorizations = await this.sweepPendingAuthorizations(now);
+    const next = authorizations.more ? now : Math.min(...claims, ...authorizations.expiries);
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Deletes expired claims; returns the expiries of the others. */
+  private async sweepClaims(now: number): Promise<number[]> {
     const claims = await this.ctx.storage.list<number>({ prefix: CLAIM_PREFIX });
     const expired = [...claims].filter(([, expiresAt]) => expiresAt <= now).map(([key]) => key);
     for (let start = 0; start < expired.length; start += MAX_KEYS_PER_DELETE) {
       await this.ctx.storage.delete(expired.slice(start, start + MAX_KEYS_PER_DELETE));
     }
-    const next = Math.min(...[...claims.values()].filter((expiresAt) => expiresAt > now));
-    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+    return [...claims.values()].filter((expiresAt) => expiresAt > now);
   }
-}
 
-/** The vault of one user. */
-export function userVault(env: Env, userId: string): DurableObjectStub<UserVault> {
-  return env.USER_VAULT.getByName(userId);
+  /**
+   * Drops index entries whose KV record has expired, and deletes the KV records of those the last erasure ended, up to
+   * this invocation's budget. Returns how many the erasure ended, whether some are left for another invocation, and
+   * the expiries of the entries still indexed.
+   */
+  private async sweepPendingAuthorizations(now: number): Promise<{ ended: number; more: boolean; expiries: number[] }> {
+    const index = this.pendingAuthorizations();
+    const entries = [...(await index.entries())];
+    const live = entries.filter(([, entry]) => entry.expiresAt > now);
+    await index.remove(entries.filter(([, entry]) => entry.expiresAt <= now).map(([kvKey]) => kvKey));
+    const erasedAt = await index.erasedAt();
+    const ended = live.filter(([, entry]) => isEndedByErasure(entry.begunAt, erasedAt)).map(([kvKey]) => kvKey);
+    const batch = ended.slice(0, MAX_KV_DELETES_PER_INVOCATION);
+    await deletePendingAuthorizations(this.env.AUTH_STATE, batch);
+    await index.remove(batch);
+    const deleted = new Set(batch);
+    return {
+      ended: ended.length,
+      more: ended.length > batch.length,
+      expiries: live.filter(([kvKey]) => !deleted.has(kvKey)).map(([, entry]) => entry.expiresAt),
+    };
+  }
+
+  private pendingAuthorizations() {
+    return pendingAuthorizationIndexIn(this.ctx.storage);
+  }
+
+  /** Makes the alarm run at `at` at the latest. */
+  private async armAlarm(at: number): Promise<void> {
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > at) await this.ctx.storage.setAlarm(at);
+  }
 }

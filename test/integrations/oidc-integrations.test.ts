@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { integrationCatalogue } from "../../src/integrations/catalogue";
+import { useEnvInVault } from "../support/app-with-env";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
 import {
@@ -37,9 +38,11 @@ function oidcProviders(integrations: unknown[]): string {
   ]);
 }
 
-/** The Worker's app with the local OIDC provider declaring `local-api`. */
-function appWithIntegration(): Call {
-  return appCall({ ...env, OIDC_PROVIDERS: oidcProviders([LOCAL_API]) } as Env);
+/** The Worker's app, and `userId`'s vault (which completes the flows), with the local OIDC provider declaring `local-api`. */
+async function appWithIntegration(userId: string): Promise<Call> {
+  const integrationEnv = { ...env, OIDC_PROVIDERS: oidcProviders([LOCAL_API]) } as Env;
+  await useEnvInVault(userId, integrationEnv);
+  return appCall(integrationEnv);
 }
 
 async function controlAccount(account: string, behaviour: { deny_scopes?: string[] }): Promise<void> {
@@ -85,8 +88,8 @@ describe("the integration catalogue", () => {
 
 describe("activating an integration of the local OpenID provider end to end", () => {
   it("asks for the granted plus the needed scopes and becomes active once the flow grants them", async () => {
-    const call = appWithIntegration();
     const user = freshUser("oidc-int");
+    const call = await appWithIntegration(user);
     const account = `t-${crypto.randomUUID()}`;
     const connectionId = await connectThrough(call, user, account, ["api:read"]);
 
@@ -120,16 +123,16 @@ describe("activating an integration of the local OpenID provider end to end", ()
   });
 
   it("activates at once when the OIDC connection already holds the scopes", async () => {
-    const call = appWithIntegration();
     const user = freshUser("oidc-int-held");
+    const call = await appWithIntegration(user);
     const connectionId = await connectThrough(call, user, `t-${crypto.randomUUID()}`, ["api:read", "api:write"]);
     expect(await activateOk(user, "local-api", {}, call)).toEqual({ status: "active" });
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "active", connection_id: connectionId });
   });
 
   it("creates the connection and activates when the user had none yet", async () => {
-    const call = appWithIntegration();
     const user = freshUser("oidc-int-new");
+    const call = await appWithIntegration(user);
     const answer = (await activateOk(user, "local-api", {}, call)) as { authorization_url: string };
     const { callback } = await finishAuthorization(answer.authorization_url, { login_hint: `t-${crypto.randomUUID()}` }, call);
     expect(callback.status).toBe(200);
@@ -138,8 +141,8 @@ describe("activating an integration of the local OpenID provider end to end", ()
   });
 
   it("stays authorization_required with the missing scope and records a reduction when the user grants less", async () => {
-    const call = appWithIntegration();
     const user = freshUser("oidc-int-partial");
+    const call = await appWithIntegration(user);
     const account = `t-${crypto.randomUUID()}`;
     await connectThrough(call, user, account, ["api:read"]);
     await controlAccount(account, { deny_scopes: ["api:write"] });

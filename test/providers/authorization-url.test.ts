@@ -48,11 +48,12 @@ describe("Google authorization URL", () => {
 });
 
 describe("YouTube authorization URL", () => {
-  it("asks for the channel chooser with consent and the YouTube read-only scope", async () => {
-    const { params } = await urlFor("youtube", { hasRefreshToken: true });
+  it("asks for the channel chooser with consent, the YouTube read-only scope, and openid with a nonce", async () => {
+    const { request, params } = await urlFor("youtube", { hasRefreshToken: true });
     expect(Object.fromEntries(params)).toMatchObject({
       prompt: "consent select_account",
-      scope: "https://www.googleapis.com/auth/youtube.readonly",
+      scope: "openid https://www.googleapis.com/auth/youtube.readonly",
+      nonce: request.nonce,
       access_type: "offline",
       code_challenge_method: "S256",
     });

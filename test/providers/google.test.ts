@@ -86,7 +86,11 @@ describe("Google identity", () => {
   it("identifies the account by the verified id_token's sub, with its verified email", async () => {
     const { request, result } = await connect(google(), { mock_account: JSON.stringify({ sub: "g-123", email: "x@example.com" }) });
     const identity = await google().identify(tokensOf(result), request.nonce, new Date());
-    expect(identity).toEqual({ ok: true, account: { id: "g-123", email: "x@example.com", name: "Ava Example" } });
+    expect(identity).toEqual({
+      ok: true,
+      account: { id: "g-123", email: "x@example.com", name: "Ava Example" },
+      grantKey: "google-client-id.apps.googleusercontent.com:g-123",
+    });
   });
 
   it("does not keep an unverified email", async () => {
@@ -115,7 +119,8 @@ describe("Google scopes and identity details", () => {
   it("identifies an account whose id_token has no name without one", async () => {
     const { request, result } = await connect(google(), { mock_account: JSON.stringify({ sub: "g-noname", name: null }) });
     const identity = await google().identify(tokensOf(result), request.nonce, new Date());
-    expect(identity).toEqual({ ok: true, account: { id: "g-noname", email: "ava@example.com" } });
+    expect(identity).toMatchObject({ ok: true, account: { id: "g-noname", email: "ava@example.com" } });
+    expect(identity.ok && identity.account.name).toBeUndefined();
   });
 
   it("fails identity as identity_failed, not as a forged token, when the key set fetch loses its connection", async () => {

@@ -3,12 +3,15 @@ import { configuredProvider, connect, providerWithBindings, respondUrl, tokensOf
 
 const youtube = () => configuredProvider("youtube");
 
+/** YouTube uses Google's OAuth client in the test bindings (no YOUTUBE_CLIENT_ID). */
+const GOOGLE_CLIENT_ID = "google-client-id.apps.googleusercontent.com";
+
 describe("YouTube identity", () => {
   it("identifies the connection by the channel the token acts for", async () => {
     const channel = { id: "UCchannel123", title: "Cooking with Ava" };
     const { request, result } = await connect(youtube(), { mock_account: JSON.stringify({ channel }) });
     const identity = await youtube().identify(tokensOf(result), request.nonce, new Date());
-    expect(identity).toEqual({ ok: true, account: { id: "UCchannel123", name: "Cooking with Ava" } });
+    expect(identity).toMatchObject({ ok: true, account: { id: "UCchannel123", name: "Cooking with Ava" } });
   });
 
   it("fails identity when the Google account has no channel", async () => {
@@ -21,6 +24,35 @@ describe("YouTube identity", () => {
     const { request, result } = await connect(youtube());
     const tokens = { ...tokensOf(result), accessToken: "not-a-live-token" };
     expect(await youtube().identify(tokens, request.nonce, new Date())).toMatchObject({ ok: false, reason: "identity_failed" });
+  });
+});
+
+describe("the Google account behind a YouTube connection", () => {
+  it("names the grant by the OAuth client and the verified id_token's sub, while the account stays the channel", async () => {
+    const sub = `sub-${crypto.randomUUID()}`;
+    const channel = { id: "UCgrant", title: "Grant Channel" };
+    const { request, result } = await connect(youtube(), { mock_account: JSON.stringify({ sub, channel }) });
+    expect(await youtube().identify(tokensOf(result), request.nonce, new Date())).toEqual({
+      ok: true,
+      account: { id: "UCgrant", name: "Grant Channel" },
+      grantKey: `${GOOGLE_CLIENT_ID}:${sub}`,
+    });
+  });
+
+  it.each(["wrong_nonce", "wrong_aud", "wrong_iss", "bad_signature", "expired", "alg_none"])(
+    "is refused as invalid_id_token when the id_token has %s, as for Google",
+    async (tamper) => {
+      const { request, result } = await connect(youtube(), { mock_id_token: tamper });
+      expect(await youtube().identify(tokensOf(result), request.nonce, new Date())).toMatchObject({
+        ok: false,
+        reason: "invalid_id_token",
+      });
+    },
+  );
+
+  it("cannot be identified from a token response without an id_token", async () => {
+    const { request, result } = await connect(youtube(), { mock_scope: "https://www.googleapis.com/auth/youtube.readonly" });
+    expect(await youtube().identify(tokensOf(result), request.nonce, new Date())).toMatchObject({ ok: false, reason: "identity_failed" });
   });
 });
 
@@ -54,7 +86,8 @@ describe("YouTube channels lookup", () => {
 
   it("fails identity when the channels lookup loses its connection", async () => {
     const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ drop: "1" }) });
-    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
+    const { request, result } = await connect(provider);
+    const identity = await provider.identify(tokensOf(result), request.nonce, new Date());
     expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
   });
 
@@ -62,7 +95,8 @@ describe("YouTube channels lookup", () => {
     const provider = providerWithBindings("youtube", {
       YOUTUBE_USERINFO_URL: respondUrl({ body: "<html>oops</html>", content_type: "text/html" }),
     });
-    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
+    const { request, result } = await connect(provider);
+    const identity = await provider.identify(tokensOf(result), request.nonce, new Date());
     expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
   });
 
@@ -70,7 +104,8 @@ describe("YouTube channels lookup", () => {
     const provider = providerWithBindings("youtube", {
       YOUTUBE_USERINFO_URL: respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }),
     });
-    const identity = await provider.identify(tokensOf((await connect(provider)).result), "", new Date());
-    expect(identity).toEqual({ ok: true, account: { id: "UCuntitled" } });
+    const { request, result } = await connect(provider);
+    const identity = await provider.identify(tokensOf(result), request.nonce, new Date());
+    expect(identity).toMatchObject({ ok: true, account: { id: "UCuntitled" } });
   });
 });

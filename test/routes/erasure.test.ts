@@ -1,8 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { UserVault } from "../../src/vault/user-vault";
+import { appWithEnv, useEnvInVault } from "../support/app-with-env";
+import { Browser } from "../support/browser";
 import { authHeaders } from "../support/caller-token";
+import { databaseDown, databaseRefusingToDelete } from "../support/failing-db";
 import { requestAuthorizationUrl } from "../support/flows";
 import {
   activateOk,
@@ -46,6 +49,15 @@ async function vaultKeys(userId: string): Promise<string[]> {
   return runInDurableObject(env.USER_VAULT.getByName(userId), async (_instance: UserVault, state) => [
     ...(await state.storage.list()).keys(),
   ]);
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The start URL answers `invalid-state`: the pending authorization is gone. */
+async function expectStartUrlRefused(startUrl: string): Promise<void> {
+  await expectProblem(await new Browser().request(startUrl), 400, "invalid-state");
 }
 
 /** A user with two Google accounts, an active and a pending integration, and a write-ahead copy in the vault. */
@@ -143,5 +155,72 @@ describe("DELETE /v1/me", () => {
     const user = freshUser("erase-nothing");
     expect((await eraseMe(user)).status).toBe(204);
     expect((await auditRowsOf(user)).find((row) => row.action === "user.erased")).toBeDefined();
+  });
+});
+
+describe("DELETE /v1/me when D1 fails", () => {
+  it("answers 503 with Retry-After while D1 refuses to remove one connection, removes the others, and finishes when repeated", async () => {
+    const { user, connections } = await userWithEverything("erase-one-fails");
+    const [refused, other] = connections as [string, string];
+    const startUrl = await requestAuthorizationUrl(user, "google");
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const restore = await useEnvInVault(user, { ...env, DB: databaseRefusingToDelete(env.DB, refused) } as Env);
+
+    const response = await eraseMe(user);
+
+    await expectProblem(response, 503, "service-unavailable");
+    expect(response.headers.get("Retry-After")).toBe("30");
+    const remaining = await env.DB.prepare("SELECT id FROM connections WHERE user_id = ?").bind(user).all<{ id: string }>();
+    expect(remaining.results.map((row) => row.id)).toEqual([refused]);
+    expect(await count("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?", user)).toBe(0);
+    await expectStartUrlRefused(startUrl);
+    const audit = await auditRowsOf(user);
+    expect(audit).toContainEqual(expect.objectContaining({ action: "connection.removed", outcome: "failure", connection_id: refused }));
+    expect(audit).toContainEqual(expect.objectContaining({ action: "connection.removed", outcome: "success", connection_id: other }));
+    expect(audit.find((row) => row.action === "user.erased")).toMatchObject({ outcome: "failure" });
+
+    restore();
+    expect((await eraseMe(user)).status).toBe(204);
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+  });
+
+  it("answers 503 with Retry-After while D1 is down, still ends the pending authorizations, and erases everything when repeated", async () => {
+    const { user } = await userWithEverything("erase-d1-down");
+    const startUrl = await requestAuthorizationUrl(user, "google");
+    const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const down = { ...env, DB: databaseDown(env.DB) } as Env;
+    const restore = await useEnvInVault(user, down);
+
+    const response = await appWithEnv(down)("/v1/me", { method: "DELETE", headers: await authHeaders(user) });
+
+    await expectProblem(response, 503, "service-unavailable");
+    expect(response.headers.get("Retry-After")).toBe("30");
+    await expectStartUrlRefused(startUrl);
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(2);
+    expect(JSON.stringify(error.mock.calls)).not.toMatch(/ya29|1\/\/mock/);
+
+    restore();
+    expect((await eraseMe(user)).status).toBe(204);
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?", user)).toBe(0);
+    expect((await pendingWrites(user)).size).toBe(0);
+  });
+
+  it("answers 503 with Retry-After while KV refuses to delete the pending authorizations, still removes every connection, and finishes when repeated", async () => {
+    const { user } = await userWithEverything("erase-kv-down");
+    const startUrl = await requestAuthorizationUrl(user, "google");
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // The vault only ever deletes from KV (it finds the records through its own index, never a listing).
+    const kvDown = { ...env.AUTH_STATE, delete: () => Promise.reject(new Error("KV unavailable")) } as unknown as KVNamespace;
+    const restore = await useEnvInVault(user, { ...env, AUTH_STATE: kvDown } as Env);
+
+    const response = await eraseMe(user);
+
+    await expectProblem(response, 503, "service-unavailable");
+    expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
+
+    restore();
+    expect((await eraseMe(user)).status).toBe(204);
+    await expectStartUrlRefused(startUrl);
   });
 });

@@ -1,11 +1,14 @@
 /**
  * The Worker's Hono app run with another env (another key ring, …), and the connect flow driven through it, for tests
  * that need the Worker configured differently from the test bindings. The user's Durable Object still runs with the
- * bindings' env: it is a separate object with its own env, as in production (where both share one configuration).
+ * bindings' env: it is a separate object with its own env, as in production (where both share one configuration);
+ * `useEnvInVault` gives it another one.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { expect } from "vitest";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, onTestFinished } from "vitest";
 import { createApp } from "../../src/app";
+import { userVault, type UserVault } from "../../src/vault/user-vault";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
 import { WORKER_ORIGIN } from "./worker";
@@ -59,4 +62,21 @@ export async function connectThroughApp(
   });
   if (!atProvider.stoppedAt) throw new Error(`the provider did not redirect back: ${atProvider.response.status}`);
   return browser.request(atProvider.stoppedAt);
+}
+
+/**
+ * Runs the user's Durable Object with `vaultEnv` (another provider list, a failing D1), as the Worker and the object
+ * share one configuration in production, until the test ends or the returned function restores the bindings' env.
+ */
+export async function useEnvInVault(userId: string, vaultEnv: Env): Promise<() => void> {
+  return runInDurableObject(userVault(env, userId), (instance: UserVault) => {
+    const object = instance as unknown as { env: Env };
+    const original = object.env;
+    object.env = vaultEnv;
+    const restore = () => {
+      object.env = original;
+    };
+    onTestFinished(restore);
+    return restore;
+  });
 }

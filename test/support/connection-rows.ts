@@ -54,5 +54,6 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     refreshFailures: 0,
     refreshBlockedUntil: options.refreshBlockedUntil ?? null,
     lastRefreshFailure: null,
+    grantKey: null,
   };
 }

@@ -12,3 +12,27 @@ export function failingDatabase(
     },
   });
 }
+
+/** A D1 binding that is down: every statement fails. */
+export function databaseDown(db: D1Database): D1Database {
+  const outage = () => {
+    throw new Error("D1_ERROR: simulated outage");
+  };
+  return failingDatabase(db, { prepare: outage, batch: outage });
+}
+
+/** A D1 binding that refuses to delete one connection row, and runs everything else. */
+export function databaseRefusingToDelete(db: D1Database, connectionId: string): D1Database {
+  return failingDatabase(db, {
+    prepare: (sql) => {
+      const statement = db.prepare(String(sql));
+      if (!String(sql).startsWith('delete from "connections"')) return statement;
+      return {
+        bind: (...params: unknown[]) => {
+          if (params.includes(connectionId)) throw new Error("D1_ERROR: simulated outage");
+          return statement.bind(...params);
+        },
+      };
+    },
+  });
+}

@@ -19,6 +19,9 @@
  *                              channel ({id,title} or null), owner ("user"|"workspace"|other bare type), workspace_id,
  *                              workspace_name, user_id (defaults: DEFAULT_ACCOUNT in mock-provider-server/state.ts).
  *   mock_scope=<a b c>         the scopes the user really grants (default: those requested).
+ *   mock_grant=<name>          Google (and YouTube, which uses Google's endpoints): flows naming the same grant share
+ *                              it, as Google keeps one grant per OAuth client and account; revoking any token of
+ *                              one ends them all. Without it each flow is a grant of its own.
  *   mock_error=<code>          the user refuses: redirect with `error=<code>` (e.g. access_denied) and `state`.
  *   mock_callback_iss=1|<iss>  adds `iss` to the callback (1 = the provider's own issuer), as Google does.
  *   mock_id_token=<tamper>     wrong_aud, wrong_iss, wrong_nonce, expired, stale_iat, bad_signature, unknown_kid,

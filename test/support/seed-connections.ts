@@ -77,6 +77,7 @@ export async function connectionRow(options: SeedOptions): Promise<ConnectionRow
     refreshFailures: 0,
     refreshBlockedUntil: options.refreshBlockedUntil ?? null,
     lastRefreshFailure: null,
+    grantKey: null,
   };
 }
 

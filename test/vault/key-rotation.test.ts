@@ -2,8 +2,8 @@
  * Key rotation end to end. The ring `k2,k1` of the test bindings is the state after a rotation: `k1` was the only key
  * before, `k2` has just been put first. Rows written before the rotation are seeded under `k1`. The Durable Object
  * runs with the bindings' env, so the rotation the cron performs through it is k1 -> k2; a ring with a key the
- * bindings do not hold (`k3`) can only be exercised where the Worker itself reads or writes (callback, vending hot
- * path, admin view), not through the Durable Object.
+ * bindings do not hold (`k3`) is exercised where the Worker itself reads (vending hot path, admin view), or through
+ * a user's Durable Object given that ring too (`useEnvInVault`: the callback stores connections through it).
  * D1 is per test file: every test starts from an empty connections table so the key counts are its own.
  */
 import { env } from "cloudflare:workers";
@@ -15,7 +15,7 @@ import { MAX_RE_ENCRYPTIONS_PER_RUN } from "../../src/scheduled/limits";
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { updateConnection } from "../../src/storage/connections";
 import { configuredProvider, connect, mockRequests, queueResponses, tokensOf, uniqueFlow } from "../providers/support";
-import { appWithEnv, connectThroughApp } from "../support/app-with-env";
+import { appWithEnv, connectThroughApp, useEnvInVault } from "../support/app-with-env";
 import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
 import {
@@ -93,6 +93,7 @@ describe("after a new key is put first in the ring", () => {
   it("a new connection is written with the new first key", async () => {
     const ring = `${K3},${TEST_ENCRYPTION_KEYS}`;
     const call = appWithEnv(envWithKeys(ring));
+    await useEnvInVault("rotation-new-write", envWithKeys(ring));
     const flow = uniqueFlow("rotation-new-write");
 
     const response = await connectThroughApp(call, "rotation-new-write", "google", {

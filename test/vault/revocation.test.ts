@@ -5,15 +5,23 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, onTestFinished, vi } from "vitest";
+import { getConfig } from "../../src/config";
+import { getProviderRegistry } from "../../src/providers/registry";
 import type { PendingWrite } from "../../src/vault/pending-writes";
 import { userVault, type UserVault } from "../../src/vault/user-vault";
 import { updateConnection } from "../../src/storage/connections";
-import { mockRequests, queueResponses, uniqueFlow } from "../providers/support";
+import { mockOrigin, mockRequests, queueResponses, scriptIssuer, uniqueFlow } from "../providers/support";
+import { useEnvInVault } from "../support/app-with-env";
 import { LOCAL_OIDC_ID } from "../support/bindings";
+import { Browser } from "../support/browser";
 import { authHeaders } from "../support/caller-token";
-import { connectAccount } from "../support/flows";
-import { mockFlow, readRow } from "../support/seed-connections";
+import { databaseRefusingToDelete } from "../support/failing-db";
+import { connectAccount, requestAuthorizationUrl } from "../support/flows";
+import { activateOk } from "../support/integration-helpers";
+import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
+import { expectProblem, vend } from "../support/refresh-fixtures";
+import { mockFlow, readRow, seedConnection } from "../support/seed-connections";
 import { callWorker } from "../support/worker";
 
 function newUser(label: string): string {
@@ -62,6 +70,28 @@ async function consentKinds(connectionId: string): Promise<string[]> {
   return results.map((row) => row.kind);
 }
 
+/** Puts a write-ahead copy of the row's tokens in the user's Durable Object, as a refresh whose D1 write failed leaves it. */
+async function leaveWriteAheadCopy(userId: string, connectionId: string): Promise<void> {
+  const row = (await readRow(connectionId))!;
+  const leftover: PendingWrite = {
+    expectedVersion: row.version + 5,
+    update: { refreshTokenCiphertext: row.refreshTokenCiphertext, accessTokenCiphertext: row.accessTokenCiphertext },
+  };
+  await runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) =>
+    state.storage.put(`pending-write:${connectionId}`, leftover),
+  );
+}
+
+/** Makes every revocation call of `provider` in the user's Durable Object throw, until the test ends. */
+async function revocationThrows(userId: string, provider: string): Promise<void> {
+  await runInDurableObject(userVault(env, userId), (instance: UserVault) => {
+    const registry = getProviderRegistry(getConfig((instance as unknown as { env: Env }).env));
+    const revoking = registry.get(provider) as unknown as { revoke: () => Promise<unknown> };
+    const spy = vi.spyOn(revoking, "revoke").mockRejectedValue(new TypeError("revocation exploded: https://provider.example/secret"));
+    onTestFinished(() => spy.mockRestore());
+  });
+}
+
 async function pendingWriteKeys(userId: string): Promise<string[]> {
   return runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) => [
     ...(await state.storage.list({ prefix: "pending-write:" })).keys(),
@@ -93,15 +123,7 @@ describe("disconnecting a Google connection", () => {
   it("wipes the tokens: the row is gone and no write-ahead copy stays in the user's Durable Object", async () => {
     const userId = newUser("wipe");
     const { id } = await connectedAtMock(userId, "google");
-    // A refreshed token pair whose D1 write had failed, as the Durable Object keeps it until D1 has it.
-    const row = (await readRow(id))!;
-    const leftover: PendingWrite = {
-      expectedVersion: row.version + 5,
-      update: { refreshTokenCiphertext: row.refreshTokenCiphertext, accessTokenCiphertext: row.accessTokenCiphertext },
-    };
-    await runInDurableObject(userVault(env, userId), async (_instance: UserVault, state) =>
-      state.storage.put(`pending-write:${id}`, leftover),
-    );
+    await leaveWriteAheadCopy(userId, id);
     expect(await pendingWriteKeys(userId)).toEqual([`pending-write:${id}`]);
 
     expect((await disconnect(userId, id)).status).toBe(204);
@@ -178,6 +200,193 @@ describe("an upstream revocation failure", () => {
       expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "failed" } }),
     );
     expect(JSON.stringify(audit)).not.toMatch(/1\/\/mock|ya29/);
+  });
+});
+
+/** An `OIDC_PROVIDERS` entry named `broken-oidc` at `issuer`, with the mock OIDC client. */
+function envWithBrokenOidc(issuer: string): Env {
+  const provider = {
+    id: "broken-oidc",
+    name: "Broken",
+    issuer,
+    client_id: MOCK_OIDC_CLIENT.clientId,
+    scopes: ["openid", "offline_access"],
+  };
+  return { ...env, OIDC_PROVIDERS: JSON.stringify([provider]), OIDC_BROKEN_OIDC_CLIENT_SECRET: MOCK_OIDC_CLIENT.clientSecret } as Env;
+}
+
+/** Serves the mock issuer `{origin}/oidc/{key}` with these discovery members replaced (`null` removes one). */
+async function overrideDiscovery(key: string, members: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(members) });
+  expect(response.ok).toBe(true);
+}
+
+describe("a provider that cannot revoke never blocks the local wipe", () => {
+  it.each([
+    [
+      "answers 404",
+      async (key: string) => {
+        await scriptIssuer(key, "discovery", [{ status: 404 }]);
+        return `${mockOrigin()}/oidc/${key}`;
+      },
+    ],
+    [
+      "is malformed",
+      async (key: string) => {
+        await overrideDiscovery(key, { token_endpoint: null });
+        return `${mockOrigin()}/oidc/${key}`;
+      },
+    ],
+    [
+      "names another issuer",
+      async (key: string) => {
+        await overrideDiscovery(key, { issuer: "https://elsewhere.example" });
+        return `${mockOrigin()}/oidc/${key}`;
+      },
+    ],
+  ])(
+    "when the OpenID provider's discovery document %s, DELETE answers 204, wipes row and write-ahead copy, and audits the failed revocation",
+    async (_label, issuerOf) => {
+      const userId = newUser("broken-discovery");
+      await useEnvInVault(userId, envWithBrokenOidc(await issuerOf(`broken-${crypto.randomUUID()}`)));
+      const { id } = await seedConnection({ userId, provider: "broken-oidc" });
+      await leaveWriteAheadCopy(userId, id);
+
+      expect((await disconnect(userId, id)).status).toBe(204);
+
+      expect(await readRow(id)).toBeNull();
+      expect(await pendingWriteKeys(userId)).toEqual([]);
+      expect(await consentKinds(id)).toEqual(["withdrawal"]);
+      const audit = await auditOf(id);
+      const revoked = audit.filter((event) => event.action === "token.revoked");
+      expect(revoked).toEqual([
+        expect.objectContaining({ outcome: "failure", detail: expect.objectContaining({ reason: expect.stringMatching(/^[a-z0-9_]+$/) }) }),
+      ]);
+      expect(audit).toContainEqual(
+        expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "failed" } }),
+      );
+      expect(JSON.stringify(audit)).not.toMatch(/elsewhere|\/oidc\/broken|rt-conn_seed/);
+    },
+  );
+
+  it("when the revocation call throws, DELETE answers 204, wipes the connection and audits the failure by a code", async () => {
+    const userId = newUser("revoke-throws");
+    const { id, flow } = await connectedAtMock(userId, "google");
+    await leaveWriteAheadCopy(userId, id);
+    await revocationThrows(userId, "google");
+
+    expect((await disconnect(userId, id)).status).toBe(204);
+
+    expect(await readRow(id)).toBeNull();
+    expect(await pendingWriteKeys(userId)).toEqual([]);
+    expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
+    const audit = await auditOf(id);
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        action: "token.revoked",
+        outcome: "failure",
+        detail: { credential: "refresh", reason: "unexpected_error" },
+      }),
+    );
+    expect(JSON.stringify(audit)).not.toMatch(/exploded|provider\.example/);
+    expect((await mockFlow(flow)).revocations).toBe(0);
+  });
+});
+
+describe("a removal that D1 cannot finish", () => {
+  it("answers 503 with Retry-After, revokes nothing, keeps the connection, and a repeat removes it", async () => {
+    const userId = newUser("wipe-fails");
+    const { id, flow } = await connectedAtMock(userId, "google");
+    const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    onTestFinished(() => error.mockRestore());
+    const restore = await useEnvInVault(userId, { ...env, DB: databaseRefusingToDelete(env.DB, id) } as Env);
+
+    const refused = await disconnect(userId, id);
+
+    await expectProblem(refused, 503, "service-unavailable");
+    expect(refused.headers.get("Retry-After")).toBe("30");
+    expect(await readRow(id)).not.toBeNull();
+    expect((await mockFlow(flow)).revocations).toBe(0);
+    expect(await auditOf(id)).toContainEqual(
+      expect.objectContaining({ action: "connection.removed", outcome: "failure", detail: { reason: "storage_unavailable" } }),
+    );
+
+    restore();
+    expect((await disconnect(userId, id)).status).toBe(204);
+    expect(await readRow(id)).toBeNull();
+    expect((await mockFlow(flow)).revocations).toBe(1);
+  });
+});
+
+describe("connections sharing one Google grant", () => {
+  /** Connects `provider` at the mock for `userId` as the Google account `sub`, in Google's grant `grant`. */
+  async function connectedToGrant(
+    userId: string,
+    provider: "google" | "youtube",
+    { sub, grant }: { sub: string; grant: string },
+  ): Promise<{ id: string; flow: string }> {
+    const flow = uniqueFlow(`shared-${provider}`);
+    const channel = { id: `UC${crypto.randomUUID().replaceAll("-", "")}`, title: "Shared Channel" };
+    const account = JSON.stringify({ sub, email: `${sub}@example.com`, channel });
+    return { id: await connected(userId, provider, { mock_flow: flow, mock_account: account, mock_grant: grant }), flow };
+  }
+
+  async function refreshes(userId: string, connectionId: string): Promise<number> {
+    return (await vend(userId, connectionId, { force_refresh: true })).status;
+  }
+
+  it("removing a YouTube connection whose Google account also has a Google connection makes no revocation call, and the Google one still refreshes", async () => {
+    const userId = newUser("shared-youtube");
+    const account = { sub: `sub-${crypto.randomUUID()}`, grant: crypto.randomUUID() };
+    const google = await connectedToGrant(userId, "google", account);
+    const youtube = await connectedToGrant(userId, "youtube", account);
+
+    expect((await disconnect(userId, youtube.id)).status).toBe(204);
+
+    expect(await mockRequests({ path: "/google/revoke", flow: youtube.flow })).toEqual([]);
+    expect(await mockRequests({ path: "/google/revoke", flow: google.flow })).toEqual([]);
+    expect(await readRow(youtube.id)).toBeNull();
+    expect(await auditOf(youtube.id)).toContainEqual(
+      expect.objectContaining({ action: "token.revoked", outcome: "success", detail: { upstream: "skipped", reason: "shared_grant" } }),
+    );
+    expect(await refreshes(userId, google.id)).toBe(200);
+  });
+
+  it("removing the last connection of the grant revokes it", async () => {
+    const userId = newUser("shared-last");
+    const account = { sub: `sub-${crypto.randomUUID()}`, grant: crypto.randomUUID() };
+    const google = await connectedToGrant(userId, "google", account);
+    const youtube = await connectedToGrant(userId, "youtube", account);
+    expect((await disconnect(userId, google.id)).status).toBe(204);
+    expect((await mockFlow(google.flow)).revocations).toBe(0);
+
+    expect((await disconnect(userId, youtube.id)).status).toBe(204);
+
+    expect((await mockFlow(youtube.flow)).revocations).toBe(1);
+    for (const flow of [google.flow, youtube.flow]) {
+      expect((await mockFlow(flow)).refresh_tokens.every((token) => !token.alive)).toBe(true);
+    }
+    expect(await auditOf(youtube.id)).toContainEqual(
+      expect.objectContaining({ action: "token.revoked", outcome: "success", detail: { credential: "refresh" } }),
+    );
+  });
+
+  it("two users who connected the same Google account: the first removal skips the revocation, the last one revokes", async () => {
+    const first = newUser("shared-first");
+    const second = newUser("shared-second");
+    const account = { sub: `sub-${crypto.randomUUID()}`, grant: crypto.randomUUID() };
+    const firstConnection = await connectedToGrant(first, "google", account);
+    const secondConnection = await connectedToGrant(second, "google", account);
+
+    expect((await disconnect(first, firstConnection.id)).status).toBe(204);
+
+    expect((await mockFlow(firstConnection.flow)).revocations).toBe(0);
+    expect(await refreshes(second, secondConnection.id)).toBe(200);
+
+    expect((await disconnect(second, secondConnection.id)).status).toBe(204);
+
+    expect((await mockFlow(secondConnection.flow)).revocations).toBe(1);
+    expect((await mockFlow(firstConnection.flow)).refresh_tokens.every((token) => !token.alive)).toBe(true);
   });
 });
 
@@ -312,6 +521,32 @@ describe("DELETE /v1/me", () => {
       .first<{ outcome: string; detail: string }>();
     expect(erased?.outcome).toBe("success");
     expect(JSON.parse(erased!.detail)).toMatchObject({ connections: 2 });
+  });
+
+  it("carries on past a connection whose revocation throws: every connection, activation and pending authorization goes", async () => {
+    const userId = newUser("me-throws");
+    const google = await connectedAtMock(userId, "google");
+    const notion = await connectedAtMock(userId, "notion");
+    const startUrl = await requestAuthorizationUrl(userId, "microsoft");
+    await activateOk(userId, "outlook-mail");
+    await revocationThrows(userId, "google");
+
+    expect((await callWorker("/v1/me", { method: "DELETE", headers: await authHeaders(userId) })).status).toBe(204);
+
+    for (const { id } of [google, notion]) expect(await readRow(id)).toBeNull();
+    expect((await mockFlow(notion.flow)).revocations).toBe(1);
+    expect(await auditOf(google.id)).toContainEqual(
+      expect.objectContaining({
+        action: "token.revoked",
+        outcome: "failure",
+        detail: { credential: "refresh", reason: "unexpected_error" },
+      }),
+    );
+    const activations = await env.DB.prepare("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?")
+      .bind(userId)
+      .first<{ n: number }>();
+    expect(activations!.n).toBe(0);
+    await expectProblem(await new Browser().request(startUrl), 400, "invalid-state");
   });
 
   it("answers 204 for a caller without connections", async () => {

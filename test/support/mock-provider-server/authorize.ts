@@ -43,9 +43,12 @@ export function authorize(ctx: MockContext, provider: MockProviderKind, realm: s
   const account: MockAccount = { ...DEFAULT_ACCOUNT, ...parseJson(params.get("mock_account")) };
   // Authorizing again under the same flow id is a re-authorization: same grant, its tokens stay known.
   const existing = ctx.state.flows.get(flowId);
+  // Only Google shares one grant between several authorizations (its own and YouTube's, same client and account).
+  const grant = provider === "google" ? params.get("mock_grant") : null;
   const flow =
-    existing ?? ctx.state.createFlow({ id: flowId, provider, realm, clientId, account, grantedScopes: granted, idTokenTamper: null });
-  Object.assign(flow, { realm, clientId, account, grantedScopes: granted });
+    existing ??
+    ctx.state.createFlow({ id: flowId, provider, realm, clientId, account, grantedScopes: granted, grant, idTokenTamper: null });
+  Object.assign(flow, { realm, clientId, account, grantedScopes: granted, grant });
   flow.idTokenTamper = (params.get("mock_id_token") as IdTokenTamper | null) ?? null;
   const tokenBehaviour = behaviourFrom(params);
   if (tokenBehaviour) flow.queued.token.unshift(tokenBehaviour);

@@ -108,6 +108,11 @@ export interface MockFlow {
   account: MockAccount;
   /** Scopes the user really granted, in request notation. */
   grantedScopes: string[];
+  /**
+   * Google's grant the flow's tokens belong to (`mock_grant`): Google keeps one grant per OAuth client and account,
+   * so Google and YouTube flows of one account share it. `null`: a grant of the flow's own.
+   */
+  grant: string | null;
   idTokenTamper: IdTokenTamper | null;
   queued: { token: MockBehaviour[]; revoke: MockBehaviour[] };
   refreshTokens: Map<string, { alive: boolean }>;
@@ -191,9 +196,12 @@ export class MockState {
     return token;
   }
 
-  /** Ends the whole grant, as Google and Notion do when any of its tokens is revoked. */
+  /** Ends the whole grant, as Google and Notion do when any of its tokens is revoked: every flow sharing it too. */
   revokeGrant(flow: MockFlow): void {
-    for (const entry of [...flow.refreshTokens.values(), ...flow.accessTokens.values()]) entry.alive = false;
+    const sharing = flow.grant === null ? [flow] : [...this.flows.values()].filter((other) => other.grant === flow.grant);
+    for (const ended of sharing) {
+      for (const entry of [...ended.refreshTokens.values(), ...ended.accessTokens.values()]) entry.alive = false;
+    }
     flow.revocations += 1;
   }
 
