@@ -5,11 +5,12 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Connection, VendedToken } from "../test/support/api-client";
-import { Browser } from "../test/support/cookie-browser";
+import type { Browser } from "../test/support/cookie-browser";
 import { expectProblem } from "../test/support/problems";
 import { newUserId } from "../test/support/users";
 import { ACCESS_TOKEN_TTL_SECONDS } from "./support/endpoints";
 import {
+  newBrowser,
   api,
   apiJson,
   auditEvents,
@@ -84,7 +85,7 @@ describe("connecting an account through a browser", () => {
     const other = newUserId("no-cookie");
     const begun = await beginConnect(other, "local-oidc");
     const { callbackUrl } = await authorizeInBrowser(begun.authorization_url, { login_hint: `acct-${other}` });
-    await expectProblem(await new Browser().request(callbackUrl), 400, "invalid-state");
+    await expectProblem(await newBrowser().request(callbackUrl), 400, "invalid-state");
     expect((await apiJson<{ connections: Connection[] }>(other, "/v1/connections")).connections).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { LOCAL_OIDC_ID } from "../../test/support/bindings";
 import { authorizeInBrowser as authorizeIn, connectAccount, type AtCallback } from "../../test/support/connect-flow";
 import { Browser } from "../../test/support/cookie-browser";
 import { mockProviderControl } from "../../test/support/mock-control";
+import { sendOverNodeHttp } from "../../test/support/node-http";
 import { localOidcControl } from "../../test/support/oidc-control";
 import type {} from "./endpoints";
 
@@ -39,12 +40,17 @@ export async function runCron(): Promise<void> {
 
 // --- The connect flow, as a browser goes through it ---
 
+/** A browser of its own, over node:http: Node's global fetch would announce every navigation as a CORS request. */
+export function newBrowser(): Browser {
+  return new Browser({ transport: sendOverNodeHttp });
+}
+
 /** Opens the start URL in a new browser and follows the provider back to the service's callback (connect-flow.ts). */
 export async function authorizeInBrowser(
   startUrl: string,
   providerParams: Record<string, string>,
 ): Promise<AtCallback & { browser: Browser }> {
-  const browser = new Browser();
+  const browser = newBrowser();
   return { browser, ...(await authorizeIn(browser, startUrl, providerParams)) };
 }
 
@@ -57,7 +63,7 @@ export interface Connected {
 
 /** The whole flow without `return_to`: the callback answers `200 {"connection"}`. */
 async function connectWith(userId: string, provider: string, providerParams: Record<string, string>, flow: string): Promise<Connected> {
-  const response = await connectAccount(service, new Browser(), userId, provider, { providerParams });
+  const response = await connectAccount(service, newBrowser(), userId, provider, { providerParams });
   const text = await response.text();
   if (response.status !== 200) throw new Error(`callback: ${response.status} ${text}`);
   return { userId, connection: (JSON.parse(text) as { connection: Connection }).connection, flow };

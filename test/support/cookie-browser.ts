@@ -114,7 +114,9 @@ export class Browser {
   /** One GET with this browser's cookies, without following redirects; stores the cookies it sets. */
   async request(url: URL | string): Promise<Response> {
     url = new URL(url);
-    const headers = new Headers(this.#options.headers);
+    // What a browser sends for a top-level navigation (W3C Fetch Metadata); the start URL is spent only by those.
+    // Node's global fetch replaces Sec-Fetch-Mode with "cors", so Node callers pass the node:http transport.
+    const headers = new Headers({ "sec-fetch-mode": "navigate", "sec-fetch-dest": "document", ...this.#options.headers });
     const cookie = this.cookies.header(url);
     if (cookie !== undefined) headers.set("cookie", cookie);
     const response = await this.send(new Request(url, { headers, redirect: "manual" }));
