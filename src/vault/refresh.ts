@@ -4,25 +4,18 @@
  */
 import { encryptTokenPair } from "../connections/token-pair";
 import type { AuditDetail } from "../audit/audit-sink";
+import type { Provider } from "../providers/provider";
 import { grantedScopes, joinScopes, parseScopes } from "../scopes";
 import { findConnection, type ConnectionRow } from "../storage/connections";
 import type { PendingWrite } from "./pending-writes";
 import { reconcilePendingWrite } from "./pending-writes";
-import { classifyFailure, cooldownMs, failureLabel, isFreshEnough, isUnexpired, mayHaveReachedProvider } from "./refresh-policy";
+import { classifyRefreshFailure, decideRefresh, type RefreshAsk } from "./refresh-policy";
 import type { VaultServices } from "./vault-services";
 
-export type RefreshTrigger = "vend" | "force" | "rejected" | "cron";
-
-export interface RefreshRequest {
+/** A refresh as the Worker or the cron asks the user's Durable Object for it. */
+export interface RefreshRequest extends RefreshAsk {
   userId: string;
   connectionId: string;
-  trigger: RefreshTrigger;
-  /** Seconds the token must stay valid for the stored one to be good enough (`vend`, `cron`). */
-  minValiditySeconds: number;
-  /** The access token a provider just refused (`rejected`). */
-  rejectedToken?: string;
-  /** When the caller asked; a refresh finished after it satisfies a `force` request. */
-  requestedAt: number;
 }
 
 export interface VendableToken {
@@ -49,70 +42,83 @@ async function storedToken(vault: VaultServices, row: ConnectionRow): Promise<Ve
   return { accessToken: decrypted.plaintext, expiresAt: row.accessTokenExpiresAt, scopes: parseScopes(row.scopes) };
 }
 
-/** Whether the stored token already answers this request, so no upstream call is needed. */
-function storedTokenSuffices(row: ConnectionRow, stored: VendableToken, request: RefreshRequest, now: number): boolean {
-  switch (request.trigger) {
-    case "rejected":
-      // Another caller's report already led to a refresh: the token they rejected is gone.
-      return stored.accessToken !== request.rejectedToken && isUnexpired(stored.expiresAt, now);
-    case "force":
-      return row.lastRefreshedAt !== null && row.lastRefreshedAt >= request.requestedAt;
-    case "vend":
-      return isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
-    case "cron":
-      // The cron only selects known expiries; an unknown one is never refreshed on a schedule.
-      return stored.expiresAt === null || isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
-  }
-}
-
 export async function refreshConnection(vault: VaultServices, request: RefreshRequest): Promise<RefreshResult> {
   const { userId, connectionId } = request;
   await reconcilePendingWrite(vault, userId, connectionId);
   const row = await findConnection(vault.db, { userId, id: connectionId });
   if (!row) return { kind: "not_found" };
-  if (row.status === "needs_reauth") return { kind: "needs_reauth" };
   const now = vault.clock();
   const stored = await storedToken(vault, row);
-  if (storedTokenSuffices(row, stored, request, now)) return { kind: "token", refreshed: false, ...stored };
-  if (row.refreshBlockedUntil !== null && row.refreshBlockedUntil > now) {
-    return { kind: "unavailable", retryAfterSeconds: Math.ceil((row.refreshBlockedUntil - now) / 1000), stored };
-  }
   const provider = vault.providers.get(row.provider);
-  if (!provider?.configured) {
-    console.error(JSON.stringify({ message: "refresh impossible: provider not configured", provider: row.provider }));
-    return { kind: "operator_error" };
+  const decision = decideRefresh(
+    {
+      status: row.status,
+      accessToken: stored.accessToken,
+      expiresAt: stored.expiresAt,
+      lastRefreshedAt: row.lastRefreshedAt,
+      refreshBlockedUntil: row.refreshBlockedUntil,
+      provider: provider?.configured ? provider : null,
+      refreshToken: row.refreshTokenCiphertext,
+    },
+    request,
+    now,
+  );
+  const audit = auditFor(vault, request, row);
+  switch (decision.kind) {
+    case "needs_reauth":
+      return { kind: "needs_reauth" };
+    case "use_stored":
+      return { kind: "token", refreshed: false, ...stored };
+    case "cooling_down":
+      return { kind: "unavailable", retryAfterSeconds: decision.retryAfterSeconds, stored };
+    case "provider_not_configured":
+      console.error(JSON.stringify({ message: "refresh impossible: provider not configured", provider: row.provider }));
+      return { kind: "operator_error" };
+    case "mark_needs_reauth":
+      await markNeedsReauth(vault, row, decision.reason);
+      audit("failure", { class: "reauth", reason: decision.reason });
+      return { kind: "needs_reauth" };
+    case "refresh": {
+      const refreshToken = await vault.cipher.decrypt(decision.refreshToken, { userId, connectionId, field: "refresh_token" });
+      if (!refreshToken.ok) throw new Error(`stored refresh token cannot be decrypted (${refreshToken.reason})`);
+      return refreshAtProvider(vault, row, stored, decision.provider, refreshToken.plaintext, audit);
+    }
   }
-  const audit = (outcome: "success" | "failure", detail: AuditDetail) =>
+}
+
+type RecordRefreshAudit = (outcome: "success" | "failure", detail: AuditDetail) => void;
+
+function auditFor(vault: VaultServices, request: RefreshRequest, row: ConnectionRow): RecordRefreshAudit {
+  return (outcome, detail) =>
     vault.audit.record({
-      userId,
+      userId: row.userId,
       action: outcome === "success" ? "token.refreshed" : "token.refresh_failed",
       outcome,
       provider: row.provider,
-      connectionId,
+      connectionId: row.id,
       detail: { trigger: request.trigger, ...detail },
     });
+}
 
-  if (row.refreshTokenCiphertext === null) {
-    await markNeedsReauth(vault, row, "no_refresh_token");
-    audit("failure", { class: "reauth", reason: "no_refresh_token" });
-    return { kind: "needs_reauth" };
-  }
-  const refreshToken = await vault.cipher.decrypt(row.refreshTokenCiphertext, { userId, connectionId, field: "refresh_token" });
-  if (!refreshToken.ok) throw new Error(`stored refresh token cannot be decrypted (${refreshToken.reason})`);
-
-  const result = await provider.refresh(refreshToken.plaintext);
+/** The upstream refresh, and what its answer does to the row. */
+async function refreshAtProvider(
+  vault: VaultServices,
+  row: ConnectionRow,
+  stored: VendableToken,
+  provider: Provider,
+  refreshToken: string,
+  audit: RecordRefreshAudit,
+): Promise<RefreshResult> {
+  const key = { userId: row.userId, connectionId: row.id };
+  const result = await provider.refresh(refreshToken);
   const after = vault.clock();
   if (result.ok) {
     const tokens = result.tokens;
-    const encrypted = await encryptTokenPair(
-      vault.cipher,
-      { userId, connectionId },
-      {
-        accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken,
-        keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
-      },
-    );
+    const encrypted = await encryptTokenPair(vault.cipher, key, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
+    });
     const scopes =
       tokens.scope === null ? parseScopes(row.scopes) : grantedScopes(provider, tokens.scope, tokens.refreshToken, parseScopes(row.scopes));
     const write: PendingWrite = {
@@ -128,7 +134,7 @@ export async function refreshConnection(vault: VaultServices, request: RefreshRe
         lastRefreshFailure: null,
       },
     };
-    await persist(vault, { userId, connectionId }, write, tokens.refreshToken !== null);
+    await persist(vault, key, write, tokens.refreshToken !== null);
     audit("success", { rotated: tokens.refreshToken !== null });
     return {
       kind: "token",
@@ -140,34 +146,26 @@ export async function refreshConnection(vault: VaultServices, request: RefreshRe
   }
 
   const failure = result.failure;
-  const failureClass = classifyFailure(failure);
-  const label = failureLabel(failure);
-  // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
+  const verdict = classifyRefreshFailure(failure, { failures: row.refreshFailures, lastFailure: row.lastRefreshFailure });
   // The audit carries the same reason as the row: it is the only place a caller or an operator can read it.
-  const reason = failureClass === "reauth" && mayHaveReachedProvider(row.lastRefreshFailure) ? `${label}_after_lost_response` : label;
-  audit("failure", { class: failureClass, reason, status: failure.status });
-  switch (failureClass) {
-    case "reauth": {
-      await markNeedsReauth(vault, row, reason);
-      return { kind: "needs_reauth" };
-    }
-    case "operator": {
-      console.error(
-        JSON.stringify({
-          message: "OPERATOR ACTION NEEDED: the provider refused our client",
-          provider: row.provider,
-          error: label,
-          status: failure.status,
-        }),
-      );
-      await coolDown(vault, row, label, failure.retryAfterSeconds, after);
-      return { kind: "operator_error" };
-    }
-    case "transient": {
-      const retryAfterSeconds = await coolDown(vault, row, label, failure.retryAfterSeconds, after);
-      return { kind: "unavailable", retryAfterSeconds, stored };
-    }
+  audit("failure", { class: verdict.failureClass, reason: verdict.reason, status: failure.status });
+  if (verdict.cooldownMs === null) {
+    await markNeedsReauth(vault, row, verdict.reason);
+    return { kind: "needs_reauth" };
   }
+  await coolDown(vault, row, verdict.reason, after + verdict.cooldownMs);
+  if (verdict.failureClass === "operator") {
+    console.error(
+      JSON.stringify({
+        message: "OPERATOR ACTION NEEDED: the provider refused our client",
+        provider: row.provider,
+        error: verdict.reason,
+        status: failure.status,
+      }),
+    );
+    return { kind: "operator_error" };
+  }
+  return { kind: "unavailable", retryAfterSeconds: Math.ceil(verdict.cooldownMs / 1000), stored };
 }
 
 /** Write-ahead for rotated refresh tokens, then D1; a failed D1 write is reconciled on the next access. */
@@ -213,24 +211,15 @@ async function markNeedsReauth(vault: VaultServices, row: ConnectionRow, reason:
   );
 }
 
-/** Records a failed attempt and blocks refreshes for the backoff; returns the seconds to wait. */
-async function coolDown(
-  vault: VaultServices,
-  row: ConnectionRow,
-  label: string,
-  retryAfterSeconds: number | null,
-  now: number,
-): Promise<number> {
-  const failures = row.refreshFailures + 1;
-  const waitMs = cooldownMs(failures, retryAfterSeconds);
+/** Records a failed attempt and blocks refreshes until `blockedUntil`. */
+async function coolDown(vault: VaultServices, row: ConnectionRow, label: string, blockedUntil: number): Promise<void> {
   await vault.writeConnection(
     vault.db,
     { userId: row.userId, id: row.id, expectedVersion: row.version },
     {
-      refreshFailures: failures,
-      refreshBlockedUntil: now + waitMs,
+      refreshFailures: row.refreshFailures + 1,
+      refreshBlockedUntil: blockedUntil,
       lastRefreshFailure: label,
     },
   );
-  return Math.ceil(waitMs / 1000);
 }
