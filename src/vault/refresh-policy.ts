@@ -7,12 +7,34 @@ import type { TokenFailure } from "../providers/provider";
 
 /** Seconds of remaining validity a vend asks for unless it says otherwise (docs/http-api.md, "Vending outcomes"). */
 export const DEFAULT_MIN_VALIDITY_SECONDS = 300;
+/**
+ * The most `min_validity_seconds` may ask for: half the life of Google's 3,599-second access tokens, so that no
+ * value makes every vend refresh a token that was just issued (docs/http-api.md, "Vending outcomes").
+ */
+export const MAX_MIN_VALIDITY_SECONDS = 1800;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_MAX_MS = 60 * 60_000;
 
-/** True when a token expiring at `expiresAt` stays valid for `minValiditySeconds`; an unknown expiry (Notion) counts as valid. */
-export function isFreshEnough(expiresAt: number | null, now: number, minValiditySeconds: number): boolean {
-  return expiresAt === null || expiresAt - now >= minValiditySeconds * 1000;
+/** When an access token expires and when it was issued (`null`: unknown). */
+export interface TokenLife {
+  expiresAt: number | null;
+  issuedAt: number | null;
+}
+
+/**
+ * True when the token stays valid for `minValiditySeconds`, or, when it was issued with a shorter life than that,
+ * while at least half of that life remains: a provider issuing 5-minute tokens must not cause a refresh on every
+ * vend. An unknown expiry (Notion) counts as fresh; an unknown issue time leaves `minValiditySeconds` alone to decide.
+ */
+export function isFreshEnough(token: TokenLife, now: number, minValiditySeconds: number): boolean {
+  const { expiresAt, issuedAt } = token;
+  if (expiresAt === null) return true;
+  const remaining = expiresAt - now;
+  const wanted = minValiditySeconds * 1000;
+  if (remaining >= wanted) return true;
+  if (issuedAt === null) return false;
+  const life = expiresAt - issuedAt;
+  return life < wanted && remaining > 0 && remaining * 2 >= life;
 }
 
 /** True when a token has not expired yet (an unknown expiry counts as unexpired). */
@@ -85,67 +107,97 @@ export interface RefreshAsk {
   requestedAt: number;
 }
 
-/**
- * What the stored row says, as far as a refresh decision needs it. The provider and the refresh token are passed
- * through to a `refresh` decision untouched (their types are the caller's), so the caller holds them narrowed.
- */
-export interface RefreshFacts<Provider, RefreshToken> {
-  status: "active" | "needs_reauth";
+/** An access token as a refresh decision sees it. */
+export interface AccessTokenFacts extends TokenLife {
   accessToken: string;
-  expiresAt: number | null;
-  lastRefreshedAt: number | null;
-  refreshBlockedUntil: number | null;
-  /** The connection's provider when it is configured, else `null`. */
-  provider: Provider | null;
-  /** `null` when the connection holds none. */
-  refreshToken: RefreshToken | null;
 }
 
-export type RefreshDecision<Provider, RefreshToken> =
-  /** The connection already needs re-authorization: nothing to write, nothing to call. */
-  | { kind: "needs_reauth" }
-  /** The stored token answers the request. */
-  | { kind: "use_stored" }
-  /** A cooldown after a failed refresh is still running. */
-  | { kind: "cooling_down"; retryAfterSeconds: number }
-  /** No refresh is possible with this configuration. */
-  | { kind: "provider_not_configured" }
-  /** No refresh is possible without the user: mark the connection `needs_reauth` for `reason`. */
-  | { kind: "mark_needs_reauth"; reason: "no_refresh_token" }
-  /** Call the provider. */
-  | { kind: "refresh"; provider: Provider; refreshToken: RefreshToken };
-
-/** Whether the stored token already answers the request, so no upstream call is needed. */
-function storedTokenSuffices(facts: RefreshFacts<unknown, unknown>, ask: RefreshAsk, now: number): boolean {
+/**
+ * Whether `token` answers the request without another upstream call. `refreshedSinceAsked`: the token comes from a
+ * refresh that finished after the caller asked.
+ */
+export function tokenAnswers(ask: RefreshAsk, token: AccessTokenFacts, refreshedSinceAsked: boolean, now: number): boolean {
   switch (ask.trigger) {
     case "rejected":
       // Another caller's report already led to a refresh: the token they rejected is gone.
-      return facts.accessToken !== ask.rejectedToken && isUnexpired(facts.expiresAt, now);
+      return token.accessToken !== ask.rejectedToken && isUnexpired(token.expiresAt, now);
     case "force":
-      return facts.lastRefreshedAt !== null && facts.lastRefreshedAt >= ask.requestedAt;
+      return refreshedSinceAsked;
     case "vend":
-      return isFreshEnough(facts.expiresAt, now, ask.minValiditySeconds);
     case "cron":
       // The cron only selects known expiries; an unknown one is never refreshed on a schedule.
-      return facts.expiresAt === null || isFreshEnough(facts.expiresAt, now, ask.minValiditySeconds);
+      return isFreshEnough(token, now, ask.minValiditySeconds);
   }
 }
 
-/** What a refresh of this connection does for this request at `now`. */
-export function decideRefresh<Provider, RefreshToken>(
-  facts: RefreshFacts<Provider, RefreshToken>,
-  ask: RefreshAsk,
-  now: number,
-): RefreshDecision<Provider, RefreshToken> {
-  if (facts.status === "needs_reauth") return { kind: "needs_reauth" };
-  if (storedTokenSuffices(facts, ask, now)) return { kind: "use_stored" };
-  if (facts.refreshBlockedUntil !== null && facts.refreshBlockedUntil > now) {
-    return { kind: "cooling_down", retryAfterSeconds: Math.ceil((facts.refreshBlockedUntil - now) / 1000) };
-  }
-  if (facts.provider === null) return { kind: "provider_not_configured" };
-  if (facts.refreshToken === null) return { kind: "mark_needs_reauth", reason: "no_refresh_token" };
-  return { kind: "refresh", provider: facts.provider, refreshToken: facts.refreshToken };
+/** The stored tokens in plain text. */
+export interface StoredTokens extends AccessTokenFacts {
+  /** `null` when the connection holds none. */
+  refreshToken: string | null;
 }
+
+/** A cooldown's failure class: a vend during the cooldown answers as that failure did. */
+export type CooldownClass = Exclude<FailureClass, "reauth">;
+
+/** What the stored row says, as far as a refresh decision needs it. */
+export interface RefreshFacts<Provider> {
+  status: "active" | "needs_reauth";
+  /** `null` when no key in the ring decrypts them. */
+  tokens: StoredTokens | null;
+  lastRefreshedAt: number | null;
+  refreshBlockedUntil: number | null;
+  /** The class of the failure that started the cooldown; `null` (a cooldown recorded before classes were) is transient. */
+  cooldownClass: CooldownClass | null;
+  /** The connection's provider when it is configured, else `null`; handed back untouched in a `refresh` decision. */
+  provider: Provider | null;
+}
+
+export type RefreshDecision<Provider> =
+  /** The connection already needs re-authorization: nothing to write, nothing to call. */
+  | { kind: "needs_reauth" }
+  /** No refresh is possible without the user: mark the connection `needs_reauth` for `reason`. */
+  | { kind: "mark_needs_reauth"; reason: "key_unavailable" | "no_refresh_token" }
+  /** The stored token answers the request. */
+  | { kind: "use_stored"; tokens: StoredTokens }
+  /** A cooldown after a failed refresh is still running. */
+  | { kind: "cooling_down"; tokens: StoredTokens; failureClass: CooldownClass; retryAfterSeconds: number }
+  /** No refresh is possible with this configuration: a failure like an upstream one (see `classifyRefreshFailure`). */
+  | { kind: "provider_not_configured"; tokens: StoredTokens }
+  /** Call the provider. */
+  | { kind: "refresh"; tokens: StoredTokens & { refreshToken: string }; provider: Provider };
+
+/** What a refresh of this connection does for this request at `now`; the stored tokens travel with the decision. */
+export function decideRefresh<Provider>(facts: RefreshFacts<Provider>, ask: RefreshAsk, now: number): RefreshDecision<Provider> {
+  const { tokens } = facts;
+  if (facts.status === "needs_reauth") return { kind: "needs_reauth" };
+  // A key removed from the ring too early, or a damaged value: only a new grant brings tokens this ring can read.
+  if (tokens === null) return { kind: "mark_needs_reauth", reason: "key_unavailable" };
+  const refreshedSinceAsked = facts.lastRefreshedAt !== null && facts.lastRefreshedAt >= ask.requestedAt;
+  if (tokenAnswers(ask, tokens, refreshedSinceAsked, now)) return { kind: "use_stored", tokens };
+  if (facts.refreshBlockedUntil !== null && facts.refreshBlockedUntil > now) {
+    return {
+      kind: "cooling_down",
+      tokens,
+      failureClass: facts.cooldownClass ?? "transient",
+      retryAfterSeconds: Math.ceil((facts.refreshBlockedUntil - now) / 1000),
+    };
+  }
+  if (facts.provider === null) return { kind: "provider_not_configured", tokens };
+  const { refreshToken } = tokens;
+  if (refreshToken === null) return { kind: "mark_needs_reauth", reason: "no_refresh_token" };
+  return { kind: "refresh", tokens: { ...tokens, refreshToken }, provider: facts.provider };
+}
+
+/** Why a refresh failed. */
+export type RefreshFailure =
+  | { kind: "token_endpoint"; failure: TokenFailure }
+  /**
+   * The provider threw instead of answering: a configuration it cannot use (an OpenID discovery document that is
+   * missing, malformed or names another issuer). Retrying soon cannot help.
+   */
+  | { kind: "provider_threw" }
+  /** The connection's provider is not (or no longer) configured. */
+  | { kind: "provider_not_configured" };
 
 /** The connection's failure record before this attempt. */
 export interface FailureHistory {
@@ -155,22 +207,30 @@ export interface FailureHistory {
   lastFailure: string | null;
 }
 
-export interface FailureVerdict {
-  failureClass: FailureClass;
-  /** Stored as the row's failure label (and, for `reauth`, its `status_reason`) and audited. */
-  reason: string;
-  /** How long refreshes are blocked (`null` for `reauth`, which ends refreshing until the user reconnects). */
-  cooldownMs: number | null;
-}
+export type FailureVerdict =
+  /** Refreshing ends until the user reconnects; `reason` becomes the connection's `status_reason`. */
+  | { failureClass: "reauth"; reason: string }
+  /** Refreshes are blocked for `cooldownMs`. */
+  | { failureClass: CooldownClass; reason: string; cooldownMs: number };
 
-/** What a failed refresh means for the connection, given the failure before it. */
-export function classifyRefreshFailure(failure: TokenFailure, history: FailureHistory): FailureVerdict {
-  const failureClass = classifyFailure(failure);
-  const label = failureLabel(failure);
-  if (failureClass === "reauth") {
-    // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
-    const reason = mayHaveReachedProvider(history.lastFailure) ? `${label}_after_lost_response` : label;
-    return { failureClass, reason, cooldownMs: null };
+/**
+ * What a failed refresh means for the connection, given the failure before it. Operator errors cool down like
+ * transient ones (exponential, at least `Retry-After`): retrying them every time helps nobody, and a cron run's
+ * budget must go to connections it can refresh.
+ */
+export function classifyRefreshFailure(failure: RefreshFailure, history: FailureHistory): FailureVerdict {
+  const cooldown = cooldownMs(history.failures + 1, failure.kind === "token_endpoint" ? failure.failure.retryAfterSeconds : null);
+  switch (failure.kind) {
+    case "provider_threw":
+      return { failureClass: "operator", reason: "provider_error", cooldownMs: cooldown };
+    case "provider_not_configured":
+      return { failureClass: "operator", reason: "provider_not_configured", cooldownMs: cooldown };
+    case "token_endpoint": {
+      const failureClass = classifyFailure(failure.failure);
+      const label = failureLabel(failure.failure);
+      if (failureClass !== "reauth") return { failureClass, reason: label, cooldownMs: cooldown };
+      // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
+      return { failureClass, reason: mayHaveReachedProvider(history.lastFailure) ? `${label}_after_lost_response` : label };
+    }
   }
-  return { failureClass, reason: label, cooldownMs: cooldownMs(history.failures + 1, failure.retryAfterSeconds) };
 }
