@@ -4,7 +4,12 @@
  * and blames nobody, transient (429, 5xx, timeouts, drops, garbage) keeps the tokens and cools down.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import type { Provider } from "../../src/providers/provider";
+import { createServices } from "../../src/services";
+import { updateConnection } from "../../src/storage/connections";
+import { refreshConnection } from "../../src/vault/refresh";
+import type { VaultServices } from "../../src/vault/vault-services";
 import { LOCAL_OIDC_CLIENT } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
@@ -149,6 +154,48 @@ describe("a connection whose provider is no longer configured", () => {
     expect(after).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
     expect(after.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
     await expectProblem(await vend(row.userId, row.id), 502, "provider-rejected-client");
+  });
+});
+
+describe("a provider whose refresh throws instead of answering", () => {
+  it("is an operator failure that cools down, never an exception, and only the error's name is logged", async () => {
+    const row = await seedConnection({ userId: newUser("fail-throws"), expiresAt: Date.now() - 60_000 });
+    const services = createServices(env, { requestId: null, ip: null, userId: row.userId, actor: "backend" });
+    const google = services.providers.get("google")!;
+    const throwing: Provider = {
+      ...google,
+      refresh: () => Promise.reject(new TypeError(`cannot reach ${row.id} with rt-${row.id}`)),
+    };
+    const vault: VaultServices = {
+      ...services,
+      providers: { get: (id) => (id === "google" ? throwing : services.providers.get(id)), list: () => services.providers.list() },
+      pendingWrites: { get: async () => undefined, put: async () => undefined, delete: async () => undefined },
+      writeConnection: updateConnection,
+    };
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const startedAt = Date.now();
+
+    const result = await refreshConnection(vault, {
+      userId: row.userId,
+      connectionId: row.id,
+      trigger: "vend",
+      minValiditySeconds: 300,
+      requestedAt: startedAt,
+    });
+
+    expect(result).toEqual({ kind: "operator_error" });
+    const after = await storedRow(row.id);
+    expect(after).toMatchObject({
+      status: "active",
+      refresh_failures: 1,
+      last_refresh_failure_class: "operator",
+      pending_write_key_id: null,
+    });
+    expect(after.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
+    const logged = errors.mock.calls.map(([line]) => String(line)).join("\n");
+    expect(logged).toContain("TypeError");
+    expect(logged).not.toContain(`rt-${row.id}`);
+    errors.mockRestore();
   });
 });
 
