@@ -125,7 +125,7 @@ export function tokenAnswers(ask: RefreshAsk, token: AccessTokenFacts, refreshed
       return refreshedSinceAsked;
     case "vend":
     case "cron":
-      // The cron only selects known expiries; an unknown one is never refreshed on a schedule.
+      // An unknown expiry counts as fresh, so the cron never refreshes one on a schedule.
       return isFreshEnough(token, now, ask.minValiditySeconds);
   }
 }
@@ -192,8 +192,9 @@ export function decideRefresh<Provider>(facts: RefreshFacts<Provider>, ask: Refr
 export type RefreshFailure =
   | { kind: "token_endpoint"; failure: TokenFailure }
   /**
-   * The provider threw instead of answering: a configuration it cannot use (an OpenID discovery document that is
-   * missing, malformed or names another issuer). Retrying soon cannot help.
+   * The provider threw instead of answering with a classified failure (every known failure, an unusable OpenID
+   * discovery document included, comes back as `token_endpoint`): an operator matter, never a 500, and not retried
+   * on every call or cron run.
    */
   | { kind: "provider_threw" }
   /** The connection's provider is not (or no longer) configured. */
