@@ -6,6 +6,8 @@ export interface ConnectionView {
   id: string;
   provider: string;
   status: "active" | "needs_reauth";
+  /** Why the connection needs re-authorization (a reason code, never provider text); `null` while active. */
+  status_reason: string | null;
   account: { id: string; email?: string; name?: string };
   scopes: string[];
   access_token_expires_at: string | null;
@@ -23,6 +25,7 @@ export function presentConnection(row: ConnectionRow): ConnectionView {
     id: row.id,
     provider: row.provider,
     status: row.status,
+    status_reason: row.status === "active" ? null : (row.statusReason ?? null),
     account: {
       id: row.accountId,
       ...(row.accountEmail ? { email: row.accountEmail } : {}),

@@ -8,7 +8,7 @@ import type { Services } from "../services";
 import { findConnectionByAccount, insertConnection, updateConnection, type ConnectionRow } from "../storage/connections";
 import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { Database } from "../storage/database";
-import { encryptTokenPair } from "./token-pair";
+import { encryptTokenPair, usableRefreshToken } from "./token-pair";
 
 export interface AuthorizedConnection {
   userId: string;
@@ -54,9 +54,8 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
       { userId, connectionId: id },
       {
         accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken,
-        // A response without a refresh token keeps the one already held.
-        keptRefreshTokenCiphertext: previous?.refreshTokenCiphertext ?? null,
+        // A response without a refresh token keeps the one already held, if any key in the ring still reads it.
+        refreshToken: tokens.refreshToken ?? (previous ? await usableRefreshToken(cipher, previous) : null),
       },
     );
     const fields = {
@@ -68,11 +67,15 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
       scopes: input.scopes.join(" "),
       ...encrypted,
       accessTokenExpiresAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
+      accessTokenIssuedAt: now,
       updatedAt: now,
-      // A fresh grant ends any cooldown or failure streak of the old one.
+      // A fresh grant ends any cooldown or failure streak of the old one; its tokens are under the current key.
       refreshFailures: 0,
       refreshBlockedUntil: null,
       lastRefreshFailure: null,
+      lastRefreshFailureClass: null,
+      reEncryptFailures: 0,
+      reEncryptBlockedUntil: null,
     };
     if (previous) {
       const update = { ...fields, lastRefreshedAt: previous.lastRefreshedAt };
@@ -89,6 +92,7 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
         version: 1,
         createdAt: now,
         lastRefreshedAt: null,
+        pendingWriteKeyId: null,
       };
       if (await insertConnection(db, row)) return { row, previous: null };
     }

@@ -16,6 +16,11 @@ export const ConnectionSchema = z
     id: z.string(),
     provider: z.string(),
     status: z.enum(["active", "needs_reauth"]),
+    status_reason: z.string().nullable().openapi({
+      description:
+        "Why the connection needs re-authorization: invalid_grant, invalid_grant_after_lost_response, no_refresh_token, key_unavailable, …; null while active",
+      example: null,
+    }),
     account: z.object({ id: z.string(), email: z.string().optional(), name: z.string().optional() }),
     scopes: z.array(z.string()),
     access_token_expires_at: z.string().nullable(),

@@ -1,4 +1,5 @@
 import { beginConnect, configuredProvider } from "../connect/begin";
+import { usableRefreshToken } from "../connections/token-pair";
 import { ProblemError } from "../errors";
 import type { RequestClient } from "../http/request-client";
 import { joinScopes, missingScopes, parseScopes } from "../scopes";
@@ -79,7 +80,8 @@ export async function activateIntegration(services: Services, request: Activatio
     scopes,
     returnTo: request.returnTo,
     connectionId: target?.id ?? null,
-    hasRefreshToken: target?.refreshTokenCiphertext != null,
+    // One that no key decrypts counts as none, so Google is asked for consent again and sends a new one.
+    hasRefreshToken: target !== undefined && (await usableRefreshToken(services.cipher, target)) !== null,
     integration: integration.key,
     now: request.now,
   });

@@ -7,8 +7,20 @@ import { problem } from "../http/schemas";
 const KeysResponse = z
   .object({
     current_key_id: z.string(),
-    keys: z.array(z.object({ key_id: z.string(), connections: z.number().int(), configured: z.boolean() })),
-    remaining_to_re_encrypt: z.number().int(),
+    keys: z.array(
+      z.object({
+        key_id: z.string(),
+        connections: z.number().int(),
+        configured: z.boolean(),
+        write_ahead_copies: z.number().int().openapi({
+          description: "Connections that may hold a write-ahead copy (a refreshed token not yet in D1) under this key",
+        }),
+      }),
+    ),
+    remaining_to_re_encrypt: z
+      .number()
+      .int()
+      .openapi({ description: "Connections and write-ahead copies under other keys than the current one" }),
   })
   .openapi("KeyRotationStatus");
 
@@ -16,7 +28,7 @@ const keys = createRoute({
   method: "get",
   path: "/v1/admin/keys",
   tags: ["Admin"],
-  summary: "Connections per encryption key, for watching a rotation",
+  summary: "Connections and write-ahead copies per encryption key, for watching a rotation",
   middleware: [requirePower("admin")] as const,
   responses: {
     200: { description: "Rows per key id", content: { "application/json": { schema: KeysResponse } } },
@@ -29,7 +41,12 @@ export const adminRoutes = createApiRouter().openapi(keys, async (c) => {
   return c.json(
     {
       current_key_id: status.currentKeyId,
-      keys: status.keys.map((key) => ({ key_id: key.keyId, connections: key.connections, configured: key.configured })),
+      keys: status.keys.map((key) => ({
+        key_id: key.keyId,
+        connections: key.connections,
+        configured: key.configured,
+        write_ahead_copies: key.writeAheadCopies,
+      })),
       remaining_to_re_encrypt: status.remainingToReEncrypt,
     },
     200,

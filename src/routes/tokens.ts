@@ -4,12 +4,12 @@ import { createApiRouter } from "../http/routers";
 import { ConnectionIdParam, problem, ScopeSchema } from "../http/schemas";
 import { requirePower } from "../middleware/caller-auth";
 import { vendToken, type VendOutcome } from "../tokens/vend";
-import { DEFAULT_MIN_VALIDITY_SECONDS } from "../vault/refresh-policy";
+import { DEFAULT_MIN_VALIDITY_SECONDS, MAX_MIN_VALIDITY_SECONDS } from "../vault/refresh-policy";
 import { userVault } from "../vault/user-vault";
 
 const VendRequest = z
   .strictObject({
-    min_validity_seconds: z.number().int().min(0).max(3600).optional(),
+    min_validity_seconds: z.number().int().min(0).max(MAX_MIN_VALIDITY_SECONDS).optional(),
     force_refresh: z.boolean().optional(),
     rejected_token: z.string().min(1).max(8192).optional(),
     required_scopes: z.array(ScopeSchema).max(50).optional(),
@@ -26,15 +26,15 @@ const vend = createRoute({
   tags: ["Tokens"],
   summary: "A valid access token for the connection",
   description:
-    "Needs the `connections:token` scope. Returns the stored token when it stays valid for `min_validity_seconds` (default 300); otherwise one refresh through the user's Durable Object, shared by concurrent callers. With `rejected_token`, refreshes only if that is still the stored token.",
+    "Needs the `connections:token` scope. Returns the stored token when it stays valid for `min_validity_seconds` (default 300, at most 1,800) or, for a token issued with a shorter life than that, while half of that life remains; otherwise one refresh through the user's Durable Object, shared by concurrent callers. With `rejected_token`, refreshes only if that is still the stored token.",
   middleware: [requirePower("connections:token")] as const,
   request: { params: ConnectionIdParam, body: { content: { "application/json": { schema: VendRequest } } } },
   responses: {
     200: { description: "A token", content: { "application/json": { schema: VendResponse } } },
     403: problem("Missing connections:token, or required_scopes not granted (missing_scopes)"),
     404: problem("Not the caller's connection"),
-    409: problem("The connection needs re-authorization (connection_status)"),
-    502: problem("The provider refused our client credentials"),
+    409: problem("The connection needs re-authorization (connection_status); Connection.status_reason says why"),
+    502: problem("An operator error: the provider refused our client credentials, or its configuration is unusable"),
     503: problem("Refresh failed transiently; Retry-After says when to retry"),
   },
 });
@@ -59,7 +59,7 @@ function outcomeProblem(outcome: Exclude<VendOutcome, { kind: "token" }>): Probl
     case "operator_error":
       return new ProblemError(
         "provider-rejected-client",
-        "The provider refused this service's client credentials; operations have been alerted.",
+        "The provider refused this service's client, or its configuration here is unusable; operations have been alerted.",
       );
   }
 }

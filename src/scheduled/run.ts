@@ -38,6 +38,6 @@ export async function runScheduledTasks(env: Env, scheduledTime: number): Promis
       ...(await refreshExpiringConnections(services.db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })),
     };
   });
-  await task(env, "re_encrypt", async (services) => ({ ...(await reEncryptOldKeys(services)) }));
+  await task(env, "re_encrypt", async (services) => ({ ...(await reEncryptOldKeys(services, now)) }));
   await task(env, "prune_audit", (services) => pruneAuditEvents(services.db, { now, retentionDays: services.config.auditRetentionDays }));
 }

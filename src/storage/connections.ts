@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNotNull, isNull, lt, lte, ne, or } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Database } from "./database";
 import { connections, type ConnectionRow } from "./schema";
 
@@ -75,21 +75,63 @@ export async function isGrantHeld(db: Database, grantKey: string): Promise<boole
   return holders.length > 0;
 }
 
+/**
+ * Records the key of a write-ahead copy that may exist for the row in its user's Durable Object, or clears it with
+ * `null`. The version is left alone: no token changed, and a copy made meanwhile must still apply.
+ */
+export async function setWriteAheadCopyKey(db: Database, { userId, id }: UserConnectionKey, keyId: string | null): Promise<void> {
+  await db
+    .update(connections)
+    .set({ pendingWriteKeyId: keyId })
+    .where(and(eq(connections.userId, userId), eq(connections.id, id)));
+}
+
+/** Records a failed re-encryption: the pass skips the row until `blockedUntil`. The version is left alone. */
+export async function deferReEncryption(
+  db: Database,
+  { userId, id }: UserConnectionKey,
+  { failures, blockedUntil }: { failures: number; blockedUntil: number },
+): Promise<void> {
+  await db
+    .update(connections)
+    .set({ reEncryptFailures: failures, reEncryptBlockedUntil: blockedUntil })
+    .where(and(eq(connections.userId, userId), eq(connections.id, id)));
+}
+
 /** How many connections each encryption key id protects. */
 export async function countConnectionsByKey(db: Database): Promise<Map<string, number>> {
   const rows = await db.select({ keyId: connections.keyId, count: count() }).from(connections).groupBy(connections.keyId);
   return new Map(rows.map((row) => [row.keyId, row.count]));
 }
 
-/** A page of connections whose tokens are not under `currentKeyId`, for re-encryption. */
-export async function findConnectionsUnderOldKeys(
+/** How many connections may have a write-ahead copy under each key id. */
+export async function countWriteAheadCopiesByKey(db: Database): Promise<Map<string, number>> {
+  const keyId = connections.pendingWriteKeyId;
+  const rows = await db.select({ keyId, count: count() }).from(connections).where(isNotNull(keyId)).groupBy(keyId);
+  return new Map(rows.flatMap((row) => (row.keyId === null ? [] : [[row.keyId, row.count] as const])));
+}
+
+/**
+ * A page of connections for the re-encryption pass: tokens, or a possible write-ahead copy, under a key other than
+ * `currentKeyId`, and not skipped after a failed re-encryption.
+ */
+export async function findConnectionsToReEncrypt(
   db: Database,
-  { currentKeyId, afterId, limit }: { currentKeyId: string; afterId: string | null; limit: number },
+  { currentKeyId, now, afterId, limit }: { currentKeyId: string; now: number; afterId: string | null; limit: number },
 ): Promise<Pick<ConnectionRow, "id" | "userId">[]> {
   return db
     .select({ id: connections.id, userId: connections.userId })
     .from(connections)
-    .where(and(ne(connections.keyId, currentKeyId), afterId === null ? undefined : gt(connections.id, afterId)))
+    .where(
+      and(
+        or(
+          ne(connections.keyId, currentKeyId),
+          and(isNotNull(connections.pendingWriteKeyId), ne(connections.pendingWriteKeyId, currentKeyId)),
+        ),
+        or(isNull(connections.reEncryptBlockedUntil), lte(connections.reEncryptBlockedUntil, now)),
+        afterId === null ? undefined : gt(connections.id, afterId),
+      ),
+    )
     .orderBy(asc(connections.id))
     .limit(limit);
 }
@@ -103,12 +145,19 @@ export interface ExpiringPage {
   limit: number;
 }
 
-/** Active connections with a refresh token whose access token expires inside the window and are not cooling down. */
+/**
+ * Active connections with a refresh token whose access token is due for a proactive refresh and that are not cooling
+ * down: expiring inside the window and, by the vend's rule (vault/refresh-policy.ts `isFreshEnough`, with the window
+ * as the validity asked for), no longer fresh enough. A token issued with a shorter life than the window is due only
+ * once less than half of that life remains, so the run's budget is not spent on tokens the object would leave alone.
+ */
 export async function findExpiringConnections(
   db: Database,
   page: ExpiringPage,
 ): Promise<Pick<ConnectionRow, "id" | "userId" | "accessTokenExpiresAt">[]> {
   const expiry = connections.accessTokenExpiresAt;
+  const issuedAt = connections.accessTokenIssuedAt;
+  const windowMs = page.expiringBefore - page.now;
   return db
     .select({ id: connections.id, userId: connections.userId, accessTokenExpiresAt: expiry })
     .from(connections)
@@ -117,6 +166,7 @@ export async function findExpiringConnections(
         eq(connections.status, "active"),
         isNotNull(connections.refreshTokenCiphertext),
         lt(expiry, page.expiringBefore),
+        sql`(${issuedAt} IS NULL OR ${expiry} - ${issuedAt} >= ${windowMs} OR ${expiry} <= ${page.now} OR 2 * (${expiry} - ${page.now}) < ${expiry} - ${issuedAt})`,
         or(isNull(connections.refreshBlockedUntil), lte(connections.refreshBlockedUntil, page.now)),
         page.after
           ? or(gt(expiry, page.after.expiresAt), and(eq(expiry, page.after.expiresAt), gt(connections.id, page.after.id)))

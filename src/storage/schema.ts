@@ -23,28 +23,43 @@ export const connections = sqliteTable(
     /** The key id both ciphertexts were written with, for rotation progress. */
     keyId: text("key_id").notNull(),
     accessTokenExpiresAt: timestamp("access_token_expires_at"),
+    /** When the stored access token was issued; with its expiry, the life it was issued with (half-life freshness). */
+    accessTokenIssuedAt: timestamp("access_token_issued_at"),
     /** Incremented by every write of the token columns (compare-and-swap). */
     version: integer("version").notNull().default(1),
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
     lastRefreshedAt: timestamp("last_refreshed_at"),
-    /** Consecutive transient refresh failures, for exponential backoff. */
+    /** Consecutive failed refreshes (transient or operator), for exponential backoff. */
     refreshFailures: integer("refresh_failures").notNull().default(0),
-    /** No upstream refresh before this time (cooldown after a transient failure). */
+    /** No upstream refresh before this time (cooldown after a transient or operator failure). */
     refreshBlockedUntil: timestamp("refresh_blocked_until"),
-    /** The class of the last failed refresh (`timeout`, `network`, `rate_limited`, …), cleared on success. */
+    /** The label of the last failed refresh (`timeout`, `network`, `rate_limited`, …), cleared on success. */
     lastRefreshFailure: text("last_refresh_failure"),
     /**
      * The provider grant this connection's tokens belong to when connections can share one (Google and YouTube:
      * `{client_id}:{Google sub}`), so disconnecting one never revokes what another still holds; null otherwise.
      */
     grantKey: text("grant_key"),
+    /** The class of the failure that started the cooldown: a vend during it answers as that failure did. */
+    lastRefreshFailureClass: text("last_refresh_failure_class", { enum: ["transient", "operator"] }),
+    /**
+     * The key of a write-ahead copy that may exist in the user's Durable Object: set (without a version bump)
+     * before an upstream refresh, cleared by the write after it. Copies live where D1 cannot count them, so this
+     * is what `GET /v1/admin/keys` counts and what the re-encryption pass visits.
+     */
+    pendingWriteKeyId: text("pending_write_key_id"),
+    /** Consecutive failed re-encryptions (a key missing from the ring), for exponential backoff. */
+    reEncryptFailures: integer("re_encrypt_failures").notNull().default(0),
+    /** The re-encryption pass skips the row until this time. */
+    reEncryptBlockedUntil: timestamp("re_encrypt_blocked_until"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),
     index("connections_status_expiry").on(table.status, table.accessTokenExpiresAt),
     index("connections_key_id").on(table.keyId),
     index("connections_grant_key").on(table.grantKey),
+    index("connections_pending_write_key_id").on(table.pendingWriteKeyId),
   ],
 );
 

@@ -43,21 +43,15 @@ export async function vendToken(
   if (row.status === "needs_reauth") return { kind: "needs_reauth", provider };
 
   const wantsNewToken = request.forceRefresh || request.rejectedToken !== undefined;
-  if (!wantsNewToken && isFreshEnough(row.accessTokenExpiresAt, request.now, request.minValiditySeconds)) {
+  const life = { expiresAt: row.accessTokenExpiresAt, issuedAt: row.accessTokenIssuedAt };
+  if (!wantsNewToken && isFreshEnough(life, request.now, request.minValiditySeconds)) {
     const decrypted = await services.cipher.decrypt(row.accessTokenCiphertext, {
       userId: row.userId,
       connectionId: row.id,
       field: "access_token",
     });
-    if (!decrypted.ok) throw new Error(`stored access token cannot be decrypted (${decrypted.reason})`);
-    return {
-      kind: "token",
-      refreshed: false,
-      provider,
-      accessToken: decrypted.plaintext,
-      expiresAt: row.accessTokenExpiresAt,
-      scopes: granted,
-    };
+    // A token no key decrypts is the user's Durable Object's to classify (it marks the connection needs_reauth).
+    if (decrypted.ok) return { kind: "token", refreshed: false, provider, accessToken: decrypted.plaintext, ...life, scopes: granted };
   }
 
   const result = await refresh({

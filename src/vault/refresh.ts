@@ -1,33 +1,36 @@
 /**
  * One refresh of one connection, as the user's Durable Object runs it (never concurrently for the same
- * connection). The new refresh token is durable in the object's storage before anyone sees the new access token.
+ * connection): the reads and writes around the decisions of ./refresh-policy.ts. The new refresh token is durable in
+ * the object's storage before anyone sees the new access token.
  */
-import { encryptTokenPair } from "../connections/token-pair";
 import type { AuditDetail } from "../audit/audit-sink";
+import { encryptTokenPair } from "../connections/token-pair";
+import type { DecryptFailureReason } from "../crypto/token-cipher";
+import type { Provider, TokenResult } from "../providers/provider";
 import { grantedScopes, joinScopes, parseScopes } from "../scopes";
-import { findConnection, type ConnectionRow } from "../storage/connections";
-import type { PendingWrite } from "./pending-writes";
-import { reconcilePendingWrite } from "./pending-writes";
-import { classifyFailure, cooldownMs, failureLabel, isFreshEnough, isUnexpired, mayHaveReachedProvider } from "./refresh-policy";
+import { setWriteAheadCopyKey, type ConnectionRow } from "../storage/connections";
+import { reconcilePendingWrite, type PendingWrite } from "./pending-writes";
+import {
+  classifyRefreshFailure,
+  decideRefresh,
+  type FailureVerdict,
+  type RefreshAsk,
+  type RefreshFailure,
+  type StoredTokens,
+} from "./refresh-policy";
 import type { VaultServices } from "./vault-services";
 
-export type RefreshTrigger = "vend" | "force" | "rejected" | "cron";
-
-export interface RefreshRequest {
+/** A refresh as the Worker or the cron asks the user's Durable Object for it. */
+export interface RefreshRequest extends RefreshAsk {
   userId: string;
   connectionId: string;
-  trigger: RefreshTrigger;
-  /** Seconds the token must stay valid for the stored one to be good enough (`vend`, `cron`). */
-  minValiditySeconds: number;
-  /** The access token a provider just refused (`rejected`). */
-  rejectedToken?: string;
-  /** When the caller asked; a refresh finished after it satisfies a `force` request. */
-  requestedAt: number;
 }
 
 export interface VendableToken {
   accessToken: string;
   expiresAt: number | null;
+  /** When the token was issued (`null`: unknown); with `expiresAt`, the life it was issued with. */
+  issuedAt: number | null;
   scopes: string[];
 }
 
@@ -39,135 +42,181 @@ export type RefreshResult =
   | { kind: "operator_error" }
   | { kind: "not_found" };
 
-async function storedToken(vault: VaultServices, row: ConnectionRow): Promise<VendableToken> {
-  const decrypted = await vault.cipher.decrypt(row.accessTokenCiphertext, {
-    userId: row.userId,
-    connectionId: row.id,
-    field: "access_token",
-  });
-  if (!decrypted.ok) throw new Error(`stored access token cannot be decrypted (${decrypted.reason})`);
-  return { accessToken: decrypted.plaintext, expiresAt: row.accessTokenExpiresAt, scopes: parseScopes(row.scopes) };
-}
-
-/** Whether the stored token already answers this request, so no upstream call is needed. */
-function storedTokenSuffices(row: ConnectionRow, stored: VendableToken, request: RefreshRequest, now: number): boolean {
-  switch (request.trigger) {
-    case "rejected":
-      // Another caller's report already led to a refresh: the token they rejected is gone.
-      return stored.accessToken !== request.rejectedToken && isUnexpired(stored.expiresAt, now);
-    case "force":
-      return row.lastRefreshedAt !== null && row.lastRefreshedAt >= request.requestedAt;
-    case "vend":
-      return isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
-    case "cron":
-      // The cron only selects known expiries; an unknown one is never refreshed on a schedule.
-      return stored.expiresAt === null || isFreshEnough(stored.expiresAt, now, request.minValiditySeconds);
-  }
-}
+type RecordRefreshAudit = (outcome: "success" | "failure", detail: AuditDetail) => void;
 
 export async function refreshConnection(vault: VaultServices, request: RefreshRequest): Promise<RefreshResult> {
-  const { userId, connectionId } = request;
-  await reconcilePendingWrite(vault, userId, connectionId);
-  const row = await findConnection(vault.db, { userId, id: connectionId });
+  const row = await reconcilePendingWrite(vault, request.userId, request.connectionId);
   if (!row) return { kind: "not_found" };
-  if (row.status === "needs_reauth") return { kind: "needs_reauth" };
   const now = vault.clock();
-  const stored = await storedToken(vault, row);
-  if (storedTokenSuffices(row, stored, request, now)) return { kind: "token", refreshed: false, ...stored };
-  if (row.refreshBlockedUntil !== null && row.refreshBlockedUntil > now) {
-    return { kind: "unavailable", retryAfterSeconds: Math.ceil((row.refreshBlockedUntil - now) / 1000), stored };
-  }
   const provider = vault.providers.get(row.provider);
-  if (!provider?.configured) {
-    console.error(JSON.stringify({ message: "refresh impossible: provider not configured", provider: row.provider }));
-    return { kind: "operator_error" };
+  const decision = decideRefresh(
+    {
+      status: row.status,
+      tokens: await readStoredTokens(vault, row),
+      lastRefreshedAt: row.lastRefreshedAt,
+      refreshBlockedUntil: row.refreshBlockedUntil,
+      cooldownClass: row.lastRefreshFailureClass,
+      provider: provider?.configured ? provider : null,
+    },
+    request,
+    now,
+  );
+  const audit = auditFor(vault, request, row);
+  switch (decision.kind) {
+    case "needs_reauth":
+      return { kind: "needs_reauth" };
+    case "mark_needs_reauth":
+      await markNeedsReauth(vault, row, decision.reason, now);
+      audit("failure", { class: "reauth", reason: decision.reason });
+      return { kind: "needs_reauth" };
+    case "use_stored":
+      return { kind: "token", refreshed: false, ...vendable(row, decision.tokens) };
+    case "cooling_down":
+      // The cooldown answers as the failure that started it did: an operator error stays a 502 until it is over.
+      return decision.failureClass === "operator"
+        ? { kind: "operator_error" }
+        : { kind: "unavailable", retryAfterSeconds: decision.retryAfterSeconds, stored: vendable(row, decision.tokens) };
+    case "provider_not_configured":
+      return recordFailure(vault, row, decision.tokens, { kind: "provider_not_configured" }, now, audit);
+    case "refresh":
+      return refreshAtProvider(vault, row, decision.tokens, decision.provider, audit);
   }
-  const audit = (outcome: "success" | "failure", detail: AuditDetail) =>
+}
+
+/** The row's tokens in plain text, or `null` when no key in the ring decrypts one of them. */
+async function readStoredTokens(vault: VaultServices, row: ConnectionRow): Promise<StoredTokens | null> {
+  const owner = { userId: row.userId, connectionId: row.id };
+  const access = await vault.cipher.decrypt(row.accessTokenCiphertext, { ...owner, field: "access_token" });
+  if (!access.ok) return unreadable(row, access.reason);
+  let refreshToken: string | null = null;
+  if (row.refreshTokenCiphertext !== null) {
+    const refresh = await vault.cipher.decrypt(row.refreshTokenCiphertext, { ...owner, field: "refresh_token" });
+    if (!refresh.ok) return unreadable(row, refresh.reason);
+    refreshToken = refresh.plaintext;
+  }
+  return { accessToken: access.plaintext, expiresAt: row.accessTokenExpiresAt, issuedAt: row.accessTokenIssuedAt, refreshToken };
+}
+
+function unreadable(row: ConnectionRow, reason: DecryptFailureReason): null {
+  console.error(
+    JSON.stringify({
+      message: "OPERATOR ACTION NEEDED: a stored token decrypts with no key in the ring",
+      connectionId: row.id,
+      keyId: row.keyId,
+      reason,
+    }),
+  );
+  return null;
+}
+
+function vendable(row: ConnectionRow, tokens: StoredTokens): VendableToken {
+  return { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt, issuedAt: tokens.issuedAt, scopes: parseScopes(row.scopes) };
+}
+
+function auditFor(vault: VaultServices, request: RefreshRequest, row: ConnectionRow): RecordRefreshAudit {
+  return (outcome, detail) =>
     vault.audit.record({
-      userId,
+      userId: row.userId,
       action: outcome === "success" ? "token.refreshed" : "token.refresh_failed",
       outcome,
       provider: row.provider,
-      connectionId,
+      connectionId: row.id,
       detail: { trigger: request.trigger, ...detail },
     });
+}
 
-  if (row.refreshTokenCiphertext === null) {
-    await markNeedsReauth(vault, row, "no_refresh_token");
-    audit("failure", { class: "reauth", reason: "no_refresh_token" });
+/** The upstream refresh, and what its answer does to the row. */
+async function refreshAtProvider(
+  vault: VaultServices,
+  row: ConnectionRow,
+  tokens: StoredTokens & { refreshToken: string },
+  provider: Provider,
+  audit: RecordRefreshAudit,
+): Promise<RefreshResult> {
+  const key = { userId: row.userId, connectionId: row.id };
+  // Before the provider can answer with a rotated refresh token: D1 records that a write-ahead copy under this key may
+  // come to exist, because the copy lives in this object's storage, which nothing outside it can list. The key view
+  // counts it and the re-encryption pass visits it; the write that lands the answer (or records the failure) clears it.
+  await setWriteAheadCopyKey(vault.db, { userId: row.userId, id: row.id }, vault.cipher.currentKeyId);
+  let result: TokenResult;
+  try {
+    result = await provider.refresh(tokens.refreshToken);
+  } catch (error) {
+    // Only the name: a provider's error text may quote what it was sent.
+    console.error(
+      JSON.stringify({ message: "provider refresh threw", provider: row.provider, error: error instanceof Error ? error.name : "unknown" }),
+    );
+    return recordFailure(vault, row, tokens, { kind: "provider_threw" }, vault.clock(), audit);
+  }
+  const after = vault.clock();
+  if (!result.ok) return recordFailure(vault, row, tokens, { kind: "token_endpoint", failure: result.failure }, after, audit);
+
+  const issued = result.tokens;
+  // A response without a refresh token keeps the one held (RFC 6749 §6).
+  const encrypted = await encryptTokenPair(vault.cipher, key, {
+    accessToken: issued.accessToken,
+    refreshToken: issued.refreshToken ?? tokens.refreshToken,
+  });
+  const granted = parseScopes(row.scopes);
+  const scopes = issued.scope === null ? granted : grantedScopes(provider, issued.scope, issued.refreshToken, granted);
+  const write: PendingWrite = {
+    expectedVersion: row.version,
+    update: {
+      ...encrypted,
+      scopes: joinScopes(scopes),
+      accessTokenExpiresAt: issued.expiresIn === null ? null : after + issued.expiresIn * 1000,
+      accessTokenIssuedAt: after,
+      lastRefreshedAt: after,
+      updatedAt: after,
+      refreshFailures: 0,
+      refreshBlockedUntil: null,
+      lastRefreshFailure: null,
+      lastRefreshFailureClass: null,
+      pendingWriteKeyId: null,
+    },
+  };
+  await persist(vault, key, write, issued.refreshToken !== null);
+  audit("success", { rotated: issued.refreshToken !== null });
+  return {
+    kind: "token",
+    refreshed: true,
+    accessToken: issued.accessToken,
+    expiresAt: write.update.accessTokenExpiresAt ?? null,
+    issuedAt: after,
+    scopes,
+  };
+}
+
+/** Records a failed refresh on the row as its class says: `needs_reauth`, or a cooldown. */
+async function recordFailure(
+  vault: VaultServices,
+  row: ConnectionRow,
+  tokens: StoredTokens,
+  failure: RefreshFailure,
+  now: number,
+  audit: RecordRefreshAudit,
+): Promise<RefreshResult> {
+  const verdict = classifyRefreshFailure(failure, { failures: row.refreshFailures, lastFailure: row.lastRefreshFailure });
+  const status = failure.kind === "token_endpoint" ? failure.failure.status : null;
+  // The audit carries the same reason as the row: it is the only place a caller or an operator can read it.
+  audit("failure", { class: verdict.failureClass, reason: verdict.reason, status });
+  if (verdict.failureClass === "reauth") {
+    await markNeedsReauth(vault, row, verdict.reason, now);
     return { kind: "needs_reauth" };
   }
-  const refreshToken = await vault.cipher.decrypt(row.refreshTokenCiphertext, { userId, connectionId, field: "refresh_token" });
-  if (!refreshToken.ok) throw new Error(`stored refresh token cannot be decrypted (${refreshToken.reason})`);
-
-  const result = await provider.refresh(refreshToken.plaintext);
-  const after = vault.clock();
-  if (result.ok) {
-    const tokens = result.tokens;
-    const encrypted = await encryptTokenPair(
-      vault.cipher,
-      { userId, connectionId },
-      {
-        accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken,
-        keptRefreshTokenCiphertext: row.refreshTokenCiphertext,
-      },
+  await coolDown(vault, row, verdict, now);
+  if (verdict.failureClass === "operator") {
+    console.error(
+      JSON.stringify({
+        message: "OPERATOR ACTION NEEDED: the provider cannot refresh with this service's configuration",
+        provider: row.provider,
+        error: verdict.reason,
+        status,
+      }),
     );
-    const scopes =
-      tokens.scope === null ? parseScopes(row.scopes) : grantedScopes(provider, tokens.scope, tokens.refreshToken, parseScopes(row.scopes));
-    const write: PendingWrite = {
-      expectedVersion: row.version,
-      update: {
-        ...encrypted,
-        scopes: joinScopes(scopes),
-        accessTokenExpiresAt: tokens.expiresIn === null ? null : after + tokens.expiresIn * 1000,
-        lastRefreshedAt: after,
-        updatedAt: after,
-        refreshFailures: 0,
-        refreshBlockedUntil: null,
-        lastRefreshFailure: null,
-      },
-    };
-    await persist(vault, { userId, connectionId }, write, tokens.refreshToken !== null);
-    audit("success", { rotated: tokens.refreshToken !== null });
-    return {
-      kind: "token",
-      refreshed: true,
-      accessToken: tokens.accessToken,
-      expiresAt: write.update.accessTokenExpiresAt ?? null,
-      scopes,
-    };
+    return { kind: "operator_error" };
   }
-
-  const failure = result.failure;
-  const failureClass = classifyFailure(failure);
-  const label = failureLabel(failure);
-  // A lost response after the provider rotated cannot be recovered: the old token is dead (RFC 9700 §4.14.2).
-  // The audit carries the same reason as the row: it is the only place a caller or an operator can read it.
-  const reason = failureClass === "reauth" && mayHaveReachedProvider(row.lastRefreshFailure) ? `${label}_after_lost_response` : label;
-  audit("failure", { class: failureClass, reason, status: failure.status });
-  switch (failureClass) {
-    case "reauth": {
-      await markNeedsReauth(vault, row, reason);
-      return { kind: "needs_reauth" };
-    }
-    case "operator": {
-      console.error(
-        JSON.stringify({
-          message: "OPERATOR ACTION NEEDED: the provider refused our client",
-          provider: row.provider,
-          error: label,
-          status: failure.status,
-        }),
-      );
-      await coolDown(vault, row, label, failure.retryAfterSeconds, after);
-      return { kind: "operator_error" };
-    }
-    case "transient": {
-      const retryAfterSeconds = await coolDown(vault, row, label, failure.retryAfterSeconds, after);
-      return { kind: "unavailable", retryAfterSeconds, stored };
-    }
-  }
+  return { kind: "unavailable", retryAfterSeconds: Math.ceil(verdict.cooldownMs / 1000), stored: vendable(row, tokens) };
 }
 
 /** Write-ahead for rotated refresh tokens, then D1; a failed D1 write is reconciled on the next access. */
@@ -199,8 +248,7 @@ async function persist(
   if (rotated) await vault.pendingWrites.delete(key.connectionId);
 }
 
-async function markNeedsReauth(vault: VaultServices, row: ConnectionRow, reason: string): Promise<void> {
-  const now = vault.clock();
+async function markNeedsReauth(vault: VaultServices, row: ConnectionRow, reason: string, now: number): Promise<void> {
   await vault.writeConnection(
     vault.db,
     { userId: row.userId, id: row.id, expectedVersion: row.version },
@@ -209,28 +257,27 @@ async function markNeedsReauth(vault: VaultServices, row: ConnectionRow, reason:
       statusReason: reason,
       lastRefreshFailure: reason,
       updatedAt: now,
+      pendingWriteKeyId: null,
     },
   );
 }
 
-/** Records a failed attempt and blocks refreshes for the backoff; returns the seconds to wait. */
+/** Records a failed attempt and blocks refreshes for the verdict's cooldown. */
 async function coolDown(
   vault: VaultServices,
   row: ConnectionRow,
-  label: string,
-  retryAfterSeconds: number | null,
+  verdict: Extract<FailureVerdict, { cooldownMs: number }>,
   now: number,
-): Promise<number> {
-  const failures = row.refreshFailures + 1;
-  const waitMs = cooldownMs(failures, retryAfterSeconds);
+): Promise<void> {
   await vault.writeConnection(
     vault.db,
     { userId: row.userId, id: row.id, expectedVersion: row.version },
     {
-      refreshFailures: failures,
-      refreshBlockedUntil: now + waitMs,
-      lastRefreshFailure: label,
+      refreshFailures: row.refreshFailures + 1,
+      refreshBlockedUntil: now + verdict.cooldownMs,
+      lastRefreshFailure: verdict.reason,
+      lastRefreshFailureClass: verdict.failureClass,
+      pendingWriteKeyId: null,
     },
   );
-  return Math.ceil(waitMs / 1000);
 }

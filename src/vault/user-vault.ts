@@ -9,6 +9,7 @@ import { isEndedByErasure, pendingAuthorizationIndexIn } from "./pending-authori
 import { pendingWritesIn } from "./pending-writes";
 import { reEncryptConnection, type ReEncryptResult } from "./re-encryption";
 import { refreshConnection, type RefreshRequest, type RefreshResult } from "./refresh";
+import { tokenAnswers } from "./refresh-policy";
 import { removeConnection, type RemovalRequest, type RemovalResult } from "./removal";
 import type { VaultServices } from "./vault-services";
 
@@ -19,7 +20,8 @@ export { userVault } from "./user-vault-stub";
  *   `claim:{name}` -> expiry (ms). A claim is a single-use step (redirecting to the provider or completing one
  *     pending authorization); kept until its expiry so a replay inside the state's TTL is refused, then swept by the alarm.
  *   `pending-write:{connectionId}` -> PendingWrite (./pending-writes.ts): refreshed token ciphertexts not yet
- *     confirmed in D1; erased once D1 holds them or the connection is removed.
+ *     confirmed in D1; erased once D1 holds them or the connection is removed. The row's `pending_write_key_id`
+ *     tells those outside this object that one may exist, and under which key.
  *   `pending-authorization:{authz key}` -> {begunAt, expiresAt} (./pending-authorization-index.ts): the index of the
  *     user's pending authorizations in KV; swept by the alarm after expiry, or ended (KV record deleted) by an erasure.
  *   `erased-at` -> the time of the user's last erasure; `last-event-at` -> the last time handed to a begin or erasure.
@@ -116,16 +118,32 @@ export class UserVault extends DurableObject<Env> {
     return { ...erased, pendingAuthorizations, complete: authorizationsEnded && erased.failures === 0 };
   }
 
-  /** A token for the connection: the stored one if it answers the request, else one upstream refresh shared by all callers. */
+  /**
+   * A token for the connection: the stored one if it answers the request, else one upstream refresh shared by all
+   * callers. A caller that joins a call which answered with the stored token gets it only if that token answers its
+   * own request too: never the token it reports rejected, never an unrefreshed one for `force_refresh`.
+   */
   async refresh(request: RefreshRequest): Promise<RefreshResult> {
     const shared = this.refreshes.get(request.connectionId);
-    if (shared) return shared;
+    if (shared) {
+      const result = await shared;
+      if (result.kind !== "token" || tokenAnswers(request, result, result.refreshed, Date.now())) return result;
+    }
+    return this.startRefresh(request);
+  }
+
+  /** Queues a refresh of the connection behind its earlier tasks; callers arriving meanwhile share it. */
+  private startRefresh(request: RefreshRequest): Promise<RefreshResult> {
     const actor = request.trigger === "cron" ? "cron" : "backend";
     const refresh = this.serialized(request.connectionId, () =>
       this.withServices(request.userId, actor, (vault) => refreshConnection(vault, request)),
     );
     this.refreshes.set(request.connectionId, refresh);
-    void refresh.finally(() => this.refreshes.delete(request.connectionId)).catch(() => undefined);
+    void refresh
+      .finally(() => {
+        if (this.refreshes.get(request.connectionId) === refresh) this.refreshes.delete(request.connectionId);
+      })
+      .catch(() => undefined);
     return refresh;
   }
 
@@ -136,7 +154,10 @@ export class UserVault extends DurableObject<Env> {
     );
   }
 
-  /** Re-encrypts the connection's tokens with the current key (key rotation), never racing a refresh. */
+  /**
+   * Re-encrypts the connection's tokens with the current key (key rotation), after applying a write-ahead copy,
+   * never racing a refresh.
+   */
   async reEncrypt(userId: string, connectionId: string): Promise<ReEncryptResult> {
     return this.serialized(connectionId, () =>
       this.withServices(userId, "cron", (vault) => reEncryptConnection(vault, { userId, connectionId })),

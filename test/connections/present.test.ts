@@ -7,6 +7,7 @@ describe("presentConnection", () => {
     id: "c1",
     provider: "notion",
     status: "active",
+    statusReason: null,
     accountId: "acct",
     accountEmail: null,
     accountName: null,
@@ -26,6 +27,14 @@ describe("presentConnection", () => {
       id: "acct",
       email: "a@example.com",
       name: "A",
+    });
+  });
+
+  it("shows why a connection needs re-authorization in status_reason, null while it is active", () => {
+    expect(presentConnection(row).status_reason).toBeNull();
+    expect(presentConnection({ ...row, status: "needs_reauth", statusReason: "key_unavailable" })).toMatchObject({
+      status: "needs_reauth",
+      status_reason: "key_unavailable",
     });
   });
 });

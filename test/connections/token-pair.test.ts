@@ -1,31 +1,50 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
-import { encryptTokenPair } from "../../src/connections/token-pair";
+import { encryptTokenPair, usableRefreshToken } from "../../src/connections/token-pair";
 import { getTokenCipher } from "../../src/crypto/token-cipher";
 
 const cipher = getTokenCipher(getConfig(env).encryptionKeys);
 const owner = { userId: "pair-user", connectionId: "pair-connection" };
 
 describe("encryptTokenPair", () => {
-  it("re-encrypts a kept refresh token when the provider sent none", async () => {
-    const kept = await cipher.encrypt("kept-refresh", { ...owner, field: "refresh_token" });
-    const pair = await encryptTokenPair(cipher, owner, { accessToken: "new-access", refreshToken: null, keptRefreshTokenCiphertext: kept });
+  it("encrypts both tokens for the connection under the current key", async () => {
+    const pair = await encryptTokenPair(cipher, owner, { accessToken: "new-access", refreshToken: "new-refresh" });
     expect(pair.keyId).toBe(cipher.currentKeyId);
-    expect(pair.refreshTokenCiphertext).not.toBeNull();
-    const refresh = await cipher.decrypt(pair.refreshTokenCiphertext!, { ...owner, field: "refresh_token" });
-    expect(refresh).toMatchObject({ ok: true, plaintext: "kept-refresh" });
+    expect(await cipher.decrypt(pair.accessTokenCiphertext, { ...owner, field: "access_token" })).toMatchObject({
+      plaintext: "new-access",
+    });
+    expect(await cipher.decrypt(pair.refreshTokenCiphertext!, { ...owner, field: "refresh_token" })).toMatchObject({
+      ok: true,
+      plaintext: "new-refresh",
+      keyId: cipher.currentKeyId,
+    });
   });
 
-  it("refuses to carry over a kept refresh token that does not decrypt for this connection", async () => {
-    const foreign = await cipher.encrypt("kept-refresh", { ...owner, connectionId: "another-connection", field: "refresh_token" });
-    await expect(
-      encryptTokenPair(cipher, owner, { accessToken: "new-access", refreshToken: null, keptRefreshTokenCiphertext: foreign }),
-    ).rejects.toThrow(/stored refresh token cannot be decrypted/);
-  });
-
-  it("stores no refresh token when there is neither a new nor a kept one", async () => {
-    const pair = await encryptTokenPair(cipher, owner, { accessToken: "new-access", refreshToken: null, keptRefreshTokenCiphertext: null });
+  it("stores no refresh token when there is none", async () => {
+    const pair = await encryptTokenPair(cipher, owner, { accessToken: "new-access", refreshToken: null });
     expect(pair.refreshTokenCiphertext).toBeNull();
+  });
+});
+
+describe("usableRefreshToken", () => {
+  const row = (refreshTokenCiphertext: string | null) => ({ userId: owner.userId, id: owner.connectionId, refreshTokenCiphertext });
+
+  it("reads the refresh token a connection holds", async () => {
+    const held = await cipher.encrypt("held-refresh", { ...owner, field: "refresh_token" });
+    expect(await usableRefreshToken(cipher, row(held))).toBe("held-refresh");
+  });
+
+  it("counts a refresh token that does not decrypt for this connection as none, and says so without the value", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const foreign = await cipher.encrypt("foreign-refresh", { ...owner, connectionId: "another-connection", field: "refresh_token" });
+    expect(await usableRefreshToken(cipher, row(foreign))).toBeNull();
+    expect(warn.mock.calls.join("\n")).toContain("authentication_failed");
+    expect(warn.mock.calls.join("\n")).not.toContain(foreign);
+    warn.mockRestore();
+  });
+
+  it("is null when the connection holds no refresh token", async () => {
+    expect(await usableRefreshToken(cipher, row(null))).toBeNull();
   });
 });

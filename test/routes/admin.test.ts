@@ -7,6 +7,7 @@ import { appWithEnv } from "../support/app-with-env";
 import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
 import { deleteAllConnections, envWithKeys, K1, K2, K3, seedConnections } from "../support/seed-connections";
+import { connectLocalOidc, failNextConnectionWrite, vendOk } from "../support/refresh-fixtures";
 import { callWorker } from "../support/worker";
 
 beforeEach(deleteAllConnections);
@@ -40,8 +41,8 @@ describe("GET /v1/admin/keys", () => {
     expect(await response.json()).toEqual({
       current_key_id: "k2",
       keys: [
-        { key_id: "k2", connections: 4, configured: true },
-        { key_id: "k1", connections: 3, configured: true },
+        { key_id: "k2", connections: 4, configured: true, write_ahead_copies: 0 },
+        { key_id: "k1", connections: 3, configured: true, write_ahead_copies: 0 },
       ],
       remaining_to_re_encrypt: 3,
     });
@@ -51,8 +52,8 @@ describe("GET /v1/admin/keys", () => {
     const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
 
     expect(body.keys).toEqual([
-      { key_id: "k2", connections: 0, configured: true },
-      { key_id: "k1", connections: 0, configured: true },
+      { key_id: "k2", connections: 0, configured: true, write_ahead_copies: 0 },
+      { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0 },
     ]);
     expect(body.remaining_to_re_encrypt).toBe(0);
   });
@@ -62,7 +63,7 @@ describe("GET /v1/admin/keys", () => {
 
     const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
 
-    expect(body.keys).toContainEqual({ key_id: "k3", connections: 2, configured: false });
+    expect(body.keys).toContainEqual({ key_id: "k3", connections: 2, configured: false, write_ahead_copies: 0 });
     expect(body.remaining_to_re_encrypt).toBe(2);
   });
 
@@ -76,11 +77,29 @@ describe("GET /v1/admin/keys", () => {
     expect(body).toEqual({
       current_key_id: "k3",
       keys: [
-        { key_id: "k3", connections: 0, configured: true },
-        { key_id: "k2", connections: 2, configured: true },
-        { key_id: "k1", connections: 1, configured: true },
+        { key_id: "k3", connections: 0, configured: true, write_ahead_copies: 0 },
+        { key_id: "k2", connections: 2, configured: true, write_ahead_copies: 0 },
+        { key_id: "k1", connections: 1, configured: true, write_ahead_copies: 0 },
       ],
       remaining_to_re_encrypt: 3,
     });
+  });
+
+  it("counts a write-ahead copy left by a failed D1 write under its key, and as remaining once another key is first", async () => {
+    const oidc = await connectLocalOidc("admin-write-ahead");
+    await failNextConnectionWrite(oidc.userId);
+    await vendOk(oidc, { force_refresh: true });
+
+    const now = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
+    const rotated = (await (await getKeys("admin", appWithEnv(envWithKeys(`${K3},${TEST_ENCRYPTION_KEYS}`)))).json()) as {
+      keys: unknown[];
+      remaining_to_re_encrypt: number;
+    };
+
+    expect(now.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1 });
+    expect(now.remaining_to_re_encrypt).toBe(0);
+    // The row and its copy are both under k2: removing k2 from the ring now would lose the rotated refresh token.
+    expect(rotated.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1 });
+    expect(rotated.remaining_to_re_encrypt).toBe(2);
   });
 });

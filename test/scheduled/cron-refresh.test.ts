@@ -19,6 +19,7 @@ import {
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { database } from "../../src/storage/database";
 import { configuredProvider, connect, queueResponses, tokensOf, uniqueFlow } from "../providers/support";
+import { brokenDiscoveryEnv, BROKEN_PROVIDER, configureVault } from "../support/refresh-fixtures";
 import {
   decryptRow,
   deleteAllConnections,
@@ -193,7 +194,7 @@ describe("a failing connection in a cron run", () => {
     const revoked = await seedGoogleConnection({ userId: "cron-mixed-b", expiresAt });
     const outage = await seedGoogleConnection({ userId: "cron-mixed-c", expiresAt });
     const misconfigured = await seedGoogleConnection({ userId: "cron-mixed-d", expiresAt });
-    // Written under a key neither the Worker nor its Durable Object holds: the refresh throws.
+    // Written under a key neither the Worker nor its Durable Object holds: only the user can bring new tokens.
     const unreadable = await seedConnection({ userId: "cron-mixed-e", expiresAt, keys: K3 });
     await queueResponses(revoked.flow, "token", [{ failure: "invalid_grant" }]);
     await queueResponses(outage.flow, "token", [{ failure: "temporarily_unavailable", status: 503 }]);
@@ -207,14 +208,72 @@ describe("a failing connection in a cron run", () => {
       refreshed: 1,
       unchanged: 0,
       skipped: 0,
-      failed: { transient: 1, reauth: 1, operator: 1, error: 1 },
+      failed: { transient: 1, reauth: 2, operator: 1, error: 0 },
     });
     expect((await readRow(healthy.id))!.lastRefreshedAt).toBeGreaterThanOrEqual(now);
     expect((await readRow(revoked.id))!).toMatchObject({ status: "needs_reauth", statusReason: "invalid_grant" });
     expect((await readRow(outage.id))!.refreshBlockedUntil).toBeGreaterThan(now);
     expect((await readRow(misconfigured.id))!).toMatchObject({ status: "active", lastRefreshFailure: "invalid_client" });
-    expect((await readRow(unreadable.id))!.version).toBe(1);
-    expect(errors.mock.calls.map(([line]) => String(line)).join("\n")).toContain("cron refresh threw");
+    expect((await readRow(unreadable.id))!).toMatchObject({ status: "needs_reauth", statusReason: "key_unavailable" });
+    expect(errors.mock.calls.map(([line]) => String(line)).join("\n")).toContain("decrypts with no key in the ring");
+  });
+});
+
+describe("connections whose refresh always fails", () => {
+  it("cool down, so the next run reaches a healthy connection queued behind a whole run's worth of them", async () => {
+    const now = Date.now();
+    // Ahead of the healthy one in expiry order: a provider the configuration no longer has, and a key the ring lost.
+    await seedConnections(MAX_REFRESHES_PER_RUN, (index) => ({
+      userId: `cron-stuck-${index % 8}`,
+      expiresAt: now + 1_000 + index,
+      ...(index % 2 === 0 ? { provider: "retired-sso" } : { keys: K3 }),
+    }));
+    const healthy = await seedGoogleConnection({ userId: "cron-stuck-healthy", expiresAt: now + 300_000 });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+
+    const first = refreshSummary(await runCron(now));
+    const second = refreshSummary(await runCron(now + 1_000));
+
+    expect(first.scanned).toBe(MAX_REFRESHES_PER_RUN);
+    expect(second).toMatchObject({ scanned: 1, refreshed: 1 });
+    expect(await refreshesAt(healthy.flow)).toBe(1);
+  }, 60_000);
+
+  it("at an OpenID provider whose discovery answers 404 counts as an operator failure, and the next run does not retry it", async () => {
+    const now = Date.now();
+    const broken = await brokenDiscoveryEnv("not_found");
+    const row = await seedConnection({ userId: `cron-broken-${crypto.randomUUID()}`, provider: BROKEN_PROVIDER, expiresAt: now + 60_000 });
+    await configureVault(row.userId, broken.env);
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    await runScheduledTasks(broken.env, now);
+    await runScheduledTasks(broken.env, now + 1_000);
+    const summaries = log.mock.calls
+      .map(([line]) => JSON.parse(String(line)) as CronLine)
+      .filter((line) => line.message === "cron.refresh");
+
+    expect(summaries[0]).toMatchObject({ scanned: 1, failed: { operator: 1, error: 0 } });
+    expect(summaries[1]).toMatchObject({ scanned: 0 });
+    expect(await broken.discoveryFetches()).toBe(1);
+    const after = (await readRow(row.id))!;
+    expect(after.status).toBe("active");
+    expect(after.refreshBlockedUntil).toBeGreaterThan(now + 1_000);
+  });
+});
+
+describe("a connection whose provider issues access tokens shorter-lived than the look-ahead", () => {
+  it("is left alone while half of its token's life remains, and refreshed once less remains", async () => {
+    const now = Date.now();
+    // 120-second tokens: always inside the 10-minute window.
+    const halfLeft = await seedGoogleConnection({ userId: "cron-half-life", expiresAt: now + 70_000, issuedAt: now - 50_000 });
+    const lessLeft = await seedGoogleConnection({ userId: "cron-half-life", expiresAt: now + 50_000, issuedAt: now - 70_000 });
+
+    const summary = refreshSummary(await runCron(now));
+
+    expect(await refreshesAt(halfLeft.flow)).toBe(0);
+    expect(await refreshesAt(lessLeft.flow)).toBe(1);
+    expect(summary).toMatchObject({ scanned: 1, refreshed: 1 });
   });
 });
 
@@ -247,7 +306,7 @@ function recording(seen: string[], after?: (target: RefreshTarget) => Promise<vo
   return async (target) => {
     seen.push(target.connectionId);
     await after?.(target);
-    return { kind: "token", refreshed: true, accessToken: "x", expiresAt: null, scopes: [] };
+    return { kind: "token", refreshed: true, accessToken: "x", expiresAt: null, issuedAt: null, scopes: [] };
   };
 }
 
@@ -305,7 +364,7 @@ describe("the cron's paging and bounds", () => {
       most = Math.max(most, inFlight);
       await scheduler.wait(2);
       inFlight--;
-      return { kind: "token", refreshed: true, accessToken: "x", expiresAt: null, scopes: [] };
+      return { kind: "token", refreshed: true, accessToken: "x", expiresAt: null, issuedAt: null, scopes: [] };
     };
 
     await refreshExpiringConnections(database(env.DB), slow, { now, lookaheadSeconds: LOOKAHEAD_MS / 1000 });
@@ -339,7 +398,14 @@ describe("the cron's paging and bounds", () => {
 });
 
 describe("tallying a batch of cron refreshes", () => {
-  const token = (refreshed: boolean): RefreshResult => ({ kind: "token", refreshed, accessToken: "x", expiresAt: null, scopes: [] });
+  const token = (refreshed: boolean): RefreshResult => ({
+    kind: "token",
+    refreshed,
+    accessToken: "x",
+    expiresAt: null,
+    issuedAt: null,
+    scopes: [],
+  });
   const outcomes: Record<string, RefreshResult | Error> = {
     refreshed: token(true),
     fresh: token(false),

@@ -47,6 +47,7 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     refreshTokenCiphertext: refreshToken === null ? null : await cipher.encrypt(refreshToken, { ...owner, field: "refresh_token" }),
     keyId: cipher.currentKeyId,
     accessTokenExpiresAt: options.expiresAt === undefined ? options.now + 3_600_000 : options.expiresAt,
+    accessTokenIssuedAt: null,
     version: 1,
     createdAt: options.now,
     updatedAt: options.now,
@@ -54,6 +55,10 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     refreshFailures: 0,
     refreshBlockedUntil: options.refreshBlockedUntil ?? null,
     lastRefreshFailure: null,
+    lastRefreshFailureClass: null,
+    pendingWriteKeyId: null,
+    reEncryptFailures: 0,
+    reEncryptBlockedUntil: null,
     grantKey: null,
   };
 }

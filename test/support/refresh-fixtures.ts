@@ -7,11 +7,14 @@ import { env } from "cloudflare:workers";
 import { expect, inject, onTestFinished, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { getTokenCipher } from "../../src/crypto/token-cipher";
+import type { updateConnection } from "../../src/storage/connections";
+import type { PendingWrite } from "../../src/vault/pending-writes";
 import type { UserVault } from "../../src/vault/user-vault";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "./bindings";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./flows";
 import type { MockBehaviour } from "./mock-provider-server/state";
+import { cipherFor } from "./seed-connections";
 import { callWorker } from "./worker";
 
 export interface Connected {
@@ -104,11 +107,14 @@ export interface StoredConnection {
   access_token_ciphertext: string;
   refresh_token_ciphertext: string | null;
   access_token_expires_at: number | null;
+  access_token_issued_at: number | null;
   version: number;
   last_refreshed_at: number | null;
   refresh_failures: number;
   refresh_blocked_until: number | null;
   last_refresh_failure: string | null;
+  last_refresh_failure_class: string | null;
+  pending_write_key_id: string | null;
 }
 
 export async function storedRow(connectionId: string): Promise<StoredConnection> {
@@ -121,6 +127,15 @@ export async function storedRow(connectionId: string): Promise<StoredConnection>
 export async function expireStoredToken(connectionId: string): Promise<void> {
   await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
     .bind(Date.now() - 60_000, connectionId)
+    .run();
+}
+
+/** Moves the stored access token's issue and expiry times `ms` into the past, as if that much time had passed. */
+export async function ageStoredToken(connectionId: string, ms: number): Promise<void> {
+  await env.DB.prepare(
+    "UPDATE connections SET access_token_expires_at = access_token_expires_at - ?1, access_token_issued_at = access_token_issued_at - ?1 WHERE id = ?2",
+  )
+    .bind(ms, connectionId)
     .run();
 }
 
@@ -178,6 +193,37 @@ export async function scriptTokenResponses(flow: string, responses: MockBehaviou
     body: JSON.stringify({ endpoint: "token", responses }),
   });
   expect(response.ok).toBe(true);
+}
+
+/** The id of the OpenID provider `brokenDiscoveryEnv` adds. */
+export const BROKEN_PROVIDER = "broken-sso";
+
+export type BrokenDiscovery = "not_found" | "wrong_issuer" | "malformed";
+
+/**
+ * The Worker's env plus an OpenID provider whose discovery is broken for good: the document is not there (404), names
+ * another issuer, or lacks its token endpoint. Returns the env and a count of the discovery fetches it caused.
+ */
+export async function brokenDiscoveryEnv(how: BrokenDiscovery): Promise<{ env: Env; discoveryFetches: () => Promise<number> }> {
+  const key = `broken-${crypto.randomUUID()}`;
+  const issuer = how === "not_found" ? `${mockOrigin()}/gone/${key}` : `${mockOrigin()}/oidc/${key}`;
+  if (how !== "not_found") {
+    const override = how === "wrong_issuer" ? { issuer: "https://elsewhere.example" } : { token_endpoint: null };
+    const response = await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(override) });
+    expect(response.ok).toBe(true);
+  }
+  const providers = [
+    ...(JSON.parse(env.OIDC_PROVIDERS) as object[]),
+    { id: BROKEN_PROVIDER, name: "Broken SSO", issuer, client_id: "connection-manager", scopes: ["openid"] },
+  ];
+  const discoveryPath = `${new URL(issuer).pathname}/.well-known/openid-configuration`;
+  return {
+    env: { ...env, OIDC_PROVIDERS: JSON.stringify(providers), OIDC_BROKEN_SSO_CLIENT_SECRET: "broken-sso-secret" } as Env,
+    discoveryFetches: async () => {
+      const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams({ path: discoveryPath })}`);
+      return ((await response.json()) as { requests: unknown[] }).requests.length;
+    },
+  };
 }
 
 // --- the local oidc-provider ---
@@ -355,6 +401,72 @@ export async function failNextConnectionWrite(userId: string): Promise<void> {
       .spyOn(instance as unknown as { writeConnection: () => Promise<boolean> }, "writeConnection")
       .mockRejectedValueOnce(new Error("D1_ERROR: simulated outage"));
     onTestFinished(() => spy.mockRestore());
+  });
+}
+
+/**
+ * Holds the next D1 write of tokens in the user's Durable Object (whichever task makes it) until `until` settles, so
+ * whatever the object queues behind that task waits too. `held()` says whether the write is being held. `until` must
+ * settle inside the object (e.g. from a `watchVaultRefreshes` callback): a test that awaits a promise settled there
+ * continues in the object's I/O context, where the test's own stubs cannot be used.
+ */
+export async function holdNextConnectionWrite(userId: string, until: Promise<void>): Promise<{ held: () => boolean }> {
+  let held = false;
+  await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
+    const vault = instance as unknown as { writeConnection: typeof updateConnection };
+    const write = vault.writeConnection;
+    const spy = vi.spyOn(vault, "writeConnection").mockImplementationOnce(async (...args) => {
+      held = true;
+      await until;
+      return write(...args);
+    });
+    onTestFinished(() => spy.mockRestore());
+  });
+  return { held: () => held };
+}
+
+/**
+ * Runs the user's Durable Object with `vaultEnv` until the test ends, as production runs the Worker and the object
+ * with one configuration (for tests that run the Worker with another env through app-with-env.ts).
+ */
+export async function configureVault(userId: string, vaultEnv: Env): Promise<void> {
+  await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
+    const vault = instance as unknown as { env: Env };
+    const configured = vault.env;
+    vault.env = vaultEnv;
+    onTestFinished(() => {
+      vault.env = configured;
+    });
+  });
+}
+
+/** The connection's write-ahead copy in the user's Durable Object storage, if any. */
+export async function writeAheadCopy(connected: Connected): Promise<PendingWrite | undefined> {
+  return (await pendingWrites(connected.userId)).get(`pending-write:${connected.connectionId}`) as PendingWrite | undefined;
+}
+
+/** Rewrites the connection's write-ahead copy under the first key of `keys` (see seed-connections.ts `moveRowToKeys`). */
+export async function moveWriteAheadCopyToKeys(connected: Connected, keys: string): Promise<void> {
+  const key = `pending-write:${connected.connectionId}`;
+  const workerCipher = getTokenCipher(getConfig(env).encryptionKeys);
+  const cipher = cipherFor(keys);
+  const owner = { userId: connected.userId, connectionId: connected.connectionId };
+  const move = async (ciphertext: string, field: "access_token" | "refresh_token") => {
+    const decrypted = await workerCipher.decrypt(ciphertext, { ...owner, field });
+    if (!decrypted.ok) throw new Error(`the copy's ${field} does not decrypt: ${decrypted.reason}`);
+    return cipher.encrypt(decrypted.plaintext, { ...owner, field });
+  };
+  await runInDurableObject(env.USER_VAULT.getByName(connected.userId), async (_instance: UserVault, state) => {
+    const copy = await state.storage.get<PendingWrite>(key);
+    if (!copy) throw new Error("no write-ahead copy to move");
+    const { accessTokenCiphertext, refreshTokenCiphertext } = copy.update;
+    copy.update = {
+      ...copy.update,
+      accessTokenCiphertext: await move(accessTokenCiphertext!, "access_token"),
+      refreshTokenCiphertext: refreshTokenCiphertext === null ? null : await move(refreshTokenCiphertext, "refresh_token"),
+      keyId: cipher.currentKeyId,
+    };
+    await state.storage.put(key, copy);
   });
 }
 

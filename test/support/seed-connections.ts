@@ -4,6 +4,7 @@
  * Object's storage and the mock providers' flows.
  */
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { inject } from "vitest";
 import { getConfig, type EncryptionKey } from "../../src/config";
 import { getTokenCipher, type TokenCipher } from "../../src/crypto/token-cipher";
@@ -36,12 +37,16 @@ export function envWithKeys(value: string): Env {
 
 export interface SeedOptions {
   userId: string;
+  /** Default: `conn_seed_{uuid}`. Re-encryption visits rows in id order. */
+  id?: string;
   provider?: string;
   accessToken?: string;
   /** `null`: no refresh token. */
   refreshToken?: string | null;
   /** Epoch ms; `null`: unknown expiry. Default: an hour from now. */
   expiresAt?: number | null;
+  /** When the access token was issued (epoch ms); default `null` (unknown). */
+  issuedAt?: number | null;
   status?: "active" | "needs_reauth";
   refreshBlockedUntil?: number | null;
   /** The ring the tokens are written with (its first key). Default: the Worker's ring. */
@@ -51,7 +56,7 @@ export interface SeedOptions {
 
 /** A row as the service would store it; tokens encrypted for this row, user and field. */
 export async function connectionRow(options: SeedOptions): Promise<ConnectionRow> {
-  const id = `conn_seed_${crypto.randomUUID()}`;
+  const id = options.id ?? `conn_seed_${crypto.randomUUID()}`;
   const cipher = cipherFor(options.keys ?? TEST_ENCRYPTION_KEYS);
   const owner = { userId: options.userId, connectionId: id };
   const refreshToken = options.refreshToken === undefined ? `rt-${id}` : options.refreshToken;
@@ -70,6 +75,7 @@ export async function connectionRow(options: SeedOptions): Promise<ConnectionRow
     refreshTokenCiphertext: refreshToken === null ? null : await cipher.encrypt(refreshToken, { ...owner, field: "refresh_token" }),
     keyId: cipher.currentKeyId,
     accessTokenExpiresAt: options.expiresAt === undefined ? now + 3_600_000 : options.expiresAt,
+    accessTokenIssuedAt: options.issuedAt ?? null,
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -78,11 +84,15 @@ export async function connectionRow(options: SeedOptions): Promise<ConnectionRow
     refreshBlockedUntil: options.refreshBlockedUntil ?? null,
     lastRefreshFailure: null,
     grantKey: null,
+    lastRefreshFailureClass: null,
+    pendingWriteKeyId: null,
+    reEncryptFailures: 0,
+    reEncryptBlockedUntil: null,
   };
 }
 
-/** D1 allows 100 bound parameters per statement; a row has 22 columns. */
-const ROWS_PER_INSERT = 4;
+/** D1 allows 100 bound parameters per statement; a row has 26 columns. */
+const ROWS_PER_INSERT = 3;
 
 /** Inserts the rows (in batches) and returns them. */
 export async function insertRows(rows: readonly ConnectionRow[]): Promise<ConnectionRow[]> {
@@ -126,6 +136,27 @@ export async function decryptRow(
   const refresh = await cipher.decrypt(row.refreshTokenCiphertext, { ...owner, field: "refresh_token" });
   if (!refresh.ok) throw new Error(`refresh token does not decrypt: ${refresh.reason}`);
   return { accessToken: access.plaintext, refreshToken: refresh.plaintext };
+}
+
+/**
+ * Rewrites a stored row's tokens under the first key of `keys`, as if they had been written before that ring's
+ * rotation (or under a key the service no longer holds); the version stays, so no writer sees a change.
+ */
+export async function moveRowToKeys(id: string, keys: string): Promise<ConnectionRow> {
+  const row = (await readRow(id))!;
+  const tokens = await decryptRow(row);
+  const cipher = cipherFor(keys);
+  const owner = { userId: row.userId, connectionId: row.id };
+  const moved = {
+    accessTokenCiphertext: await cipher.encrypt(tokens.accessToken, { ...owner, field: "access_token" }),
+    refreshTokenCiphertext:
+      tokens.refreshToken === null ? null : await cipher.encrypt(tokens.refreshToken, { ...owner, field: "refresh_token" }),
+    keyId: cipher.currentKeyId,
+    // A marker of a write-ahead copy moves with it (see refresh-fixtures.ts `moveWriteAheadCopyToKeys`).
+    ...(row.pendingWriteKeyId ? { pendingWriteKeyId: cipher.currentKeyId } : {}),
+  };
+  await database(env.DB).update(connections).set(moved).where(eq(connections.id, id));
+  return (await readRow(id))!;
 }
 
 /** Removes every connection: for files whose tests count what a cron run selects (D1 is per test file). */

@@ -2,12 +2,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
+  ageStoredToken,
   connectMock,
   expectProblem,
   expireStoredToken,
   mockFlowState,
   mockRequests,
   refreshGrantsSent,
+  scriptTokenResponses,
   storedPlaintext,
   storedRow,
   vend,
@@ -62,7 +64,9 @@ describe("vending a stored token", () => {
   });
 
   it("refreshes when min_validity_seconds asks for more life than the stored token has left", async () => {
-    const google = await connectMock("google", "vend-min-validity", { expiresIn: 600 });
+    const google = await connectMock("google", "vend-min-validity");
+    // Issued with Google's 3,599 seconds, 600 of them left.
+    await ageStoredToken(google.connectionId, 2999_000);
     const stored = await storedPlaintext(google, "access_token");
     const token = await vendOk(google, { min_validity_seconds: 900 });
     expect(token.access_token).not.toBe(stored);
@@ -77,6 +81,12 @@ describe("vending a stored token", () => {
     expect((await vendOk(google, { min_validity_seconds: 500 })).access_token).toBe(stored);
     expect(await refreshGrantsSent(google.flow)).toEqual([]);
     expect(vault.calls()).toBe(0);
+  });
+
+  it("accepts min_validity_seconds of 1,800, the most it allows", async () => {
+    const google = await connectMock("google", "vend-min-validity-max");
+    const stored = await storedPlaintext(google, "access_token");
+    expect((await vendOk(google, { min_validity_seconds: 1800 })).access_token).toBe(stored);
   });
 
   it("refreshes an expired token and stores the new one", async () => {
@@ -129,6 +139,8 @@ describe("vending a stored token", () => {
     ["min_validity_seconds as a string", { min_validity_seconds: "300" }],
     ["a fractional min_validity_seconds", { min_validity_seconds: 1.5 }],
     ["a negative min_validity_seconds", { min_validity_seconds: -1 }],
+    // Above 1,800 a value would force a refresh on every call for Google's 3,599-second tokens.
+    ["a min_validity_seconds above 1,800", { min_validity_seconds: 1801 }],
     ["force_refresh as a string", { force_refresh: "yes" }],
     ["an empty rejected_token", { rejected_token: "" }],
     ["rejected_token as a number", { rejected_token: 42 }],
@@ -176,6 +188,35 @@ describe("the vend audit", () => {
   });
 });
 
+describe("a token issued with a shorter life than min_validity_seconds", () => {
+  it("is refreshed at most once per half-life however often it is vended (120-second tokens)", async () => {
+    const google = await connectMock("google", "vend-short-lived", { expiresIn: 120 });
+    await scriptTokenResponses(google.flow, [{ expires_in: 120 }, { expires_in: 120 }]);
+
+    for (let call = 0; call < 5; call += 1) await vendOk(google);
+    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+
+    // 61 seconds on: less than half of its 120-second life remains.
+    await ageStoredToken(google.connectionId, 61_000);
+    const tokens = new Set<string>();
+    for (let call = 0; call < 5; call += 1) tokens.add((await vendOk(google)).access_token);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(tokens).toEqual(new Set([await storedPlaintext(google, "access_token")]));
+
+    // Another 61 seconds: the refreshed token is past its own half-life.
+    await ageStoredToken(google.connectionId, 61_000);
+    for (let call = 0; call < 5; call += 1) await vendOk(google);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(2);
+  });
+
+  it("still refreshes when less than min_validity_seconds remains of a token issued with a longer life", async () => {
+    const google = await connectMock("google", "vend-long-lived", { expiresIn: 3599 });
+    await ageStoredToken(google.connectionId, 3400_000);
+    await vendOk(google);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+  });
+});
+
 describe("a Notion token, whose expiry is unknown", () => {
   it("is stored with no expiry and vended from the stored copy, however often, without refreshing", async () => {
     const notion = await connectMock("notion", "vend-notion-hot");
@@ -183,7 +224,7 @@ describe("a Notion token, whose expiry is unknown", () => {
     const stored = await storedPlaintext(notion, "access_token");
     const vault = await watchVaultRefreshes(notion.userId);
     for (let call = 0; call < 5; call += 1) {
-      const token = await vendOk(notion, { min_validity_seconds: 3600 });
+      const token = await vendOk(notion, { min_validity_seconds: 1800 });
       expect(token).toMatchObject({ access_token: stored, expires_at: null });
     }
     expect(await refreshGrantsSent(notion.flow)).toEqual([]);

@@ -4,11 +4,20 @@
  * and blames nobody, transient (429, 5xx, timeouts, drops, garbage) keeps the tokens and cools down.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import type { Provider } from "../../src/providers/provider";
+import { createServices } from "../../src/services";
+import { updateConnection } from "../../src/storage/connections";
+import { refreshConnection } from "../../src/vault/refresh";
+import type { VaultServices } from "../../src/vault/vault-services";
 import { LOCAL_OIDC_CLIENT } from "../support/bindings";
 import { authHeaders } from "../support/caller-token";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
 import {
+  ageStoredToken,
+  brokenDiscoveryEnv,
+  BROKEN_PROVIDER,
+  configureVault,
   connectLocalOidc,
   connectMock,
   endCooldown,
@@ -17,6 +26,7 @@ import {
   interceptRefreshGrants,
   loseNextRefreshResponse,
   mockFlowState,
+  newUser,
   oidcEvents,
   refreshGrantsSent,
   revokeAtLocalOidc,
@@ -28,6 +38,8 @@ import {
   waitForAudit,
   type Connected,
 } from "../support/refresh-fixtures";
+import { appWithEnv } from "../support/app-with-env";
+import { seedConnection } from "../support/seed-connections";
 import { callWorker } from "../support/worker";
 
 /** A Google connection whose access token has expired and whose next refresh fails with `behaviour`. */
@@ -119,7 +131,99 @@ describe("a refresh refused with invalid_client", () => {
     await vend(google.userId, google.connectionId);
     expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
   });
+
+  it("answers 502 again during the cooldown that follows, not 503, without an upstream call", async () => {
+    const google = await expiredGoogleFailingWith("fail-client-cooldown", { failure: "invalid_client" });
+    await vend(google.userId, google.connectionId);
+    for (const body of [{}, { force_refresh: true }]) {
+      await expectProblem(await vend(google.userId, google.connectionId, body), 502, "provider-rejected-client");
+    }
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await storedRow(google.connectionId)).toMatchObject({ status: "active", last_refresh_failure_class: "operator" });
+  });
 });
+
+describe("a connection whose provider is no longer configured", () => {
+  it("answers 502 and cools down like a failed refresh, so later vends and cron runs pass it by", async () => {
+    const row = await seedConnection({ userId: newUser("fail-retired"), provider: "retired-sso", expiresAt: Date.now() - 60_000 });
+    const startedAt = Date.now();
+
+    await expectProblem(await vend(row.userId, row.id), 502, "provider-rejected-client");
+
+    const after = await storedRow(row.id);
+    expect(after).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
+    expect(after.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
+    await expectProblem(await vend(row.userId, row.id), 502, "provider-rejected-client");
+  });
+});
+
+describe("a provider whose refresh throws instead of answering", () => {
+  it("is an operator failure that cools down, never an exception, and only the error's name is logged", async () => {
+    const row = await seedConnection({ userId: newUser("fail-throws"), expiresAt: Date.now() - 60_000 });
+    const services = createServices(env, { requestId: null, ip: null, userId: row.userId, actor: "backend" });
+    const google = services.providers.get("google")!;
+    const throwing: Provider = {
+      ...google,
+      refresh: () => Promise.reject(new TypeError(`cannot reach ${row.id} with rt-${row.id}`)),
+    };
+    const vault: VaultServices = {
+      ...services,
+      providers: { get: (id) => (id === "google" ? throwing : services.providers.get(id)), list: () => services.providers.list() },
+      pendingWrites: { get: async () => undefined, put: async () => undefined, delete: async () => undefined },
+      writeConnection: updateConnection,
+    };
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const startedAt = Date.now();
+
+    const result = await refreshConnection(vault, {
+      userId: row.userId,
+      connectionId: row.id,
+      trigger: "vend",
+      minValiditySeconds: 300,
+      requestedAt: startedAt,
+    });
+
+    expect(result).toEqual({ kind: "operator_error" });
+    const after = await storedRow(row.id);
+    expect(after).toMatchObject({
+      status: "active",
+      refresh_failures: 1,
+      last_refresh_failure_class: "operator",
+      pending_write_key_id: null,
+    });
+    expect(after.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
+    const logged = errors.mock.calls.map(([line]) => String(line)).join("\n");
+    expect(logged).toContain("TypeError");
+    expect(logged).not.toContain(`rt-${row.id}`);
+    errors.mockRestore();
+  });
+});
+
+describe.each(["not_found", "wrong_issuer", "malformed"] as const)(
+  "a connection at an OpenID provider whose discovery is broken for good (%s)",
+  (how) => {
+    it("answers a vend with 502, never a 500, and cools down: the next vend fetches no discovery document", async () => {
+      const broken = await brokenDiscoveryEnv(how);
+      const row = await seedConnection({ userId: newUser("fail-discovery"), provider: BROKEN_PROVIDER, expiresAt: Date.now() - 60_000 });
+      await configureVault(row.userId, broken.env);
+      const call = appWithEnv(broken.env);
+      const vendThroughApp = async () =>
+        call(`/v1/connections/${row.id}/token`, {
+          method: "POST",
+          headers: { ...(await authHeaders(row.userId, { scope: "connections:token" })), "Content-Type": "application/json" },
+          body: "{}",
+        });
+
+      await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
+      await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
+
+      expect(await broken.discoveryFetches()).toBe(1);
+      expect(await storedRow(row.id)).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
+      const [event] = await waitForAudit(row.userId, "token.refresh_failed");
+      expect(event).toMatchObject({ outcome: "failure", detail: { class: "operator" } });
+    });
+  },
+);
 
 const TRANSIENT: [string, MockBehaviour, string][] = [
   ["a 429 with Retry-After", { failure: "rate_limited", retry_after: "120" }, "rate_limited"],
@@ -178,9 +282,8 @@ describe("a transient refresh failure", () => {
 
   it("gives the caller the stored token when it is still unexpired and no refresh was forced", async () => {
     const google = await connectMock("google", "fail-stored-ok");
-    await env.DB.prepare("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
-      .bind(Date.now() + 120_000, google.connectionId)
-      .run();
+    // Two minutes left of Google's 3,599 seconds: not fresh enough for the default 300 s, still unexpired.
+    await ageStoredToken(google.connectionId, 3479_000);
     await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
     const stored = await storedPlaintext(google, "access_token");
 

@@ -27,10 +27,20 @@ import {
   K2,
   K3,
   mockFlow,
+  moveRowToKeys,
   readRow,
   seedConnection,
   seedConnections,
 } from "../support/seed-connections";
+import {
+  connectLocalOidc,
+  expireStoredToken,
+  failNextConnectionWrite,
+  moveWriteAheadCopyToKeys,
+  oidcEvents,
+  vendOk,
+  writeAheadCopy,
+} from "../support/refresh-fixtures";
 import { callWorker } from "../support/worker";
 
 beforeEach(deleteAllConnections);
@@ -40,7 +50,7 @@ afterEach(() => {
 
 interface KeyStatus {
   current_key_id: string;
-  keys: { key_id: string; connections: number; configured: boolean }[];
+  keys: { key_id: string; connections: number; configured: boolean; write_ahead_copies: number }[];
   remaining_to_re_encrypt: number;
 }
 
@@ -166,8 +176,8 @@ describe("re-encryption by the cron", () => {
     expect(after.remaining_to_re_encrypt).toBe(0);
     expect(after.keys).toEqual(
       expect.arrayContaining([
-        { key_id: "k2", connections: old.length + 5, configured: true },
-        { key_id: "k1", connections: 0, configured: true },
+        { key_id: "k2", connections: old.length + 5, configured: true, write_ahead_copies: 0 },
+        { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0 },
       ]),
     );
     expect(third).toMatchObject({ re_encrypted: 0 });
@@ -212,7 +222,7 @@ describe("re-encryption by the cron", () => {
     expect(summary).toMatchObject({ undecryptable: 1, re_encrypted: 0 });
     expect((await readRow(lost.id))!).toMatchObject({ keyId: "k3", version: 1, accessTokenCiphertext: lost.accessTokenCiphertext });
     expect(errors.mock.calls.map(([line]) => String(line)).join("\n")).toContain("does not decrypt");
-    expect((await keyStatus()).keys).toContainEqual({ key_id: "k3", connections: 1, configured: false });
+    expect((await keyStatus()).keys).toContainEqual({ key_id: "k3", connections: 1, configured: false, write_ahead_copies: 0 });
   });
 
   it("never makes a vend fail while it runs", async () => {
@@ -335,6 +345,56 @@ describe("re-encryption and a concurrent token write", () => {
     expect(await decryptRow(after)).toEqual({ accessToken: "at-new", refreshToken: "rt-new" });
     expect(after.version).toBe(row.version + 1);
   });
+});
+
+describe("re-encryption and a write-ahead copy", () => {
+  it("lands a copy left under the old key before re-encrypting, so the rotated refresh token survives and refreshes afterwards", async () => {
+    const oidc = await connectLocalOidc("rotation-wal");
+    // A refresh at the rotating oidc-provider whose D1 write failed: the rotated refresh token is only in the copy.
+    await failNextConnectionWrite(oidc.userId);
+    const vended = (await vendOk(oidc, { force_refresh: true })).access_token;
+    // Both were written before the rotation put k2 first.
+    await moveRowToKeys(oidc.connectionId, K1);
+    await moveWriteAheadCopyToKeys(oidc, K1);
+    const copy = (await writeAheadCopy(oidc))!;
+    const rotated = await cipherFor(K1).decrypt(copy.update.refreshTokenCiphertext!, {
+      userId: oidc.userId,
+      connectionId: oidc.connectionId,
+      field: "refresh_token",
+    });
+    if (!rotated.ok) throw new Error(`the copy does not decrypt under k1: ${rotated.reason}`);
+
+    const summary = await runCron();
+
+    expect(summary).toMatchObject({ re_encrypted: 1, undecryptable: 0 });
+    const after = (await readRow(oidc.connectionId))!;
+    expect(await decryptRow(after, K2)).toEqual({ accessToken: vended, refreshToken: rotated.plaintext });
+    expect(await writeAheadCopy(oidc)).toBeUndefined();
+    await expireStoredToken(oidc.connectionId);
+    await vendOk(oidc);
+    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0, grant_revoked: 0 });
+    expect((await readRow(oidc.connectionId))!.status).toBe("active");
+  });
+});
+
+describe("rows whose re-encryption fails", () => {
+  it("are skipped for a while, so the next run re-encrypts a row queued behind a whole run's worth of them", async () => {
+    // Written under a key no longer in the ring; re-encryption visits rows in id order, these first.
+    await seedConnections(MAX_RE_ENCRYPTIONS_PER_RUN, (index) => ({
+      id: `conn_a${String(index).padStart(4, "0")}_${crypto.randomUUID()}`,
+      userId: `rotation-stuck-${index % 8}`,
+      keys: K3,
+    }));
+    const healthy = await seedConnection({ id: `conn_z_${crypto.randomUUID()}`, userId: "rotation-stuck-healthy", keys: K1 });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+
+    const first = await runCron();
+    const second = await runCron();
+
+    expect(first).toMatchObject({ undecryptable: MAX_RE_ENCRYPTIONS_PER_RUN, re_encrypted: 0 });
+    expect(second).toMatchObject({ re_encrypted: 1, undecryptable: 0 });
+    expect((await readRow(healthy.id))!.keyId).toBe("k2");
+  }, 60_000);
 });
 
 describe("the key ring a cipher is built from", () => {

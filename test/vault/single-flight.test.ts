@@ -4,22 +4,28 @@
  * object, so the callers are concurrent with it by construction, not by luck of scheduling.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import type { RefreshResult } from "../../src/vault/refresh";
 import {
   connectLocalOidc,
   connectMock,
   expireStoredToken,
+  holdNextConnectionWrite,
   holdRefreshUntilCallersArrive,
   mockFlowState,
   oidcEvents,
   refreshGrantsSent,
   storedPlaintext,
   storedRow,
+  vend,
   vendConcurrently,
   vendOk,
+  watchVaultRefreshes,
+  type Connected,
   type VendBody,
   type VendedToken,
 } from "../support/refresh-fixtures";
+import { K1, moveRowToKeys } from "../support/seed-connections";
 
 const CALLERS = 120;
 
@@ -192,5 +198,61 @@ describe("a forced refresh that reaches the Durable Object late", () => {
     expect(result).toMatchObject({ kind: "token", refreshed: true });
     expect(result.kind === "token" && result.accessToken).not.toBe(refreshed.access_token);
     expect(await refreshGrantsSent(google.flow)).toHaveLength(2);
+  });
+});
+
+describe("a caller who joins a call to the Durable Object that did not refresh", () => {
+  /**
+   * A plain vend of the (still fresh) token waits in the user's Durable Object behind a re-encryption whose write is
+   * held until `body`, vended through the Worker, has joined it. Returns the plain vend's result and `body`'s response.
+   */
+  async function joinAPlainVend(google: Connected, body: VendBody): Promise<{ plain: RefreshResult; joined: Response }> {
+    await moveRowToKeys(google.connectionId, K1);
+    const vault = env.USER_VAULT.getByName(google.userId);
+    const bothArrived = Promise.withResolvers<void>();
+    const calls = await watchVaultRefreshes(google.userId, (count) => {
+      if (count === 2) bothArrived.resolve();
+    });
+    const write = await holdNextConnectionWrite(google.userId, bothArrived.promise);
+
+    const reEncrypting = vault.reEncrypt(google.userId, google.connectionId);
+    await vi.waitFor(() => expect(write.held()).toBe(true));
+    const plain = vault.refresh({
+      userId: google.userId,
+      connectionId: google.connectionId,
+      trigger: "vend",
+      minValiditySeconds: 300,
+      requestedAt: Date.now(),
+    });
+    await vi.waitFor(() => expect(calls.calls()).toBe(1));
+    const joined = vend(google.userId, google.connectionId, body);
+
+    const [, plainResult, joinedResponse] = await Promise.all([reEncrypting, plain, joined]);
+    return { plain: plainResult, joined: joinedResponse };
+  }
+
+  it("reporting the stored token rejected gets a new token, never the one it reported", async () => {
+    const google = await connectMock("google", "flight-join-rejected");
+    const stored = await storedPlaintext(google, "access_token");
+
+    const { plain, joined } = await joinAPlainVend(google, { rejected_token: stored });
+
+    expect(plain).toMatchObject({ kind: "token", refreshed: false, accessToken: stored });
+    expect(joined.status).toBe(200);
+    const token = (await joined.json()) as VendedToken;
+    expect(token.access_token).not.toBe(stored);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
+  });
+
+  it("asking for force_refresh gets a token refreshed after it asked", async () => {
+    const google = await connectMock("google", "flight-join-forced");
+    const stored = await storedPlaintext(google, "access_token");
+
+    const { joined } = await joinAPlainVend(google, { force_refresh: true });
+
+    expect(joined.status).toBe(200);
+    expect(((await joined.json()) as VendedToken).access_token).not.toBe(stored);
+    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
   });
 });
