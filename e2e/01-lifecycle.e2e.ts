@@ -168,6 +168,9 @@ describe("the cron trigger", () => {
   it("refreshes an active connection expiring within the look-ahead, through the same single-flight path", async () => {
     const before = await getConnection(cronConnection.userId, cronConnection.connection.id);
     expect(before.last_refreshed_at).toBeNull();
+    // A token issued with a life shorter than the look-ahead stays fresh enough until half of that life has passed.
+    const issuedAt = Date.parse(before.created_at);
+    await sleep(issuedAt + (Date.parse(before.access_token_expires_at!) - issuedAt) / 2 + 1_000 - Date.now());
     await runCron();
 
     expect((await oidcEvents(cronConnection.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });

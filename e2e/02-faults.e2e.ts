@@ -53,6 +53,19 @@ async function retryAfterOf(response: Response): Promise<number> {
   return seconds;
 }
 
+/**
+ * When the cron starts refreshing every one of `connected`: a token issued with a life shorter than the look-ahead
+ * is fresh enough until half of that life has passed (docs/http-api.md, "Vending outcomes"); `created_at` is when it
+ * was issued, at the connect.
+ */
+function halfLifeOverAt(connected: readonly Connected[]): number {
+  const over = connected.map(({ connection }) => {
+    const issuedAt = Date.parse(connection.created_at);
+    return issuedAt + (Date.parse(connection.access_token_expires_at!) - issuedAt) / 2;
+  });
+  return Math.max(...over) + 1_000;
+}
+
 /** Connects a mock provider account, notes its tokens, then scripts its next token responses. */
 async function prepare(label: string, provider: MockProvider, options: { expiresIn?: number; script: MockBehaviour[] }): Promise<Prepared> {
   const connected = await connectMock(newUserId(label), provider, options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn });
@@ -111,7 +124,7 @@ const TRANSIENT: TransientCase[] = [
     provider: "microsoft",
     fault: { failure: "rate_limited", retry_after: "35" },
     reason: "rate_limited",
-    vending: { expiresIn: 1200, request: { min_validity_seconds: 1800 }, outcome: "stored token" },
+    vending: { expiresIn: 1200, request: { min_validity_seconds: 1200 }, outcome: "stored token" },
   },
   {
     name: `no answer within UPSTREAM_TIMEOUT_MS (${UPSTREAM_TIMEOUT_MS} ms)`,
@@ -140,8 +153,11 @@ const cronCases = {
 };
 
 describe("the cron under refresh faults", () => {
-  /** Tokens expiring in 120 s: inside the 600 s look-ahead, still valid for callers. */
-  const EXPIRES_IN = 120;
+  /**
+   * Tokens issued for 80 s: inside the 600 s look-ahead, and shorter-lived than it, so the cron leaves each alone
+   * until half its life (40 s) has passed; then still valid for callers for the checks that follow.
+   */
+  const EXPIRES_IN = 80;
   const { transient } = cronCases;
 
   beforeAll(async () => {
@@ -155,6 +171,7 @@ describe("the cron under refresh faults", () => {
       expiresIn: EXPIRES_IN,
       script: [{ failure: "delay", delay_ms: SLOW_RESPONSE_MS, after_rotation: true }],
     });
+    await sleep(halfLifeOverAt([...transient.values(), cronCases.revoked, cronCases.lost]) - Date.now());
     await runCron();
   }, 120_000);
 
