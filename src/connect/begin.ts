@@ -5,7 +5,7 @@ import type { Provider } from "../providers/provider";
 import { generateCodeVerifier, generateState } from "../providers/secrets";
 import type { Services } from "../services";
 import { PENDING_AUTHORIZATION_TTL_SECONDS, pendingAuthorizationKey, savePendingAuthorization } from "../storage/pending-authorizations";
-import { userVault } from "../vault/user-vault-stub";
+import { userVault } from "../vault/user-vault";
 import { allowedReturnTo } from "./return-to";
 
 export interface BeginConnectRequest {

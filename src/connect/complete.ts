@@ -1,6 +1,6 @@
 /** Step 3 of the connect flow: the provider's redirect back to the callback. */
 import { ProblemError } from "../errors";
-import type { RequestClient } from "../http/request-client";
+import type { ConsentClient } from "../storage/consents";
 import { grantedScopes, missingScopes as scopesMissing, parseScopes } from "../scopes";
 import type { Services } from "../services";
 import {
@@ -38,7 +38,7 @@ export interface CallbackRequest {
   params: CallbackParams;
   /** Whether the browser presents this authorization's binding cookie. */
   isBoundBrowser: (pending: PendingAuthorization) => Promise<boolean>;
-  client: RequestClient;
+  client: ConsentClient;
   now: number;
 }
 

@@ -1,5 +1,5 @@
 import { ProblemError } from "../errors";
-import type { RequestClient } from "../http/request-client";
+import type { ConsentClient } from "../storage/consents";
 import type { Services } from "../services";
 import { userVault } from "../vault/user-vault";
 
@@ -13,7 +13,7 @@ const ERASURE_RETRY_AFTER_SECONDS = 30;
  * When storage fails part-way, the answer is a `503` with `Retry-After`: the erasure is idempotent and a repeat
  * finishes it.
  */
-export async function eraseUser(services: Services, { userId, client }: { userId: string; client: RequestClient }): Promise<void> {
+export async function eraseUser(services: Services, { userId, client }: { userId: string; client: ConsentClient }): Promise<void> {
   const erased = await userVault(services.env, userId).erase({ userId, client });
   services.audit.record({
     action: "user.erased",

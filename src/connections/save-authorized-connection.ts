@@ -1,12 +1,11 @@
 import type { TokenCipher } from "../crypto/token-cipher";
 import { randomId } from "../crypto/random";
-import type { RequestClient } from "../http/request-client";
-import { completeIntegrationActivation } from "../integrations/activate";
+import { type ConsentClient, type ConsentKind, recordConsent } from "../storage/consents";
+import { completeIntegrationActivation } from "../integrations/activation-record";
 import type { AccountIdentity, TokenSet } from "../providers/provider";
 import { joinScopes, parseScopes } from "../scopes";
 import type { Services } from "../services";
 import { findConnectionByAccount, insertConnection, updateConnection, type ConnectionRow } from "../storage/connections";
-import { recordConsent, type ConsentKind } from "../storage/consents";
 import type { Database } from "../storage/database";
 import { encryptTokenPair, usableRefreshToken } from "./token-pair";
 
@@ -28,7 +27,7 @@ export interface CompletedAuthorization extends AuthorizedConnection {
   missingScopes: string[];
   /** The integration whose activation began the authorization, if any. */
   integration: string | null;
-  client: RequestClient;
+  client: ConsentClient;
 }
 
 export interface SavedConnection {

@@ -1,13 +1,13 @@
 import { beginConnect, configuredProvider } from "../connect/begin";
 import { usableRefreshToken } from "../connections/token-pair";
 import { ProblemError } from "../errors";
-import type { RequestClient } from "../http/request-client";
-import { joinScopes, missingScopes, parseScopes } from "../scopes";
+import type { ConsentClient } from "../storage/consents";
+import { missingScopes, parseScopes } from "../scopes";
 import type { Services } from "../services";
 import { listConnections } from "../storage/connections";
-import { recordConsent } from "../storage/consents";
 import { deleteActivation, saveActivation } from "../storage/integration-activations";
 import type { ConnectionRow } from "../storage/schema";
+import { recordIntegrationConsent } from "./activation-record";
 import { integrationCatalogue, type Integration } from "./catalogue";
 
 export interface ActivationRequest {
@@ -15,7 +15,7 @@ export interface ActivationRequest {
   key: string;
   connectionId?: string | undefined;
   returnTo?: string | undefined;
-  client: RequestClient;
+  client: ConsentClient;
   now: number;
 }
 
@@ -110,49 +110,5 @@ export async function deactivateIntegration(
     outcome: "success",
     provider: integration.provider,
     detail: { integration: integration.key },
-  });
-}
-
-/** Completes the activation an authorization was begun for, once the callback has stored the connection. */
-export async function completeIntegrationActivation(
-  services: Services,
-  request: { userId: string; key: string; connection: ConnectionRow; client: RequestClient; now: number },
-): Promise<void> {
-  const integration = integrationCatalogue(services.config).get(request.key);
-  if (!integration) return;
-  await saveActivation(services.db, {
-    userId: request.userId,
-    integration: integration.key,
-    connectionId: request.connection.id,
-    now: request.now,
-  });
-  if (missingScopes(integration.scopes, parseScopes(request.connection.scopes)).length > 0) return;
-  await recordIntegrationConsent(services, request, integration, "integration_activated", request.connection.id);
-  services.audit.record({
-    action: "integration.activated",
-    outcome: "success",
-    provider: integration.provider,
-    connectionId: request.connection.id,
-    detail: { integration: integration.key },
-  });
-}
-
-async function recordIntegrationConsent(
-  services: Services,
-  request: { userId: string; client: RequestClient; now: number },
-  integration: Integration,
-  kind: "integration_activated" | "integration_deactivated",
-  connectionId: string | null,
-): Promise<void> {
-  await recordConsent(services.db, {
-    userId: request.userId,
-    connectionId,
-    provider: integration.provider,
-    kind,
-    scopes: joinScopes(integration.scopes),
-    missingScopes: "",
-    integration: integration.key,
-    ...request.client,
-    createdAt: request.now,
   });
 }

@@ -8,6 +8,9 @@ export type ConsentKind = ConsentRow["kind"];
 
 export type NewConsent = Omit<ConsentRow, "id">;
 
+/** Where a consent change came from: the browser's or backend's address and user agent, when known. */
+export type ConsentClient = Pick<ConsentRow, "ip" | "userAgent">;
+
 /** Appends to the consent history; rows are never updated or deleted. */
 export async function recordConsent(db: Database, consent: NewConsent): Promise<void> {
   await db.insert(consents).values({ ...consent, id: randomId("cns_") });

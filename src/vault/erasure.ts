@@ -3,7 +3,7 @@
  * lock: every connection removed (revoked upstream where no other connection holds the grant) and every integration
  * activation deleted. A failure on one connection is counted and the others still go.
  */
-import type { RequestClient } from "../http/request-client";
+import type { ConsentClient } from "../storage/consents";
 import { listConnections } from "../storage/connections";
 import { deleteActivationsOfUser } from "../storage/integration-activations";
 import { removeConnection, type RemovalResult } from "./removal";
@@ -11,7 +11,7 @@ import type { VaultServices } from "./vault-services";
 
 export interface ErasureRequest {
   userId: string;
-  client: RequestClient;
+  client: ConsentClient;
 }
 
 export interface ErasedConnections {

@@ -3,20 +3,10 @@
  * provider has answered, so it is kept (as ciphertext) in the user's Durable Object before anyone sees the new
  * access token, and applied to D1 afterwards (RFC 9700 §4.14: a lost rotated token is a lost grant).
  */
-import { findConnection, setWriteAheadCopyKey, type ConnectionRow, type ConnectionUpdate } from "../storage/connections";
-import type { VaultServices } from "./vault-services";
+import { findConnection, setWriteAheadCopyKey, type ConnectionRow } from "../storage/connections";
+import type { PendingWrite, PendingWrites, VaultServices } from "./vault-services";
 
-/** A token write that must reach D1, applied only while the row still has `expectedVersion`. */
-export interface PendingWrite {
-  expectedVersion: number;
-  update: ConnectionUpdate & { refreshTokenCiphertext: string | null };
-}
-
-export interface PendingWrites {
-  get(connectionId: string): Promise<PendingWrite | undefined>;
-  put(connectionId: string, write: PendingWrite): Promise<void>;
-  delete(connectionId: string): Promise<void>;
-}
+export type { PendingWrite, PendingWrites };
 
 /** Durable Object storage key of a connection's write-ahead copy. */
 const KEY_PREFIX = "pending-write:";

@@ -1,6 +1,5 @@
-import type { RequestClient } from "../http/request-client";
+import { type ConsentClient, recordConsent } from "../storage/consents";
 import { deleteConnection, findConnection } from "../storage/connections";
-import { recordConsent } from "../storage/consents";
 import { deleteActivationsOfConnection } from "../storage/integration-activations";
 import { reconcilePendingWrite } from "./pending-writes";
 import { revokeGrant, type GrantToRevoke, type UpstreamRevocation } from "./upstream-revocation";
@@ -9,7 +8,7 @@ import type { VaultServices } from "./vault-services";
 export interface RemovalRequest {
   userId: string;
   connectionId: string;
-  client: RequestClient;
+  client: ConsentClient;
 }
 
 /** `wipe_failed`: the local wipe could not finish (D1 unavailable); nothing was revoked, and repeating it is safe. */

@@ -13,8 +13,6 @@ import { tokenAnswers } from "./refresh-policy";
 import { removeConnection, type RemovalRequest, type RemovalResult } from "./removal";
 import type { VaultServices } from "./vault-services";
 
-export { userVault } from "./user-vault-stub";
-
 /**
  * Stored keys in this object's storage:
  *   `claim:{name}` -> expiry (ms). A claim is a single-use step (redirecting to the provider or completing one
@@ -257,4 +255,9 @@ export class UserVault extends DurableObject<Env> {
     const alarm = await this.ctx.storage.getAlarm();
     if (alarm === null || alarm > at) await this.ctx.storage.setAlarm(at);
   }
+}
+
+/** The vault of one user. */
+export function userVault(env: Env, userId: string): DurableObjectStub<UserVault> {
+  return env.USER_VAULT.getByName(userId);
 }
