@@ -48,6 +48,12 @@ export interface AuditOrigin {
   actor: AuditActor;
 }
 
+/** The request an event follows from; handed to the user's vault so its events carry the same request id and address. */
+export type AuditTrace = Pick<AuditOrigin, "requestId" | "ip">;
+
+/** Work no request asked for (the cron, the object's alarm). */
+export const NO_TRACE: AuditTrace = { requestId: null, ip: null };
+
 export class AuditSink {
   readonly #beforeResponse: NewAuditEvent[] = [];
   readonly #afterResponse: NewAuditEvent[] = [];
@@ -65,6 +71,11 @@ export class AuditSink {
   attribute(userId: string, actor: AuditActor): void {
     this.#origin.userId = userId;
     this.#origin.actor = actor;
+  }
+
+  /** The request this sink's events follow from. */
+  trace(): AuditTrace {
+    return { requestId: this.#origin.requestId, ip: this.#origin.ip };
   }
 
   /** An event written before the invocation answers (lifecycle changes: visible as soon as the caller sees the result). */

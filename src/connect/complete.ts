@@ -130,19 +130,22 @@ async function finish(services: Services, pending: PendingAuthorization, request
   const granted = grantedScopes(provider, tokens.scope, tokens.refreshToken, requested);
   const missingScopes = scopesMissing(requested, granted);
   // Stored by the user's vault, in turn with an erasure of the user: a connection must not outlive one.
-  const completed = await userVault(services.env, pending.userId).completeAuthorization({
-    userId: pending.userId,
-    provider: provider.id,
-    account: identity.account,
-    grantKey: identity.grantKey ?? null,
-    tokens: { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn },
-    scopes: granted,
-    missingScopes,
-    integration: pending.integration,
-    begunAt: pending.createdAt,
-    client: request.client,
-    now: request.now,
-  });
+  const completed = await userVault(services.env, pending.userId).completeAuthorization(
+    {
+      userId: pending.userId,
+      provider: provider.id,
+      account: identity.account,
+      grantKey: identity.grantKey ?? null,
+      tokens: { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn },
+      scopes: granted,
+      missingScopes,
+      integration: pending.integration,
+      begunAt: pending.createdAt,
+      client: request.client,
+      now: request.now,
+    },
+    services.audit.trace(),
+  );
   if (completed.kind === "ended_by_erasure") throw invalidState(services, provider.id, "user_erased", pending.userId);
   if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: completed.connection, missingScopes };
   return { kind: "connected", connection: completed.connection };

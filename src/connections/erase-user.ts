@@ -14,7 +14,7 @@ const ERASURE_RETRY_AFTER_SECONDS = 30;
  * finishes it.
  */
 export async function eraseUser(services: Services, { userId, client }: { userId: string; client: ConsentClient }): Promise<void> {
-  const erased = await userVault(services.env, userId).erase({ userId, client });
+  const erased = await userVault(services.env, userId).erase({ userId, client }, services.audit.trace());
   services.audit.record({
     action: "user.erased",
     outcome: erased.complete ? "success" : "failure",

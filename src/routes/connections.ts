@@ -70,7 +70,10 @@ export const connectionRoutes = createApiRouter()
   .openapi(remove, async (c) => {
     const { userId } = c.get("caller");
     const connectionId = c.req.valid("param").id;
-    const removed = await userVault(c.env, userId).remove({ userId, connectionId, client: requestClient(c) });
+    const removed = await userVault(c.env, userId).remove(
+      { userId, connectionId, client: requestClient(c) },
+      c.get("services").audit.trace(),
+    );
     switch (removed.kind) {
       case "removed":
         return c.body(null, 204);

@@ -80,7 +80,7 @@ export const tokenRoutes = createApiRouter().openapi(vend, async (c) => {
       requiredScopes: body.required_scopes,
       now: services.clock(),
     },
-    (request) => userVault(c.env, userId).refresh(request),
+    (request) => userVault(c.env, userId).refresh(request, services.audit.trace()),
   );
   // The hot path: its audit is written after the response.
   services.audit.recordAfterResponse({

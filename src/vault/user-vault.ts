@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AuditActor } from "../audit/audit-sink";
+import { NO_TRACE, type AuditActor, type AuditTrace } from "../audit/audit-sink";
 import { createServices } from "../services";
 import { updateConnection } from "../storage/connections";
 import { deletePendingAuthorizations } from "../storage/pending-authorizations";
@@ -82,9 +82,9 @@ export class UserVault extends DurableObject<Env> {
   }
 
   /** Stores a newly authorized connection, never interleaved with an erasure (see ./authorization-completion.ts). */
-  async completeAuthorization(request: AuthorizationCompletion): Promise<CompletionResult> {
+  async completeAuthorization(request: AuthorizationCompletion, trace: AuditTrace = NO_TRACE): Promise<CompletionResult> {
     return this.underUserLock(() =>
-      this.withServices(request.userId, "user", async (vault) =>
+      this.withServices(request.userId, "user", trace, async (vault) =>
         completeAuthorization(vault, request, await this.pendingAuthorizations().erasedAt()),
       ),
     );
@@ -95,7 +95,7 @@ export class UserVault extends DurableObject<Env> {
    * before or after its code exchange), ends the pending authorizations, then, once no newly authorized connection is
    * being stored, removes every connection and integration activation.
    */
-  async erase(request: ErasureRequest): Promise<ErasureResult> {
+  async erase(request: ErasureRequest, trace: AuditTrace = NO_TRACE): Promise<ErasureResult> {
     const now = Date.now();
     await this.pendingAuthorizations().recordErasure(now);
     let pendingAuthorizations = 0;
@@ -109,7 +109,7 @@ export class UserVault extends DurableObject<Env> {
       authorizationsEnded = false;
     }
     const erased = await this.underUserLock(() =>
-      this.withServices(request.userId, "user", (vault) =>
+      this.withServices(request.userId, "user", trace, (vault) =>
         eraseConnections(vault, request, (connectionId, task) => this.serialized(connectionId, task)),
       ),
     );
@@ -121,20 +121,20 @@ export class UserVault extends DurableObject<Env> {
    * callers. A caller that joins a call which answered with the stored token gets it only if that token answers its
    * own request too: never the token it reports rejected, never an unrefreshed one for `force_refresh`.
    */
-  async refresh(request: RefreshRequest): Promise<RefreshResult> {
+  async refresh(request: RefreshRequest, trace: AuditTrace = NO_TRACE): Promise<RefreshResult> {
     const shared = this.refreshes.get(request.connectionId);
     if (shared) {
       const result = await shared;
       if (result.kind !== "token" || tokenAnswers(request, result, result.refreshed, Date.now())) return result;
     }
-    return this.startRefresh(request);
+    return this.startRefresh(request, trace);
   }
 
   /** Queues a refresh of the connection behind its earlier tasks; callers arriving meanwhile share it. */
-  private startRefresh(request: RefreshRequest): Promise<RefreshResult> {
+  private startRefresh(request: RefreshRequest, trace: AuditTrace): Promise<RefreshResult> {
     const actor = request.trigger === "cron" ? "cron" : "backend";
     const refresh = this.serialized(request.connectionId, () =>
-      this.withServices(request.userId, actor, (vault) => refreshConnection(vault, request)),
+      this.withServices(request.userId, actor, trace, (vault) => refreshConnection(vault, request)),
     );
     this.refreshes.set(request.connectionId, refresh);
     void refresh
@@ -146,9 +146,9 @@ export class UserVault extends DurableObject<Env> {
   }
 
   /** Wipes the connection's tokens everywhere and removes it, then revokes its grant upstream (./removal.ts). */
-  async remove(request: RemovalRequest): Promise<RemovalResult> {
+  async remove(request: RemovalRequest, trace: AuditTrace = NO_TRACE): Promise<RemovalResult> {
     return this.serialized(request.connectionId, () =>
-      this.withServices(request.userId, "user", (vault) => removeConnection(vault, request)),
+      this.withServices(request.userId, "user", trace, (vault) => removeConnection(vault, request)),
     );
   }
 
@@ -158,7 +158,7 @@ export class UserVault extends DurableObject<Env> {
    */
   async reEncrypt(userId: string, connectionId: string): Promise<ReEncryptResult> {
     return this.serialized(connectionId, () =>
-      this.withServices(userId, "cron", (vault) => reEncryptConnection(vault, { userId, connectionId })),
+      this.withServices(userId, "cron", NO_TRACE, (vault) => reEncryptConnection(vault, { userId, connectionId })),
     );
   }
 
@@ -191,9 +191,14 @@ export class UserVault extends DurableObject<Env> {
   protected writeConnection: VaultServices["writeConnection"] = updateConnection;
 
   /** Runs `task` with this call's services and writes the audit events it recorded, whatever its outcome. */
-  private async withServices<T>(userId: string, actor: AuditActor, task: (vault: VaultServices) => Promise<T>): Promise<T> {
+  private async withServices<T>(
+    userId: string,
+    actor: AuditActor,
+    trace: AuditTrace,
+    task: (vault: VaultServices) => Promise<T>,
+  ): Promise<T> {
     const vault: VaultServices = {
-      ...createServices(this.env, { requestId: null, ip: null, userId, actor }),
+      ...createServices(this.env, { ...trace, userId, actor }),
       pendingWrites: pendingWritesIn(this.ctx.storage),
       writeConnection: (...args) => this.writeConnection(...args),
     };
