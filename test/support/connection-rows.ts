@@ -20,6 +20,8 @@ export interface ConnectionRowOptions {
   refreshToken?: string | null;
   /** Epoch ms; `null`: unknown expiry. Default: an hour after `now`. */
   expiresAt?: number | null;
+  /** When the access token was issued (epoch ms). Default: `null` (unknown). */
+  issuedAt?: number | null;
   status?: "active" | "needs_reauth";
   refreshBlockedUntil?: number | null;
   /** Space-separated, as stored. */
@@ -47,7 +49,7 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     refreshTokenCiphertext: refreshToken === null ? null : await cipher.encrypt(refreshToken, { ...owner, field: "refresh_token" }),
     keyId: cipher.currentKeyId,
     accessTokenExpiresAt: options.expiresAt === undefined ? options.now + 3_600_000 : options.expiresAt,
-    accessTokenIssuedAt: null,
+    accessTokenIssuedAt: options.issuedAt ?? null,
     version: 1,
     createdAt: options.now,
     updatedAt: options.now,

@@ -1,22 +1,15 @@
 /**
  * The runtime-neutral toolkit (api-client, connect-flow, problems, mock-control, oidc-control) that the end-to-end
- * suite and the bench use over the network, here in workerd over the Worker's own fetch handler.
+ * suite and the bench use over the network, here in workerd over the Worker's own fetch handler (./toolkit.ts).
  */
-import { describe, expect, inject, it } from "vitest";
-import { apiClient } from "./api-client";
+import { describe, expect, it } from "vitest";
 import { LOCAL_OIDC_ID } from "./bindings";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./connect-flow";
-import { mockProviderControl } from "./mock-control";
-import { localOidcControl } from "./oidc-control";
 import { expectProblem } from "./problems";
+import { localOidc as oidc, mockProvider as mock, service } from "./toolkit";
 import { newUserId } from "./users";
-import { callWorker } from "./worker";
-
-const service = apiClient(callWorker);
-const mock = mockProviderControl(inject("mockProviderOrigin"));
-const oidc = localOidcControl(inject("oidcIssuer"));
 
 /** Connects `provider` for a new user through the browser flow; `providerParams` steer the provider. */
 async function connect(
