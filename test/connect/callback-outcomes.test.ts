@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { appWithEnv } from "../support/app-with-env";
 import { Browser } from "../support/browser";
 import { authorizeInBrowser, connectAccount } from "../support/connect-flow";
+import { expectProblem } from "../support/problems";
 import { service } from "../support/toolkit";
 import { newUserId } from "../support/users";
 
@@ -10,15 +11,12 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const PROBLEM = "urn:connection-manager:problem:";
-
 describe("callback outcomes", () => {
   it("a provider's refusal without return_to answers authorization-failed with the provider's code", async () => {
     const response = await connectAccount(service, new Browser(), newUserId("refused"), "google", {
       providerParams: { mock_error: "access_denied" },
     });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ type: `${PROBLEM}authorization-failed`, error: "access_denied" });
+    expect((await expectProblem(response, 400, "authorization-failed")).error).toBe("access_denied");
   });
 
   it("a provider's refusal with return_to goes back there with the provider's code", async () => {
@@ -65,8 +63,7 @@ describe("callback outcomes", () => {
     const response = await connectAccount(service, new Browser(), newUserId("exchange-refused"), "google", {
       providerParams: { mock_token_failure: "invalid_grant" },
     });
-    expect(response.status).toBe(502);
-    expect(await response.json()).toMatchObject({ type: `${PROBLEM}exchange-failed`, error: "exchange_failed" });
+    expect((await expectProblem(response, 502, "exchange-failed")).error).toBe("exchange_failed");
     const lines = warn.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
     expect(lines).toContainEqual(
       expect.objectContaining({ message: "code exchange failed", provider: "google", kind: "oauth_error", error: "invalid_grant" }),
@@ -95,7 +92,6 @@ describe("callback outcomes", () => {
 
     const response = await appWithEnv(withoutGoogle)(callbackUrl.pathname + callbackUrl.search, { headers: cookie ? { cookie } : {} });
 
-    expect(response.status).toBe(502);
-    expect(await response.json()).toMatchObject({ type: `${PROBLEM}exchange-failed`, error: "exchange_failed" });
+    expect((await expectProblem(response, 502, "exchange-failed")).error).toBe("exchange_failed");
   });
 });

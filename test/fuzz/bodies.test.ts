@@ -6,6 +6,8 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
+import { activate } from "../support/integration-helpers";
+import { expectProblem } from "../support/problems";
 import { seedConnection } from "../support/seed-connections";
 import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
@@ -257,20 +259,13 @@ describe("regressions found by fuzzing", () => {
       method: "POST",
       headers: { ...(await authHeaders(userId)), "Content-Type": "application/x-www-form-urlencoded" },
     });
-    expect(response.status).toBe(415);
-    expect(response.headers.get("Content-Type")).toBe("application/problem+json");
-    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:unsupported-media-type", status: 415 });
+    await expectProblem(response, 415, "unsupported-media-type");
   });
 
   it("activating an integration with a refused return_to leaves no pending activation behind", async () => {
     const userId = newUserId("fuzz-regression-activation");
-    const response = await callWorker("/v1/integrations/google-calendar/activate", {
-      method: "POST",
-      headers: { ...(await authHeaders(userId)), "Content-Type": "application/json" },
-      body: JSON.stringify({ return_to: "https://evil.example/after" }),
-    });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:return-to-not-allowed" });
+    const response = await activate(userId, "google-calendar", { return_to: "https://evil.example/after" });
+    await expectProblem(response, 400, "return-to-not-allowed");
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?")
       .bind(userId)
       .first<{ n: number }>();
