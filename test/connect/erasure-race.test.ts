@@ -11,7 +11,7 @@ import { useEnvInVault } from "../support/app-with-env";
 import { Browser } from "../support/browser";
 import { authorizeInBrowser, connectAccount } from "../support/connect-flow";
 import { failingDatabase } from "../support/failing-db";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { expectProblem } from "../support/problems";
 import { mockProvider, service } from "../support/toolkit";
 import { newUserId } from "../support/users";
@@ -27,7 +27,7 @@ async function connectionCount(userId: string): Promise<number> {
 
 /** A Google authorization of `userId` at the mock, stopped where the provider redirects back to the callback. */
 async function authorizedUpToCallback(userId: string) {
-  const flow = uniqueMockId("erasure-race");
+  const flow = newMockId("erasure-race");
   const { authorization_url: startUrl } = await service.beginConnect(userId, "google");
   const account = JSON.stringify({ sub: `sub-${flow}` });
   const browser = new Browser();
@@ -167,7 +167,7 @@ describe("after DELETE /v1/me", () => {
     expect((await eraseMe(user)).status).toBe(204);
 
     const callback = await connectAccount(service, new Browser(), user, "google", {
-      providerParams: { mock_flow: uniqueMockId("race-after") },
+      providerParams: { mock_flow: newMockId("race-after") },
     });
 
     expect(callback.status).toBe(200);

@@ -3,15 +3,12 @@ import { describe, expect, inject, it } from "vitest";
 import { LOCAL_OIDC_ID } from "../support/bindings";
 import { Browser, rewriteQuery } from "../support/browser";
 import { authorizeInBrowser, connectAccount, type ConnectAccountOptions } from "../support/connect-flow";
+import { newOidcAccount } from "../support/oidc-control";
 import { expectProblem } from "../support/problems";
 import { storedRow } from "../support/refresh-fixtures";
 import { localOidc, service } from "../support/toolkit";
 
 const issuer = () => inject("oidcIssuer");
-
-function newAccount(): string {
-  return `t-${crypto.randomUUID()}`;
-}
 
 /** The whole flow of `userId` at the local OpenID Connect server, in a browser of its own. */
 function connectLocalAccount(userId: string, options: ConnectAccountOptions): Promise<Response> {
@@ -24,7 +21,7 @@ async function connectionsOf(userId: string): Promise<unknown[]> {
 
 describe("connecting an account at a local OpenID Connect server", () => {
   it("connects, stores the granted scopes and the account, and keeps the tokens encrypted", async () => {
-    const account = newAccount();
+    const account = newOidcAccount();
     const response = await connectLocalAccount("oidc-user-1", {
       scopes: ["api:read", "profile"],
       providerParams: { login_hint: account },
@@ -50,7 +47,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
 
   it("sends PKCE S256, a nonce and the state to the provider", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("oidc-user-params", LOCAL_OIDC_ID);
-    const { providerUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newAccount() });
+    const { providerUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newOidcAccount() });
     expect(providerUrl.origin).toBe(issuer());
     expect(providerUrl.searchParams.get("code_challenge_method")).toBe("S256");
     expect(providerUrl.searchParams.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -64,7 +61,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   it("redirects to return_to with the connection id", async () => {
     const response = await connectLocalAccount("oidc-user-return", {
       return_to: "https://app.example.com/settings?tab=accounts",
-      providerParams: { login_hint: newAccount() },
+      providerParams: { login_hint: newOidcAccount() },
     });
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get("Location")!);
@@ -76,7 +73,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("reconnecting the same account updates the one connection in place", async () => {
-    const account = newAccount();
+    const account = newOidcAccount();
     const first = (await (await connectLocalAccount("oidc-user-again", { providerParams: { login_hint: account } })).json()) as {
       connection: { id: string; created_at: string };
     };
@@ -94,7 +91,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("reports a refusal at the provider with its own error code and creates nothing", async () => {
-    const account = newAccount();
+    const account = newOidcAccount();
     await localOidc.steerAccount(account, { deny: true });
     const response = await connectLocalAccount("oidc-user-denied", {
       return_to: "https://app.example.com/done",
@@ -106,7 +103,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("stores only the scopes actually granted and says which are missing", async () => {
-    const account = newAccount();
+    const account = newOidcAccount();
     await localOidc.steerAccount(account, { deny_scopes: ["api:write"] });
     const response = await connectLocalAccount("oidc-user-partial", {
       scopes: ["api:read", "api:write"],
@@ -124,7 +121,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("records a consent grant and audit events for start and success", async () => {
-    const response = await connectLocalAccount("oidc-user-audit", { providerParams: { login_hint: newAccount() } });
+    const response = await connectLocalAccount("oidc-user-audit", { providerParams: { login_hint: newOidcAccount() } });
     const { connection } = (await response.json()) as { connection: { id: string } };
     const consent = await env.DB.prepare("SELECT kind, user_id, provider FROM consents WHERE connection_id = ?")
       .bind(connection.id)
@@ -141,7 +138,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   it("refuses an iss parameter that is not the provider's issuer (mix-up)", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("oidc-user-mixup", LOCAL_OIDC_ID);
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     expect(callbackUrl.searchParams.get("iss")).toBe(issuer());
     const response = await browser.request(new URL(rewriteQuery(callbackUrl, { iss: "https://attacker.example" })));
     expect(response.status).toBe(400);
@@ -151,7 +148,7 @@ describe("connecting an account at a local OpenID Connect server", () => {
   it("requires the iss parameter from a server that advertises it (RFC 9207)", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("oidc-user-no-iss", LOCAL_OIDC_ID);
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const response = await browser.request(new URL(rewriteQuery(callbackUrl, { iss: null })));
     expect(((await response.json()) as { error: string }).error).toBe("issuer_mismatch");
   });

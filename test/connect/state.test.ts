@@ -3,13 +3,10 @@ import { describe, expect, it } from "vitest";
 import { LOCAL_OIDC_ID } from "../support/bindings";
 import { Browser, rewriteQuery } from "../support/browser";
 import { authorizeInBrowser } from "../support/connect-flow";
+import { newOidcAccount } from "../support/oidc-control";
 import { expectProblem } from "../support/problems";
 import { service } from "../support/toolkit";
 import { worker } from "../support/worker";
-
-function newAccount(): string {
-  return `t-${crypto.randomUUID()}`;
-}
 
 async function expectInvalidState(response: Response): Promise<void> {
   expect(response.headers.get("Location")).toBeNull();
@@ -27,7 +24,7 @@ describe("authorization state", () => {
       return_to: "https://app.example.com/x",
     });
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const cookie = browser.cookies.header(callbackUrl)!;
     const stored = await env.AUTH_STATE.list({ prefix: "authz:" });
     const snapshot = await Promise.all(stored.keys.map(async (key) => [key.name, await env.AUTH_STATE.get(key.name)] as const));
@@ -48,7 +45,7 @@ describe("authorization state", () => {
     const { authorization_url: startUrl } = await service.beginConnect("state-no-cookie", LOCAL_OIDC_ID, {
       return_to: "https://app.example.com/x",
     });
-    const { callbackUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newOidcAccount() });
     await expectInvalidState(await new Browser().request(callbackUrl));
     expect(await connectionCount("state-no-cookie")).toBe(0);
   });
@@ -56,7 +53,7 @@ describe("authorization state", () => {
   it("is refused at another provider's callback (mix-up)", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("state-wrong-provider", LOCAL_OIDC_ID);
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const elsewhere = new URL(callbackUrl);
     elsewhere.pathname = "/v1/oauth/google/callback";
     await expectInvalidState(await browser.request(elsewhere));
@@ -65,7 +62,7 @@ describe("authorization state", () => {
   it("is refused when forged", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("state-forged", LOCAL_OIDC_ID);
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: "A".repeat(43) }))));
     await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: null }))));
   });
@@ -73,7 +70,7 @@ describe("authorization state", () => {
   it("is refused once expired", async () => {
     const { authorization_url: startUrl } = await service.beginConnect("state-expired", LOCAL_OIDC_ID);
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     // Age the stored transaction past its TTL; KV's own expiry (10 minutes) cannot be waited for in a test.
     const list = await env.AUTH_STATE.list({ prefix: "authz:" });
     for (const key of list.keys) {
@@ -142,7 +139,7 @@ describe("the start URL under link previews and prefetching", () => {
 
     // The cookie browser announces each request as a navigation (Sec-Fetch-Mode: navigate), as real browsers do.
     const browser = new Browser();
-    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newAccount() });
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const callback = await browser.request(callbackUrl);
     expect(callback.status).toBe(200);
     expect(await connectionCount("start-preview")).toBe(1);

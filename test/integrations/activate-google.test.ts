@@ -12,6 +12,7 @@ import {
   integration,
   integrations,
 } from "../support/integration-helpers";
+import { newMockId } from "../support/mock-control";
 import { expectProblem } from "../support/problems";
 import { service } from "../support/toolkit";
 import { newUserId } from "../support/users";
@@ -54,7 +55,7 @@ describe("activating a Google integration", () => {
     const answer = await activateOk(user, "google-calendar");
     expect(answer.status).toBe("authorization_required");
     const { providerUrl } = await authorizeInBrowser(new Browser(), (answer as { authorization_url: string }).authorization_url, {
-      mock_flow: `int-${crypto.randomUUID()}`,
+      mock_flow: newMockId("int"),
     });
 
     expect(scopeParam(providerUrl)).toEqual([CALENDAR, "email", "openid", "profile"].sort());
@@ -88,7 +89,7 @@ describe("activating a Google integration", () => {
 
   it("becomes active once the incremental authorization grants the scopes, on the same connection, with expansion and integration_activated consents", async () => {
     const user = newUserId("int-e2e");
-    const flow = `int-${crypto.randomUUID()}`;
+    const flow = newMockId("int");
     const connectionId = await connectGoogle(user, { flow });
     const answer = (await activateOk(user, "google-calendar")) as { authorization_url: string };
 

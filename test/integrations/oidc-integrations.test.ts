@@ -8,6 +8,7 @@ import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../support/bindings";
 import { Browser } from "../support/browser";
 import { connectAccount, finishInBrowser } from "../support/connect-flow";
 import { activateOk, allConsents, integration } from "../support/integration-helpers";
+import { newOidcAccount } from "../support/oidc-control";
 import { expectProblem } from "../support/problems";
 import { localOidc } from "../support/toolkit";
 import { newUserId } from "../support/users";
@@ -72,7 +73,7 @@ describe("activating an integration of the local OpenID provider end to end", ()
   it("asks for the granted plus the needed scopes and becomes active once the flow grants them", async () => {
     const user = newUserId("oidc-int");
     const call = await appWithIntegration(user);
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     const connectionId = await connectThrough(call, user, account, ["api:read"]);
 
     const answer = await activateOk(user, "local-api", {}, call);
@@ -109,7 +110,7 @@ describe("activating an integration of the local OpenID provider end to end", ()
   it("activates at once when the OIDC connection already holds the scopes", async () => {
     const user = newUserId("oidc-int-held");
     const call = await appWithIntegration(user);
-    const connectionId = await connectThrough(call, user, `t-${crypto.randomUUID()}`, ["api:read", "api:write"]);
+    const connectionId = await connectThrough(call, user, newOidcAccount(), ["api:read", "api:write"]);
     expect(await activateOk(user, "local-api", {}, call)).toEqual({ status: "active" });
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "active", connection_id: connectionId });
   });
@@ -118,7 +119,7 @@ describe("activating an integration of the local OpenID provider end to end", ()
     const user = newUserId("oidc-int-new");
     const call = await appWithIntegration(user);
     const answer = (await activateOk(user, "local-api", {}, call)) as { authorization_url: string };
-    const { callback } = await finishInBrowser(new Browser(call), answer.authorization_url, { login_hint: `t-${crypto.randomUUID()}` });
+    const { callback } = await finishInBrowser(new Browser(call), answer.authorization_url, { login_hint: newOidcAccount() });
     expect(callback.status).toBe(200);
     const { connection } = (await callback.json()) as { connection: { id: string } };
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "active", connection_id: connection.id });
@@ -127,7 +128,7 @@ describe("activating an integration of the local OpenID provider end to end", ()
   it("stays authorization_required with the missing scope and records a reduction when the user grants less", async () => {
     const user = newUserId("oidc-int-partial");
     const call = await appWithIntegration(user);
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     await connectThrough(call, user, account, ["api:read"]);
     await localOidc.steerAccount(account, { deny_scopes: ["api:write"] });
 

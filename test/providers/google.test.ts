@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateCodeVerifier } from "../../src/providers/secrets";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { mockProvider } from "../support/toolkit";
 import { authorizationRequest, authorizeAtMock, configuredProvider, connect, providerWithBindings, tokensOf } from "./support";
 
@@ -17,7 +17,7 @@ describe("Google code exchange", () => {
   });
 
   it("sends the PKCE verifier and redirect URI in a form body with Basic client authentication", async () => {
-    const flow = uniqueMockId("google-exchange");
+    const flow = newMockId("google-exchange");
     const { request } = await connect(google(), { mock_flow: flow });
     const exchange = (await mockProvider.requests({ flow, path: "/google/token" }))[0];
     expect(Object.fromEntries(new URLSearchParams(exchange?.body))).toMatchObject({

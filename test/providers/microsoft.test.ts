@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
 import { testBindings } from "../support/bindings";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { mockProvider } from "../support/toolkit";
 import { configuredProvider, connect, mockOrigin, tokensOf } from "./support";
 
@@ -51,7 +51,7 @@ describe("Microsoft code exchange", () => {
   });
 
   it("answers a revocation as unsupported without calling Microsoft", async () => {
-    const flow = uniqueMockId("microsoft-revoke");
+    const flow = newMockId("microsoft-revoke");
     const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
     const requestsBefore = (await mockProvider.requests({ flow })).length;
     expect(await microsoft().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
@@ -175,7 +175,7 @@ describe("Microsoft scopes", () => {
 
 describe("Microsoft refresh without scope", () => {
   it("a refresh answered with a refresh token but no scope still counts offline_access as granted", async () => {
-    const flow = uniqueMockId("microsoft-no-scope");
+    const flow = newMockId("microsoft-no-scope");
     const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
     await mockProvider.scriptResponses(flow, "token", [{ omit_scope: true }]);
     const refreshed = tokensOf(await microsoft().refresh(tokens.refreshToken ?? ""));

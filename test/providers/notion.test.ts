@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { mockProvider } from "../support/toolkit";
 import { configuredProvider, connect, tokensOf } from "./support";
 
@@ -7,7 +7,7 @@ const notion = () => configuredProvider("notion");
 
 describe("Notion code exchange", () => {
   it("posts JSON with Basic authentication, Notion-Version and the redirect URI", async () => {
-    const flow = uniqueMockId("notion-exchange");
+    const flow = newMockId("notion-exchange");
     const { request } = await connect(notion(), { mock_flow: flow });
     const exchange = (await mockProvider.requests({ flow, path: "/notion/v1/oauth/token" }))[0];
     expect(exchange?.headers).toMatchObject({ "content-type": "application/json", "notion-version": "2026-03-11" });
@@ -65,7 +65,7 @@ describe("Notion refresh and revocation", () => {
   });
 
   it("revokes with a JSON token body", async () => {
-    const flow = uniqueMockId("notion-revoke");
+    const flow = newMockId("notion-revoke");
     const tokens = tokensOf((await connect(notion(), { mock_flow: flow })).result);
     expect(await notion().revoke(tokens.accessToken, "access_token")).toEqual({ kind: "revoked" });
     const revocation = (await mockProvider.requests({ flow, path: "/notion/v1/oauth/revoke" }))[0];

@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { oidcSecretName } from "../../src/config";
 import { useEnvInVault } from "../support/app-with-env";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import { auditEvents, storedRow } from "../support/refresh-fixtures";
 import { readRow, seedConnection } from "../support/seed-connections";
@@ -43,7 +43,7 @@ async function connectionAt(issuer: string): Promise<{ userId: string; connectio
 
 /** A test-unique issuer key at the mock whose discovery document carries `overrides`. */
 async function mockIssuer(overrides: Record<string, unknown>): Promise<{ issuer: string; key: string }> {
-  const key = uniqueMockId("operator-issuer");
+  const key = newMockId("operator-issuer");
   await mockProvider.overrideDiscovery(key, overrides);
   return { issuer: `${mockOrigin()}/oidc/${key}`, key };
 }
@@ -53,7 +53,7 @@ function disconnect(userId: string, connectionId: string): Promise<Response> {
 }
 
 describe.each([
-  ["answers 404", async () => `${mockOrigin()}/no-such-issuer/${uniqueMockId("gone")}`],
+  ["answers 404", async () => `${mockOrigin()}/no-such-issuer/${newMockId("gone")}`],
   ["names another issuer", async () => (await mockIssuer({ issuer: "https://evil.example.com" })).issuer],
 ])("an OpenID provider whose discovery document %s", (_problem, brokenIssuer) => {
   it("is disconnected anyway: DELETE answers 204, the row is gone and the failed revocation is audited", async () => {

@@ -3,14 +3,14 @@ import type { OidcProviderConfig } from "../../src/config";
 import { createOidcProvider } from "../../src/providers/oidc";
 import type { Provider } from "../../src/providers/provider";
 import { createDiscoveryCache, DISCOVERY_TTL_MS } from "../../src/providers/oidc-discovery";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import { mockProvider } from "../support/toolkit";
 import { authorizationRequest, connect, mockOrigin, tokensOf } from "./support";
 
 /** A provider for a fresh issuer key at the mock, so discovery caching and overrides are this test's own. */
 async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, config: Partial<OidcProviderConfig> = {}) {
-  const key = uniqueMockId("issuer");
+  const key = newMockId("issuer");
   const issuer = `${mockOrigin()}/oidc/${key}`;
   await mockProvider.overrideDiscovery(key, discoveryOverrides);
   const provider = createOidcProvider({
@@ -33,7 +33,7 @@ function providerWithoutDiscovery() {
   return createOidcProvider({
     id: "gone-oidc",
     name: "Gone OIDC",
-    issuer: `${mockOrigin()}/no-such-issuer/${uniqueMockId("gone")}`,
+    issuer: `${mockOrigin()}/no-such-issuer/${newMockId("gone")}`,
     credentials: MOCK_OIDC_CLIENT,
     scopes: ["openid"],
     defaultScopes: ["openid"],
@@ -85,7 +85,7 @@ describe("OIDC discovery", () => {
       () => settled.push("first"),
       () => settled.push("first failed"),
     );
-    await mockProvider.untilReceived({ path: discoveryPath });
+    await mockProvider.untilReceived(discoveryPath);
 
     expect(await provider.issuer()).toEqual({ issuer, requiresIssParameter: true });
     settled.push("second");
@@ -142,7 +142,7 @@ describe("OIDC tokens and identity", () => {
     const [held, later] = [await connect(provider), await connect(provider)];
     await mockProvider.scriptIssuer(key, "jwks", [{ hold: true, status: 503 }]);
     const first = provider.identify(tokensOf(held.result), held.request.nonce, new Date());
-    await mockProvider.untilReceived({ path: `/oidc/${key}/jwks` });
+    await mockProvider.untilReceived(`/oidc/${key}/jwks`);
 
     expect(await provider.identify(tokensOf(later.result), later.request.nonce, new Date())).toMatchObject({ ok: true });
     await mockProvider.releaseHeldRequests(key);
@@ -151,7 +151,7 @@ describe("OIDC tokens and identity", () => {
 
   it("authenticates in the body when the server only supports client_secret_post", async () => {
     const { provider } = await oidcProvider({ token_endpoint_auth_methods_supported: ["client_secret_post"] });
-    const flow = uniqueMockId("oidc-post");
+    const flow = newMockId("oidc-post");
     await connect(provider, { mock_flow: flow });
     const exchange = (await mockProvider.requests({ flow })).find((entry) => entry.path.endsWith("/token"));
     expect(new URLSearchParams(exchange?.body).get("client_secret")).toBe(MOCK_OIDC_CLIENT.clientSecret);
@@ -159,7 +159,7 @@ describe("OIDC tokens and identity", () => {
 
   it("revokes through the advertised revocation endpoint", async () => {
     const { provider } = await oidcProvider();
-    const flow = uniqueMockId("oidc-revoke");
+    const flow = newMockId("oidc-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
     expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "revoked" });
     expect((await mockProvider.requests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
@@ -179,7 +179,7 @@ describe("OIDC when discovery fails", () => {
     createOidcProvider({
       id: "down-oidc",
       name: "Down OIDC",
-      issuer: `http://127.0.0.1:9/oidc/${uniqueMockId("down")}`,
+      issuer: `http://127.0.0.1:9/oidc/${newMockId("down")}`,
       credentials: MOCK_OIDC_CLIENT,
       scopes: ["openid"],
       defaultScopes: ["openid"],
@@ -231,7 +231,7 @@ describe("OIDC when discovery fails", () => {
 
   it("answers a revocation as unsupported, without an upstream call, when no revocation endpoint is advertised", async () => {
     const { provider } = await oidcProvider({ revocation_endpoint: null });
-    const flow = uniqueMockId("oidc-no-revoke");
+    const flow = newMockId("oidc-no-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
     expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
     expect((await mockProvider.requests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(false);

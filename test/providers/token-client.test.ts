@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRetryAfter, requestToken, revokeToken, type TokenEndpointRequest } from "../../src/providers/token-client";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { mockProvider } from "../support/toolkit";
 
 /** A token request against the mock's stateless endpoint, answering as `answer` says. */
@@ -85,7 +85,7 @@ describe("token client classification", () => {
 
 describe("token client requests", () => {
   it("form-urlencodes the client id and secret before Basic encoding them (RFC 6749 §2.3.1)", async () => {
-    const flow = uniqueMockId("basic");
+    const flow = newMockId("basic");
     const clientAuth = { method: "basic" as const, clientId: "id with:colon", clientSecret: "s&cret+/=" };
     await requestToken(against({ mock_flow: flow, body: json({ access_token: "at" }) }, { clientAuth }));
     const [request] = await mockProvider.requests({ flow });
@@ -94,7 +94,7 @@ describe("token client requests", () => {
   });
 
   it("puts client_id and client_secret in a form body for body authentication", async () => {
-    const flow = uniqueMockId("body-auth");
+    const flow = newMockId("body-auth");
     const clientAuth = { method: "body" as const, clientId: "client", clientSecret: "secret" };
     await requestToken(against({ mock_flow: flow, body: json({ access_token: "at" }) }, { clientAuth }));
     const [request] = await mockProvider.requests({ flow });
@@ -103,7 +103,7 @@ describe("token client requests", () => {
   });
 
   it("sends a JSON body with extra headers when asked", async () => {
-    const flow = uniqueMockId("json");
+    const flow = newMockId("json");
     await requestToken(
       against({ mock_flow: flow, body: json({ access_token: "at" }) }, { encoding: "json", headers: { "Notion-Version": "v" } }),
     );

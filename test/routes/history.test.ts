@@ -16,6 +16,7 @@ import {
   consentPage,
   deactivate,
 } from "../support/integration-helpers";
+import { newMockId } from "../support/mock-control";
 import { expectProblem } from "../support/problems";
 import { waitForAudit } from "../support/refresh-fixtures";
 import { mockProvider, service } from "../support/toolkit";
@@ -271,7 +272,7 @@ describe("audit rows", () => {
 
   it("never hold a token the provider issued", async () => {
     const user = newUserId("aud-secrets");
-    const flow = `aud-${crypto.randomUUID()}`;
+    const flow = newMockId("aud");
     const connectionId = await connectGoogle(user, { flow });
     await service.vendOk(user, connectionId, { force_refresh: true });
     await activateOk(user, "gmail");

@@ -20,7 +20,7 @@ import { runScheduledTasks } from "../../src/scheduled/run";
 import { database } from "../../src/storage/database";
 import { configuredProvider, connect, tokensOf } from "../providers/support";
 import { useEnvInVault } from "../support/app-with-env";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { BROKEN_PROVIDER, brokenDiscoveryEnv } from "../support/refresh-fixtures";
 import {
   decryptRow,
@@ -32,6 +32,7 @@ import {
   type SeedOptions,
 } from "../support/seed-connections";
 import { mockProvider } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 /** REFRESH_LOOKAHEAD_SECONDS in the test bindings. */
 const LOOKAHEAD_MS = 600_000;
@@ -43,7 +44,7 @@ afterEach(() => {
 
 /** A connection holding a live Google refresh token of a mock flow of its own, so a refresh really happens. */
 async function seedGoogleConnection(options: Omit<SeedOptions, "refreshToken" | "provider">): Promise<{ id: string; flow: string }> {
-  const flow = uniqueMockId("cron");
+  const flow = newMockId("cron");
   const tokens = tokensOf((await connect(configuredProvider("google"), { mock_flow: flow })).result);
   const row = await seedConnection({ ...options, provider: "google", refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
   return { id: row.id, flow };
@@ -244,7 +245,7 @@ describe("connections whose refresh always fails", () => {
   it("at an OpenID provider whose discovery answers 404 counts as an operator failure, and the next run does not retry it", async () => {
     const now = Date.now();
     const broken = await brokenDiscoveryEnv("not_found");
-    const row = await seedConnection({ userId: `cron-broken-${crypto.randomUUID()}`, provider: BROKEN_PROVIDER, expiresAt: now + 60_000 });
+    const row = await seedConnection({ userId: newUserId("cron-broken"), provider: BROKEN_PROVIDER, expiresAt: now + 60_000 });
     await useEnvInVault(row.userId, broken.env);
     vi.spyOn(console, "error").mockImplementation(() => undefined);
 

@@ -8,12 +8,13 @@ import { expect } from "vitest";
 import { apiClient, type SendToService } from "./api-client";
 import { Browser } from "./browser";
 import { connectAccount } from "./connect-flow";
+import { newMockId } from "./mock-control";
 import { service } from "./toolkit";
 import { callWorker } from "./worker";
 
 /** Connects a Google account at the mock (`account` picks its `sub`); returns the connection id. */
 export async function connectGoogle(userId: string, options: { scopes?: string[]; account?: string; flow?: string } = {}): Promise<string> {
-  const providerParams: Record<string, string> = { mock_flow: options.flow ?? `int-${crypto.randomUUID()}` };
+  const providerParams: Record<string, string> = { mock_flow: options.flow ?? newMockId("int") };
   if (options.account !== undefined)
     providerParams.mock_account = JSON.stringify({ sub: options.account, email: `${options.account}@example.com` });
   const response = await connectAccount(service, new Browser(), userId, "google", {

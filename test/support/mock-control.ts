@@ -32,8 +32,11 @@ export interface MockProviderControl {
   flowState(flow: string): Promise<MockFlowState>;
   /** Every request the mock logged that matches `filter`, in order. */
   requests(filter: RequestFilter): Promise<MockRequest[]>;
-  /** Resolves once the mock has logged `count` requests matching `filter` (a long-poll at the mock, no polling here). */
-  untilReceived(filter: RequestFilter, count?: number): Promise<MockRequest[]>;
+  /**
+   * Resolves once the mock has logged `count` requests for `path` (a long-poll at the mock, no polling here). By path
+   * only: the mock learns a request's flow while it handles it, after the long-poll has looked.
+   */
+  untilReceived(path: string, count?: number): Promise<MockRequest[]>;
   /** The refresh token each refresh grant of the flow presented, in order. */
   refreshGrants(flow: string): Promise<string[]>;
   /** Answers for the mock issuer's next discovery or key set requests, in order (`hold` keeps one until released). */
@@ -50,7 +53,7 @@ export interface MockProviderControl {
  * An id of its own at the mock (`label-<uuid>`), for a `mock_flow` or a mock issuer's key, so the tokens, logged
  * requests and issuer documents a test reads are its own.
  */
-export function uniqueMockId(label: string): string {
+export function newMockId(label: string): string {
   return `${label}-${crypto.randomUUID()}`;
 }
 
@@ -75,10 +78,9 @@ export function mockProviderControl(origin: string): MockProviderControl {
     scriptTokenResponses: (flow, responses) => scriptResponses(flow, "token", responses),
     flowState: (flow) => control<MockFlowState>(`flows/${encodeURIComponent(flow)}`),
     requests: (filter) => requests(filter),
-    untilReceived: async (filter, count = 1) => {
-      const received = await requests(filter, count);
-      if (received.length < count)
-        throw new Error(`the mock received ${received.length} of ${count} requests for ${JSON.stringify(filter)}`);
+    untilReceived: async (path, count = 1) => {
+      const received = await requests({ path }, count);
+      if (received.length < count) throw new Error(`the mock received ${received.length} of ${count} requests for ${path}`);
       return received;
     },
     refreshGrants: async (flow) =>
@@ -96,8 +98,7 @@ export function mockProviderControl(origin: string): MockProviderControl {
     releaseHeldRequests: async (key) => {
       await control(`oidc/${encodeURIComponent(key)}/release`, { method: "POST" });
     },
-    respondUrl: (answer) =>
-      `${origin}/__control/respond?${new URLSearchParams({ mock_flow: `respond-${crypto.randomUUID()}`, ...answer })}`,
+    respondUrl: (answer) => `${origin}/__control/respond?${new URLSearchParams({ mock_flow: newMockId("respond"), ...answer })}`,
   };
 }
 

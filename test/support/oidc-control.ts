@@ -27,6 +27,11 @@ export interface LocalOidcControl {
   userinfoStatus(accessToken: string): Promise<number>;
 }
 
+/** An account of its own at the local oidc-provider (the `login_hint` it logs in), so the events a test reads are its own. */
+export function newOidcAccount(): string {
+  return `t-${crypto.randomUUID()}`;
+}
+
 /** The local oidc-provider at `issuer`. */
 export function localOidcControl(issuer: string): LocalOidcControl {
   const discovery = async () =>

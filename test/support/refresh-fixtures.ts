@@ -16,7 +16,8 @@ import { LOCAL_OIDC_ID } from "./bindings";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./connect-flow";
-import { tokenRequestFields, uniqueMockId } from "./mock-control";
+import { tokenRequestFields, newMockId } from "./mock-control";
+import { newOidcAccount } from "./oidc-control";
 import { cipherFor } from "./seed-connections";
 import { mockProvider, service } from "./toolkit";
 import { newUserId } from "./users";
@@ -34,7 +35,7 @@ export async function connectMock(
   label: string,
   options: { expiresIn?: number } = {},
 ): Promise<Connected> {
-  const flow = uniqueMockId(label);
+  const flow = newMockId(label);
   const providerParams: Record<string, string> = { mock_flow: flow };
   if (options.expiresIn !== undefined) providerParams.mock_expires_in = JSON.stringify(options.expiresIn);
   return connectedThroughBrowser(label, provider, providerParams, flow);
@@ -42,7 +43,7 @@ export async function connectMock(
 
 /** Connects an account of its own at the local oidc-provider (rotating refresh tokens). */
 export async function connectLocalOidc(label: string): Promise<Connected> {
-  const account = `t-${crypto.randomUUID()}`;
+  const account = newOidcAccount();
   return connectedThroughBrowser(label, LOCAL_OIDC_ID, { login_hint: account }, account);
 }
 
@@ -124,7 +125,7 @@ export type BrokenDiscovery = "not_found" | "wrong_issuer" | "malformed";
  * another issuer, or lacks its token endpoint. Returns the env and a count of the discovery fetches it caused.
  */
 export async function brokenDiscoveryEnv(how: BrokenDiscovery): Promise<{ env: Env; discoveryFetches: () => Promise<number> }> {
-  const key = uniqueMockId("broken");
+  const key = newMockId("broken");
   const mockOrigin = inject("mockProviderOrigin");
   const issuer = how === "not_found" ? `${mockOrigin}/gone/${key}` : `${mockOrigin}/oidc/${key}`;
   if (how !== "not_found") {

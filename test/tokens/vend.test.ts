@@ -13,6 +13,7 @@ import {
   watchVaultRefreshes,
 } from "../support/refresh-fixtures";
 import { mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 describe("vending a stored token", () => {
   it("refuses a caller without the connections:token scope with 403", async () => {
@@ -33,13 +34,13 @@ describe("vending a stored token", () => {
     const google = await connectMock("google", "vend-owner");
     await expireStoredToken(google.connectionId);
     const before = await storedRow(google.connectionId);
-    await expectProblem(await service.vend(`intruder-${crypto.randomUUID()}`, google.connectionId), 404, "not-found");
+    await expectProblem(await service.vend(newUserId("intruder"), google.connectionId), 404, "not-found");
     expect(await storedRow(google.connectionId)).toEqual(before);
     expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
   });
 
   it("answers 404 for a connection id that does not exist", async () => {
-    await expectProblem(await service.vend(`nobody-${crypto.randomUUID()}`, "conn_doesnotexist0000000"), 404, "not-found");
+    await expectProblem(await service.vend(newUserId("nobody"), "conn_doesnotexist0000000"), 404, "not-found");
   });
 
   it("returns the stored token with Cache-Control: no-store and calls no provider endpoint", async () => {

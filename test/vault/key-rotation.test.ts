@@ -20,7 +20,7 @@ import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
 import { Browser } from "../support/browser";
 import { connectAccount } from "../support/connect-flow";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import {
   cipherFor,
   decryptRow,
@@ -85,7 +85,7 @@ async function keyIdsOfAllRows(): Promise<Record<string, number>> {
 
 /** A live Google refresh token of a mock flow of its own (Google does not rotate, so rows may share it). */
 async function googleTokens(): Promise<{ flow: string; refreshToken: string; accessToken: string }> {
-  const flow = uniqueMockId("rotation-google");
+  const flow = newMockId("rotation-google");
   const tokens = tokensOf((await connect(configuredProvider("google"), { mock_flow: flow })).result);
   return { flow, refreshToken: tokens.refreshToken!, accessToken: tokens.accessToken };
 }
@@ -95,7 +95,7 @@ describe("after a new key is put first in the ring", () => {
     const ring = `${K3},${TEST_ENCRYPTION_KEYS}`;
     const call = appWithEnv(envWithKeys(ring));
     await useEnvInVault("rotation-new-write", envWithKeys(ring));
-    const flow = uniqueMockId("rotation-new-write");
+    const flow = newMockId("rotation-new-write");
 
     const response = await connectAccount(apiClient(call), new Browser(call), "rotation-new-write", "google", {
       providerParams: { mock_flow: flow, mock_account: JSON.stringify({ sub: flow }) },
@@ -270,7 +270,7 @@ describe("re-encryption by the cron", () => {
 
 describe("re-encryption and a concurrent token write", () => {
   it("waits for a refresh under way in the Durable Object, so the rotated refresh token survives", async () => {
-    const flow = uniqueMockId("rotation-race");
+    const flow = newMockId("rotation-race");
     const tokens = tokensOf((await connect(configuredProvider("notion"), { mock_flow: flow })).result);
     const row = await seedConnection({
       userId: "rotation-race",

@@ -18,9 +18,10 @@ import { Browser } from "../support/browser";
 import { connectAccount } from "../support/connect-flow";
 import { databaseRefusingToDelete } from "../support/failing-db";
 import { activateOk } from "../support/integration-helpers";
-import { uniqueMockId } from "../support/mock-control";
+import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
+import { newOidcAccount } from "../support/oidc-control";
 import { expectProblem } from "../support/problems";
 import { readRow, seedConnection } from "../support/seed-connections";
 import { localOidc, mockProvider, service } from "../support/toolkit";
@@ -35,7 +36,7 @@ async function connected(userId: string, provider: string, providerParams: Recor
 
 /** A connection at a mock provider, its flow named so the test can read what the mock received. */
 async function connectedAtMock(userId: string, provider: "google" | "notion" | "microsoft"): Promise<{ id: string; flow: string }> {
-  const flow = uniqueMockId(`revoke-${provider}`);
+  const flow = newMockId(`revoke-${provider}`);
   // Notion and Microsoft accounts are keyed by workspace/user and tenant/object ids: make each test's account its own.
   const account = JSON.stringify({ sub: `sub-${flow}`, user_id: crypto.randomUUID(), oid: crypto.randomUUID() });
   return { id: await connected(userId, provider, { mock_flow: flow, mock_account: account }), flow };
@@ -234,7 +235,7 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
     "when the OpenID provider's discovery document %s, DELETE answers 204, wipes row and write-ahead copy, and audits the failed revocation",
     async (_label, issuerOf) => {
       const userId = newUserId("revoke-broken-discovery");
-      await useEnvInVault(userId, envWithBrokenOidc(await issuerOf(`broken-${crypto.randomUUID()}`)));
+      await useEnvInVault(userId, envWithBrokenOidc(await issuerOf(newMockId("broken"))));
       const { id } = await seedConnection({ userId, provider: "broken-oidc" });
       await leaveWriteAheadCopy(userId, id);
 
@@ -311,7 +312,7 @@ describe("connections sharing one Google grant", () => {
     provider: "google" | "youtube",
     { sub, grant }: { sub: string; grant: string },
   ): Promise<{ id: string; flow: string }> {
-    const flow = uniqueMockId(`shared-${provider}`);
+    const flow = newMockId(`shared-${provider}`);
     const channel = { id: `UC${crypto.randomUUID().replaceAll("-", "")}`, title: "Shared Channel" };
     const account = JSON.stringify({ sub, email: `${sub}@example.com`, channel });
     return { id: await connected(userId, provider, { mock_flow: flow, mock_account: account, mock_grant: grant }), flow };
@@ -422,7 +423,7 @@ describe("disconnecting a Notion connection", () => {
 describe("disconnecting a connection at a standard OpenID provider", () => {
   it("revokes at the provider's revocation_endpoint from discovery", async () => {
     const userId = newUserId("revoke-oidc");
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     const id = await connected(userId, LOCAL_OIDC_ID, { login_hint: account });
 
     expect((await disconnect(userId, id)).status).toBe(204);
