@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
 import { expectProblem, type Problem } from "../support/problems";
+import { service } from "../support/toolkit";
 import { callWorker } from "../support/worker";
 
 const call = callWorker;
@@ -36,18 +37,14 @@ describe("service endpoints", () => {
   });
 
   it("answers a known path with the wrong method with 405 and the allowed methods", async () => {
-    const response = await call("/v1/connections", { method: "PUT", headers: await authHeaders("user-405") });
+    const response = await service.call("user-405", "/v1/connections", { method: "PUT" });
     await expectDescribedProblem(response, 405, "method-not-allowed");
     expect(response.headers.get("Allow")).toBe("GET");
   });
 
   it("refuses bodies over 64 KiB with 413", async () => {
     const body = JSON.stringify({ scopes: ["x".repeat(70 * 1024)] });
-    const response = await call("/v1/connect/google", {
-      method: "POST",
-      headers: { ...(await authHeaders("user-413")), "Content-Type": "application/json" },
-      body,
-    });
+    const response = await service.call("user-413", "/v1/connect/google", { method: "POST", body });
     await expectDescribedProblem(response, 413, "payload-too-large");
   });
 
@@ -61,20 +58,15 @@ describe("service endpoints", () => {
   });
 
   it("refuses malformed JSON with a bad-request problem that does not echo the body", async () => {
-    const response = await call("/v1/connect/google", {
-      method: "POST",
-      headers: { ...(await authHeaders("user-json")), "Content-Type": "application/json" },
-      body: '{"scopes": [secret-looking-value',
-    });
+    const response = await service.call("user-json", "/v1/connect/google", { method: "POST", body: '{"scopes": [secret-looking-value' });
     const body = await expectDescribedProblem(response, 400, "bad-request");
     expect(JSON.stringify(body)).not.toContain("secret-looking-value");
   });
 
   it("lists validation failures by field without the offending value", async () => {
-    const response = await call("/v1/connect/google", {
+    const response = await service.call("user-validation", "/v1/connect/google", {
       method: "POST",
-      headers: { ...(await authHeaders("user-validation")), "Content-Type": "application/json" },
-      body: JSON.stringify({ scopes: "not-an-array-value", extra: true }),
+      body: { scopes: "not-an-array-value", extra: true },
     });
     const body = await expectDescribedProblem(response, 400, "bad-request");
     expect(body.invalid_params).toEqual(expect.arrayContaining([expect.objectContaining({ path: "scopes" })]));
@@ -104,14 +96,14 @@ describe("service endpoints", () => {
   });
 
   it("tags every response with a request id and forbids caching API answers", async () => {
-    const response = await call("/v1/providers", { headers: await authHeaders("user-headers") });
+    const response = await service.call("user-headers", "/v1/providers");
     expect(response.status).toBe(200);
     expect(response.headers.get("X-Request-Id")).toMatch(/.+/);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
   });
 
   it("lists every provider with whether it is configured and its scopes", async () => {
-    const response = await call("/v1/providers", { headers: await authHeaders("user-providers") });
+    const response = await service.call("user-providers", "/v1/providers");
     const { providers } = (await response.json()) as {
       providers: { id: string; configured: boolean; default_scopes: string[]; allowed_scopes: string[] }[];
     };

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { apiClient } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
-import { authHeaders } from "../support/caller-token";
 import { failingDatabase } from "../support/failing-db";
 import { expectProblem } from "../support/problems";
 
@@ -45,7 +45,7 @@ describe("storage failures", () => {
     });
     const call = appWithEnv({ ...env, DB: db });
 
-    const response = await call("/v1/connections", { headers: await authHeaders("storage-failure-user") });
+    const response = await apiClient(call).call("storage-failure-user", "/v1/connections");
 
     const problem = await expectProblem(response, 500, "internal");
     expect(problem.request_id).toEqual(expect.any(String));

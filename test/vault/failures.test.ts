@@ -10,8 +10,8 @@ import { createServices } from "../../src/services";
 import { updateConnection } from "../../src/storage/connections";
 import { refreshConnection } from "../../src/vault/refresh";
 import type { VaultServices } from "../../src/vault/vault-services";
+import { apiClient } from "../support/api-client";
 import { LOCAL_OIDC_CLIENT } from "../support/bindings";
-import { authHeaders } from "../support/caller-token";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
 import { expectProblem } from "../support/problems";
 import {
@@ -34,7 +34,6 @@ import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { seedConnection } from "../support/seed-connections";
 import { localOidc, mockProvider, service } from "../support/toolkit";
 import { newUserId } from "../support/users";
-import { callWorker } from "../support/worker";
 
 /** A Google connection whose access token has expired and whose next refresh fails with `behaviour`. */
 async function expiredGoogleFailingWith(label: string, behaviour: MockBehaviour): Promise<Connected> {
@@ -61,8 +60,7 @@ describe("a refresh refused with invalid_grant", () => {
       status_reason: "invalid_grant",
       refresh_token_ciphertext: before.refresh_token_ciphertext,
     });
-    const shown = await callWorker(`/v1/connections/${google.connectionId}`, { headers: await authHeaders(google.userId) });
-    expect(((await shown.json()) as { status: string }).status).toBe("needs_reauth");
+    expect((await service.connection(google.userId, google.connectionId)).status).toBe("needs_reauth");
   });
 
   it("audits token.refresh_failed with class reauth", async () => {
@@ -200,13 +198,8 @@ describe.each(["not_found", "wrong_issuer", "malformed"] as const)(
       const broken = await brokenDiscoveryEnv(how);
       const row = await seedConnection({ userId: newUserId("fail-discovery"), provider: BROKEN_PROVIDER, expiresAt: Date.now() - 60_000 });
       await useEnvInVault(row.userId, broken.env);
-      const call = appWithEnv(broken.env);
-      const vendThroughApp = async () =>
-        call(`/v1/connections/${row.id}/token`, {
-          method: "POST",
-          headers: { ...(await authHeaders(row.userId, { scope: "connections:token" })), "Content-Type": "application/json" },
-          body: "{}",
-        });
+      const app = apiClient(appWithEnv(broken.env));
+      const vendThroughApp = () => app.vend(row.userId, row.id);
 
       await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
       await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
