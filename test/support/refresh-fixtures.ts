@@ -152,11 +152,19 @@ export interface AuditRow {
   raw: string;
 }
 
-export async function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
-  const result = await env.DB.prepare(
-    "SELECT action, outcome, actor, detail FROM audit_events WHERE user_id = ? AND action = ? ORDER BY at, id",
-  )
-    .bind(userId, action)
+/** The audit rows of `userId` with `action`, oldest first. */
+export function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
+  return auditRowsWhere("user_id = ? AND action = ?", userId, action);
+}
+
+/** Every audit row about `connectionId`, oldest first. */
+export function connectionAudit(connectionId: string): Promise<AuditRow[]> {
+  return auditRowsWhere("connection_id = ?", connectionId);
+}
+
+async function auditRowsWhere(condition: string, ...params: string[]): Promise<AuditRow[]> {
+  const result = await env.DB.prepare(`SELECT action, outcome, actor, detail FROM audit_events WHERE ${condition} ORDER BY at, id`)
+    .bind(...params)
     .all<{ action: string; outcome: string; actor: string; detail: string }>();
   return result.results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, raw: row.detail }));
 }

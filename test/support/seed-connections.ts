@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { getConfig, type EncryptionKey } from "../../src/config";
+import { encryptTokenPair } from "../../src/connections/token-pair";
 import { getTokenCipher, type TokenCipher } from "../../src/crypto/token-cipher";
 import { database } from "../../src/storage/database";
 import type { ConnectionRow } from "../../src/storage/connections";
@@ -100,12 +101,8 @@ export async function moveRowToKeys(id: string, keys: string): Promise<Connectio
   const row = (await readRow(id))!;
   const tokens = await decryptRow(row);
   const cipher = cipherFor(keys);
-  const owner = { userId: row.userId, connectionId: row.id };
   const moved = {
-    accessTokenCiphertext: await cipher.encrypt(tokens.accessToken, { ...owner, field: "access_token" }),
-    refreshTokenCiphertext:
-      tokens.refreshToken === null ? null : await cipher.encrypt(tokens.refreshToken, { ...owner, field: "refresh_token" }),
-    keyId: cipher.currentKeyId,
+    ...(await encryptTokenPair(cipher, { userId: row.userId, connectionId: row.id }, tokens)),
     // A marker of a write-ahead copy moves with it (see refresh-fixtures.ts `moveWriteAheadCopyToKeys`).
     ...(row.pendingWriteKeyId ? { pendingWriteKeyId: cipher.currentKeyId } : {}),
   };

@@ -23,6 +23,7 @@ import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
 import { newOidcAccount } from "../support/oidc-control";
 import { expectProblem } from "../support/problems";
+import { connectionAudit } from "../support/refresh-fixtures";
 import { readRow, seedConnection } from "../support/seed-connections";
 import { localOidc, mockProvider, service } from "../support/toolkit";
 import { newUserId } from "../support/users";
@@ -44,22 +45,6 @@ async function connectedAtMock(userId: string, provider: "google" | "notion" | "
 
 async function disconnect(userId: string, connectionId: string): Promise<Response> {
   return service.call(userId, `/v1/connections/${connectionId}`, { method: "DELETE" });
-}
-
-interface AuditRow {
-  action: string;
-  outcome: string;
-  actor: string;
-  detail: Record<string, unknown>;
-}
-
-async function auditOf(connectionId: string): Promise<AuditRow[]> {
-  const { results } = await env.DB.prepare(
-    "SELECT action, outcome, actor, detail FROM audit_events WHERE connection_id = ? ORDER BY at, id",
-  )
-    .bind(connectionId)
-    .all<{ action: string; outcome: string; actor: string; detail: string }>();
-  return results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown> }));
 }
 
 async function consentKinds(connectionId: string): Promise<string[]> {
@@ -114,7 +99,7 @@ describe("disconnecting a Google connection", () => {
     const state = await mockProvider.flowState(flow);
     expect(state.revocations).toBe(1);
     expect(state.refresh_tokens.every((token) => !token.alive)).toBe(true);
-    expect(await auditOf(id)).toEqual(
+    expect(await connectionAudit(id)).toEqual(
       expect.arrayContaining([expect.objectContaining({ action: "token.revoked", outcome: "success", detail: { credential: "refresh" } })]),
     );
   });
@@ -181,7 +166,7 @@ describe("an upstream revocation failure", () => {
 
     expect(await readRow(id)).toBeNull();
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
-    const audit = await auditOf(id);
+    const audit = await connectionAudit(id);
     expect(audit).toContainEqual(
       expect.objectContaining({
         action: "token.revoked",
@@ -244,7 +229,7 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
       expect(await readRow(id)).toBeNull();
       expect(await pendingWriteKeys(userId)).toEqual([]);
       expect(await consentKinds(id)).toEqual(["withdrawal"]);
-      const audit = await auditOf(id);
+      const audit = await connectionAudit(id);
       const revoked = audit.filter((event) => event.action === "token.revoked");
       expect(revoked).toEqual([
         expect.objectContaining({ outcome: "failure", detail: expect.objectContaining({ reason: expect.stringMatching(/^[a-z0-9_]+$/) }) }),
@@ -267,7 +252,7 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
     expect(await readRow(id)).toBeNull();
     expect(await pendingWriteKeys(userId)).toEqual([]);
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
-    const audit = await auditOf(id);
+    const audit = await connectionAudit(id);
     expect(audit).toContainEqual(
       expect.objectContaining({
         action: "token.revoked",
@@ -294,7 +279,7 @@ describe("a removal that D1 cannot finish", () => {
     expect(refused.headers.get("Retry-After")).toBe("30");
     expect(await readRow(id)).not.toBeNull();
     expect((await mockProvider.flowState(flow)).revocations).toBe(0);
-    expect(await auditOf(id)).toContainEqual(
+    expect(await connectionAudit(id)).toContainEqual(
       expect.objectContaining({ action: "connection.removed", outcome: "failure", detail: { reason: "storage_unavailable" } }),
     );
 
@@ -333,7 +318,7 @@ describe("connections sharing one Google grant", () => {
     expect(await mockProvider.requests({ path: "/google/revoke", flow: youtube.flow })).toEqual([]);
     expect(await mockProvider.requests({ path: "/google/revoke", flow: google.flow })).toEqual([]);
     expect(await readRow(youtube.id)).toBeNull();
-    expect(await auditOf(youtube.id)).toContainEqual(
+    expect(await connectionAudit(youtube.id)).toContainEqual(
       expect.objectContaining({ action: "token.revoked", outcome: "success", detail: { upstream: "skipped", reason: "shared_grant" } }),
     );
     expect(await refreshes(userId, google.id)).toBe(200);
@@ -353,7 +338,7 @@ describe("connections sharing one Google grant", () => {
     for (const flow of [google.flow, youtube.flow]) {
       expect((await mockProvider.flowState(flow)).refresh_tokens.every((token) => !token.alive)).toBe(true);
     }
-    expect(await auditOf(youtube.id)).toContainEqual(
+    expect(await connectionAudit(youtube.id)).toContainEqual(
       expect.objectContaining({ action: "token.revoked", outcome: "success", detail: { credential: "refresh" } }),
     );
   });
@@ -448,7 +433,7 @@ describe("disconnecting a Microsoft connection", () => {
     expect(await mockProvider.requests({ flow })).toHaveLength(requestsBefore);
     expect(await readRow(id)).toBeNull();
     expect(await consentKinds(id)).toEqual(["grant", "withdrawal"]);
-    const audit = await auditOf(id);
+    const audit = await connectionAudit(id);
     expect(audit).toContainEqual(
       expect.objectContaining({ action: "connection.removed", outcome: "success", detail: { upstream: "unsupported" } }),
     );
@@ -515,7 +500,7 @@ describe("DELETE /v1/me", () => {
 
     for (const { id } of [google, notion]) expect(await readRow(id)).toBeNull();
     expect((await mockProvider.flowState(notion.flow)).revocations).toBe(1);
-    expect(await auditOf(google.id)).toContainEqual(
+    expect(await connectionAudit(google.id)).toContainEqual(
       expect.objectContaining({
         action: "token.revoked",
         outcome: "failure",
