@@ -6,6 +6,7 @@ import { AuditSink } from "../../src/audit/audit-sink";
 import { database } from "../../src/storage/database";
 import { authHeaders } from "../support/caller-token";
 import { failingDatabase } from "../support/failing-db";
+import { newUserId } from "../support/users";
 import { WORKER_ORIGIN } from "../support/worker";
 
 afterEach(() => {
@@ -53,7 +54,7 @@ describe("audit sink", () => {
   it("a request whose after-response write never settles (its waitUntil dropped) stops no later request's audit", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const app = createApp();
-    const userId = `sink-dropped-${crypto.randomUUID()}`;
+    const userId = newUserId("sink-dropped");
     // The runtime cancels a request's waitUntil work 30 s after the response or when the client goes away, and a
     // cancelled promise never settles: a write that hangs forever and a context that drops it stand for that.
     const hanging = failingDatabase(env.DB, { batch: () => new Promise(() => {}) });

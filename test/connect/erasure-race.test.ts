@@ -7,18 +7,17 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { pendingAuthorizationKey } from "../../src/storage/pending-authorizations";
 import { UserVault } from "../../src/vault/user-vault";
-import { uniqueFlow } from "../providers/support";
 import { useEnvInVault } from "../support/app-with-env";
 import { Browser } from "../support/browser";
-import { authHeaders } from "../support/caller-token";
+import { authorizeInBrowser, connectAccount } from "../support/connect-flow";
 import { failingDatabase } from "../support/failing-db";
-import { authorizeInBrowser, connectAccount, requestAuthorizationUrl } from "../support/flows";
-import { expectProblem, newUser } from "../support/refresh-fixtures";
-import { mockFlow } from "../support/seed-connections";
-import { callWorker } from "../support/worker";
+import { newMockId } from "../support/mock-control";
+import { expectProblem } from "../support/problems";
+import { mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
-async function eraseMe(userId: string): Promise<Response> {
-  return callWorker("/v1/me", { method: "DELETE", headers: await authHeaders(userId) });
+function eraseMe(userId: string): Promise<Response> {
+  return service.call(userId, "/v1/me", { method: "DELETE" });
 }
 
 async function connectionCount(userId: string): Promise<number> {
@@ -28,10 +27,11 @@ async function connectionCount(userId: string): Promise<number> {
 
 /** A Google authorization of `userId` at the mock, stopped where the provider redirects back to the callback. */
 async function authorizedUpToCallback(userId: string) {
-  const flow = uniqueFlow("erasure-race");
-  const startUrl = await requestAuthorizationUrl(userId, "google");
+  const flow = newMockId("erasure-race");
+  const { authorization_url: startUrl } = await service.beginConnect(userId, "google");
   const account = JSON.stringify({ sub: `sub-${flow}` });
-  const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { mock_flow: flow, mock_account: account });
+  const browser = new Browser();
+  const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { mock_flow: flow, mock_account: account });
   const stateKey = await pendingAuthorizationKey(new URL(startUrl).searchParams.get("state")!);
   return { flow, startUrl, browser, callbackUrl, stateKey };
 }
@@ -102,7 +102,7 @@ function erasureArrives(userId: string): Promise<void> {
 
 describe("an authorization begun before DELETE /v1/me", () => {
   it("is refused at its callback as invalid-state, even where KV still holds its state, and nothing is exchanged or stored", async () => {
-    const user = newUser("race-callback-after");
+    const user = newUserId("race-callback-after");
     const { flow, browser, callbackUrl, stateKey } = await authorizedUpToCallback(user);
     const record = await env.AUTH_STATE.get(stateKey);
     expect(record).not.toBeNull();
@@ -115,11 +115,11 @@ describe("an authorization begun before DELETE /v1/me", () => {
     const problem = await expectProblem(callback, 400, "invalid-state");
     expect(problem.reason).toBe("user_erased");
     expect(await connectionCount(user)).toBe(0);
-    expect((await mockFlow(flow)).token_requests).toBe(0);
+    expect((await mockProvider.flowState(flow)).token_requests).toBe(0);
   });
 
   it("whose callback is exchanging its code while the erasure runs stores nothing and revokes the new tokens", async () => {
-    const user = newUser("race-exchanging");
+    const user = newUserId("race-exchanging");
     const { flow, browser, callbackUrl } = await authorizedUpToCallback(user);
     let erasureStatus: number | null = null;
     duringCodeExchange(async () => {
@@ -132,14 +132,14 @@ describe("an authorization begun before DELETE /v1/me", () => {
     const problem = await expectProblem(callback, 400, "invalid-state");
     expect(problem.reason).toBe("user_erased");
     expect(await connectionCount(user)).toBe(0);
-    const state = await mockFlow(flow);
+    const state = await mockProvider.flowState(flow);
     expect(state.refresh_tokens).toHaveLength(1);
     expect(state.revocations).toBe(1);
     expect([...state.refresh_tokens, ...state.access_tokens].every((token) => !token.alive)).toBe(true);
   });
 
   it("whose connection is being saved when the erasure arrives is removed by the erasure, which answers after the save", async () => {
-    const user = newUser("race-saving");
+    const user = newUserId("race-saving");
     const { flow, browser, callbackUrl } = await authorizedUpToCallback(user);
     const arrived = erasureArrives(user);
     let erasure: Promise<number> | null = null;
@@ -157,26 +157,31 @@ describe("an authorization begun before DELETE /v1/me", () => {
     expect(erasure).not.toBeNull();
     expect(await erasure).toBe(204);
     expect(await connectionCount(user)).toBe(0);
-    expect((await mockFlow(flow)).revocations).toBe(1);
+    expect((await mockProvider.flowState(flow)).revocations).toBe(1);
   });
 });
 
 describe("after DELETE /v1/me", () => {
   it("an authorization begun after the erasure connects as usual", async () => {
-    const user = newUser("race-after");
+    const user = newUserId("race-after");
     expect((await eraseMe(user)).status).toBe(204);
 
-    const callback = await connectAccount(user, "google", { providerParams: { mock_flow: uniqueFlow("race-after") } });
+    const callback = await connectAccount(service, new Browser(), user, "google", {
+      providerParams: { mock_flow: newMockId("race-after") },
+    });
 
     expect(callback.status).toBe(200);
     expect(await connectionCount(user)).toBe(1);
   });
 
   it("the start URLs of the user's pending authorizations answer invalid-state, and another user's still works", async () => {
-    const user = newUser("race-start-urls");
-    const bystander = newUser("race-bystander");
-    const startUrls = [await requestAuthorizationUrl(user, "google"), await requestAuthorizationUrl(user, "notion")];
-    const bystanderStart = await requestAuthorizationUrl(bystander, "google");
+    const user = newUserId("race-start-urls");
+    const bystander = newUserId("race-bystander");
+    const startUrls = [
+      (await service.beginConnect(user, "google")).authorization_url,
+      (await service.beginConnect(user, "notion")).authorization_url,
+    ];
+    const { authorization_url: bystanderStart } = await service.beginConnect(bystander, "google");
 
     expect((await eraseMe(user)).status).toBe(204);
 

@@ -1,36 +1,28 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { LOCAL_OIDC_ID } from "../support/bindings";
-import { rewriteQuery } from "../support/browser";
-import { authHeaders } from "../support/caller-token";
-import { authorizeInBrowser, connectAccount, requestAuthorizationUrl } from "../support/flows";
-import { callWorker } from "../support/worker";
+import { Browser, rewriteQuery } from "../support/browser";
+import { authorizeInBrowser, connectAccount, type ConnectAccountOptions } from "../support/connect-flow";
+import { newOidcAccount } from "../support/oidc-control";
+import { expectProblem } from "../support/problems";
+import { storedRow } from "../support/refresh-fixtures";
+import { localOidc, service } from "../support/toolkit";
 
 const issuer = () => inject("oidcIssuer");
 
-function newAccount(): string {
-  return `t-${crypto.randomUUID()}`;
+/** The whole flow of `userId` at the local OpenID Connect server, in a browser of its own. */
+function connectLocalAccount(userId: string, options: ConnectAccountOptions): Promise<Response> {
+  return connectAccount(service, new Browser(), userId, LOCAL_OIDC_ID, options);
 }
 
-async function controlAccount(account: string, behaviour: { deny_scopes?: string[]; deny?: boolean }): Promise<void> {
-  const response = await fetch(`${issuer()}/__control/accounts/${account}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(behaviour),
-  });
-  expect(response.status).toBe(204);
-}
-
-async function storedRow(connectionId: string): Promise<Record<string, unknown>> {
-  const row = await env.DB.prepare("SELECT * FROM connections WHERE id = ?").bind(connectionId).first();
-  expect(row).not.toBeNull();
-  return row!;
+async function connectionsOf(userId: string): Promise<unknown[]> {
+  return (await service.json<{ connections: unknown[] }>(userId, "/v1/connections")).connections;
 }
 
 describe("connecting an account at a local OpenID Connect server", () => {
   it("connects, stores the granted scopes and the account, and keeps the tokens encrypted", async () => {
-    const account = newAccount();
-    const response = await connectAccount("oidc-user-1", LOCAL_OIDC_ID, {
+    const account = newOidcAccount();
+    const response = await connectLocalAccount("oidc-user-1", {
       scopes: ["api:read", "profile"],
       providerParams: { login_hint: account },
     });
@@ -50,13 +42,12 @@ describe("connecting an account at a local OpenID Connect server", () => {
     expect(row.access_token_ciphertext).toMatch(/^v1\.k2\./);
     expect(row.refresh_token_ciphertext).toMatch(/^v1\.k2\./);
     expect(row.key_id).toBe("k2");
-    const events = (await (await fetch(`${issuer()}/__control/events?account=${account}`)).json()) as { counts: Record<string, number> };
-    expect(events.counts.authorization_code).toBe(1);
+    expect((await localOidc.events(account)).counts.authorization_code).toBe(1);
   });
 
   it("sends PKCE S256, a nonce and the state to the provider", async () => {
-    const startUrl = await requestAuthorizationUrl("oidc-user-params", LOCAL_OIDC_ID);
-    const { providerUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("oidc-user-params", LOCAL_OIDC_ID);
+    const { providerUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newOidcAccount() });
     expect(providerUrl.origin).toBe(issuer());
     expect(providerUrl.searchParams.get("code_challenge_method")).toBe("S256");
     expect(providerUrl.searchParams.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -68,9 +59,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("redirects to return_to with the connection id", async () => {
-    const response = await connectAccount("oidc-user-return", LOCAL_OIDC_ID, {
+    const response = await connectLocalAccount("oidc-user-return", {
       return_to: "https://app.example.com/settings?tab=accounts",
-      providerParams: { login_hint: newAccount() },
+      providerParams: { login_hint: newOidcAccount() },
     });
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get("Location")!);
@@ -82,64 +73,55 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("reconnecting the same account updates the one connection in place", async () => {
-    const account = newAccount();
-    const first = (await (await connectAccount("oidc-user-again", LOCAL_OIDC_ID, { providerParams: { login_hint: account } })).json()) as {
+    const account = newOidcAccount();
+    const first = (await (await connectLocalAccount("oidc-user-again", { providerParams: { login_hint: account } })).json()) as {
       connection: { id: string; created_at: string };
     };
     await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
       .bind(first.connection.id)
       .run();
     const second = (await (
-      await connectAccount("oidc-user-again", LOCAL_OIDC_ID, { scopes: ["api:write"], providerParams: { login_hint: account } })
+      await connectLocalAccount("oidc-user-again", { scopes: ["api:write"], providerParams: { login_hint: account } })
     ).json()) as { connection: { id: string; created_at: string; status: string; scopes: string[] } };
     expect(second.connection.id).toBe(first.connection.id);
     expect(second.connection.created_at).toBe(first.connection.created_at);
     expect(second.connection.status).toBe("active");
     expect(second.connection.scopes).toContain("api:write");
-    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-again") })).json()) as {
-      connections: unknown[];
-    };
-    expect(list.connections).toHaveLength(1);
+    expect(await connectionsOf("oidc-user-again")).toHaveLength(1);
   });
 
   it("reports a refusal at the provider with its own error code and creates nothing", async () => {
-    const account = newAccount();
-    await controlAccount(account, { deny: true });
-    const response = await connectAccount("oidc-user-denied", LOCAL_OIDC_ID, {
+    const account = newOidcAccount();
+    await localOidc.steerAccount(account, { deny: true });
+    const response = await connectLocalAccount("oidc-user-denied", {
       return_to: "https://app.example.com/done",
       providerParams: { login_hint: account },
     });
     expect(response.status).toBe(302);
     expect(new URL(response.headers.get("Location")!).searchParams.get("error")).toBe("access_denied");
-    const list = (await (await callWorker("/v1/connections", { headers: await authHeaders("oidc-user-denied") })).json()) as {
-      connections: unknown[];
-    };
-    expect(list.connections).toEqual([]);
+    expect(await connectionsOf("oidc-user-denied")).toEqual([]);
   });
 
   it("stores only the scopes actually granted and says which are missing", async () => {
-    const account = newAccount();
-    await controlAccount(account, { deny_scopes: ["api:write"] });
-    const response = await connectAccount("oidc-user-partial", LOCAL_OIDC_ID, {
+    const account = newOidcAccount();
+    await localOidc.steerAccount(account, { deny_scopes: ["api:write"] });
+    const response = await connectLocalAccount("oidc-user-partial", {
       scopes: ["api:read", "api:write"],
       providerParams: { login_hint: account },
     });
-    expect(response.status).toBe(403);
-    const problem = (await response.json()) as { type: string; error: string; missing_scopes: string[]; connection_id: string };
-    expect(problem.type).toBe("urn:connection-manager:problem:scope-not-granted");
+    const problem = await expectProblem(response, 403, "scope-not-granted");
     expect(problem.error).toBe("scope_not_granted");
     expect(problem.missing_scopes).toEqual(["api:write"]);
-    const row = await storedRow(problem.connection_id);
+    const connectionId = problem.connection_id as string;
+    const row = await storedRow(connectionId);
     expect(String(row.scopes).split(" ")).toContain("api:read");
     expect(String(row.scopes).split(" ")).not.toContain("api:write");
-    const consent = await env.DB.prepare("SELECT kind, missing_scopes FROM consents WHERE connection_id = ?")
-      .bind(problem.connection_id)
-      .first();
+    const consent = await env.DB.prepare("SELECT kind, missing_scopes FROM consents WHERE connection_id = ?").bind(connectionId).first();
     expect(consent).toEqual({ kind: "reduction", missing_scopes: "api:write" });
   });
 
   it("records a consent grant and audit events for start and success", async () => {
-    const response = await connectAccount("oidc-user-audit", LOCAL_OIDC_ID, { providerParams: { login_hint: newAccount() } });
+    const response = await connectLocalAccount("oidc-user-audit", { providerParams: { login_hint: newOidcAccount() } });
     const { connection } = (await response.json()) as { connection: { id: string } };
     const consent = await env.DB.prepare("SELECT kind, user_id, provider FROM consents WHERE connection_id = ?")
       .bind(connection.id)
@@ -154,8 +136,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("refuses an iss parameter that is not the provider's issuer (mix-up)", async () => {
-    const startUrl = await requestAuthorizationUrl("oidc-user-mixup", LOCAL_OIDC_ID);
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("oidc-user-mixup", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     expect(callbackUrl.searchParams.get("iss")).toBe(issuer());
     const response = await browser.request(new URL(rewriteQuery(callbackUrl, { iss: "https://attacker.example" })));
     expect(response.status).toBe(400);
@@ -163,8 +146,9 @@ describe("connecting an account at a local OpenID Connect server", () => {
   });
 
   it("requires the iss parameter from a server that advertises it (RFC 9207)", async () => {
-    const startUrl = await requestAuthorizationUrl("oidc-user-no-iss", LOCAL_OIDC_ID);
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("oidc-user-no-iss", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const response = await browser.request(new URL(rewriteQuery(callbackUrl, { iss: null })));
     expect(((await response.json()) as { error: string }).error).toBe("issuer_mismatch");
   });

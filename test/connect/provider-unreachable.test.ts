@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { apiClient, type SendToService } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
-import { authHeaders } from "../support/caller-token";
 
 /** An OpenID provider whose issuer answers nothing: its discovery document cannot be fetched. */
 const unreachableEnv = {
@@ -12,14 +12,8 @@ const unreachableEnv = {
   OIDC_GONE_OIDC_CLIENT_SECRET: "secret",
 } as Env;
 
-async function startUrlFor(call: ReturnType<typeof appWithEnv>, userId: string): Promise<string> {
-  const begun = await call("/v1/connect/gone-oidc", {
-    method: "POST",
-    headers: { ...(await authHeaders(userId)), "Content-Type": "application/json" },
-    body: "{}",
-  });
-  expect(begun.status).toBe(201);
-  return ((await begun.json()) as { authorization_url: string }).authorization_url;
+async function startUrlFor(call: SendToService, userId: string): Promise<string> {
+  return (await apiClient(call).beginConnect(userId, "gone-oidc")).authorization_url;
 }
 
 describe("a provider whose discovery document cannot be fetched", () => {
@@ -27,7 +21,7 @@ describe("a provider whose discovery document cannot be fetched", () => {
     const call = appWithEnv(unreachableEnv);
     const startUrl = new URL(await startUrlFor(call, "unreachable-start"));
     for (let attempt = 0; attempt < 2; attempt++) {
-      const response = await call(startUrl.pathname + startUrl.search);
+      const response = await call(startUrl.pathname + startUrl.search, {});
       expect(response.status).toBe(503);
       expect(response.headers.get("Content-Type")).toBe("application/problem+json");
       expect(response.headers.get("Retry-After")).toBe("30");

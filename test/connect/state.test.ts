@@ -2,28 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LOCAL_OIDC_ID } from "../support/bindings";
 import { Browser, rewriteQuery } from "../support/browser";
-import { authorizeInBrowser, requestAuthorizationUrl } from "../support/flows";
+import { authorizeInBrowser } from "../support/connect-flow";
+import { newOidcAccount } from "../support/oidc-control";
+import { expectProblem } from "../support/problems";
+import { service } from "../support/toolkit";
 import { worker } from "../support/worker";
 
-/** A browser that says, as real ones do (Fetch Metadata), that each of its requests is a top-level navigation. */
-class NavigatingBrowser extends Browser {
-  protected override send(request: Request): Promise<Response> {
-    const headers = new Headers(request.headers);
-    headers.set("Sec-Fetch-Mode", "navigate");
-    return super.send(new Request(request, { headers }));
-  }
-}
-
-function newAccount(): string {
-  return `t-${crypto.randomUUID()}`;
-}
-
 async function expectInvalidState(response: Response): Promise<void> {
-  expect(response.status).toBe(400);
-  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
   expect(response.headers.get("Location")).toBeNull();
-  const body = (await response.json()) as { type: string };
-  expect(body.type).toBe("urn:connection-manager:problem:invalid-state");
+  await expectProblem(response, 400, "invalid-state");
 }
 
 async function connectionCount(userId: string): Promise<number> {
@@ -33,8 +20,11 @@ async function connectionCount(userId: string): Promise<number> {
 
 describe("authorization state", () => {
   it("cannot be replayed: the second callback with the same state fails and creates nothing more", async () => {
-    const startUrl = await requestAuthorizationUrl("state-replay", LOCAL_OIDC_ID, { return_to: "https://app.example.com/x" });
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("state-replay", LOCAL_OIDC_ID, {
+      return_to: "https://app.example.com/x",
+    });
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const cookie = browser.cookies.header(callbackUrl)!;
     const stored = await env.AUTH_STATE.list({ prefix: "authz:" });
     const snapshot = await Promise.all(stored.keys.map(async (key) => [key.name, await env.AUTH_STATE.get(key.name)] as const));
@@ -52,30 +42,35 @@ describe("authorization state", () => {
   });
 
   it("is refused when the browser lacks the flow's cookie", async () => {
-    const startUrl = await requestAuthorizationUrl("state-no-cookie", LOCAL_OIDC_ID, { return_to: "https://app.example.com/x" });
-    const { callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("state-no-cookie", LOCAL_OIDC_ID, {
+      return_to: "https://app.example.com/x",
+    });
+    const { callbackUrl } = await authorizeInBrowser(new Browser(), startUrl, { login_hint: newOidcAccount() });
     await expectInvalidState(await new Browser().request(callbackUrl));
     expect(await connectionCount("state-no-cookie")).toBe(0);
   });
 
   it("is refused at another provider's callback (mix-up)", async () => {
-    const startUrl = await requestAuthorizationUrl("state-wrong-provider", LOCAL_OIDC_ID);
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("state-wrong-provider", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     const elsewhere = new URL(callbackUrl);
     elsewhere.pathname = "/v1/oauth/google/callback";
     await expectInvalidState(await browser.request(elsewhere));
   });
 
   it("is refused when forged", async () => {
-    const startUrl = await requestAuthorizationUrl("state-forged", LOCAL_OIDC_ID);
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("state-forged", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: "A".repeat(43) }))));
     await expectInvalidState(await browser.request(new URL(rewriteQuery(callbackUrl, { state: null }))));
   });
 
   it("is refused once expired", async () => {
-    const startUrl = await requestAuthorizationUrl("state-expired", LOCAL_OIDC_ID);
-    const { browser, callbackUrl } = await authorizeInBrowser(startUrl, { login_hint: newAccount() });
+    const { authorization_url: startUrl } = await service.beginConnect("state-expired", LOCAL_OIDC_ID);
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
     // Age the stored transaction past its TTL; KV's own expiry (10 minutes) cannot be waited for in a test.
     const list = await env.AUTH_STATE.list({ prefix: "authz:" });
     for (const key of list.keys) {
@@ -86,7 +81,7 @@ describe("authorization state", () => {
   });
 
   it("start URL works once: a second browser cannot bind itself to the flow", async () => {
-    const startUrl = await requestAuthorizationUrl("state-start-once", LOCAL_OIDC_ID);
+    const { authorization_url: startUrl } = await service.beginConnect("state-start-once", LOCAL_OIDC_ID);
     const first = await new Browser().follow(startUrl, { stopBefore: () => true });
     expect(first.response.status).toBe(302);
     const second = await new Browser().follow(startUrl, { stopBefore: () => true });
@@ -94,8 +89,8 @@ describe("authorization state", () => {
   });
 
   it("start sets an HttpOnly, SameSite=Lax cookie scoped to the OAuth paths, named per flow", async () => {
-    const firstUrl = await requestAuthorizationUrl("state-cookie", LOCAL_OIDC_ID);
-    const secondUrl = await requestAuthorizationUrl("state-cookie", LOCAL_OIDC_ID);
+    const { authorization_url: firstUrl } = await service.beginConnect("state-cookie", LOCAL_OIDC_ID);
+    const { authorization_url: secondUrl } = await service.beginConnect("state-cookie", LOCAL_OIDC_ID);
     const browser = new Browser();
     const cookies = [];
     for (const url of [firstUrl, secondUrl]) {
@@ -117,7 +112,7 @@ describe("authorization state", () => {
   });
 
   it("keeps no usable state value in KV keys, and no token in KV values", async () => {
-    const startUrl = await requestAuthorizationUrl("state-kv", LOCAL_OIDC_ID);
+    const { authorization_url: startUrl } = await service.beginConnect("state-kv", LOCAL_OIDC_ID);
     const state = new URL(startUrl).searchParams.get("state")!;
     const list = await env.AUTH_STATE.list({ prefix: "authz:" });
     expect(list.keys.some((key) => key.name.includes(state))).toBe(false);
@@ -136,25 +131,22 @@ describe("the start URL under link previews and prefetching", () => {
   }
 
   it("is left unspent by HEAD and by no-cors and cors fetches, so the user's navigation then completes the flow", async () => {
-    const startUrl = await requestAuthorizationUrl("start-preview", LOCAL_OIDC_ID);
+    const { authorization_url: startUrl } = await service.beginConnect("start-preview", LOCAL_OIDC_ID);
     await expectLeftUnspent(await worker().fetch(new Request(startUrl, { method: "HEAD" })), "HEAD");
     for (const mode of ["no-cors", "cors", "same-origin"]) {
       await expectLeftUnspent(await worker().fetch(new Request(startUrl, { headers: { "Sec-Fetch-Mode": mode } })), "GET");
     }
 
-    const browser = new NavigatingBrowser();
-    const start = await browser.follow(startUrl, { stopBefore: () => true });
-    expect(start.response.status).toBe(302);
-    const atProvider = await browser.follow(rewriteQuery(start.stoppedAt!, { login_hint: newAccount() }), {
-      stopBefore: (next) => next.pathname.endsWith("/callback"),
-    });
-    const callback = await browser.request(atProvider.stoppedAt!);
+    // The cookie browser announces each request as a navigation (Sec-Fetch-Mode: navigate), as real browsers do.
+    const browser = new Browser();
+    const { callbackUrl } = await authorizeInBrowser(browser, startUrl, { login_hint: newOidcAccount() });
+    const callback = await browser.request(callbackUrl);
     expect(callback.status).toBe(200);
     expect(await connectionCount("start-preview")).toBe(1);
   });
 
   it("counts a request without Sec-Fetch-Mode as a navigation: it binds the browser and redirects to the provider", async () => {
-    const startUrl = await requestAuthorizationUrl("start-no-fetch-metadata", LOCAL_OIDC_ID);
+    const { authorization_url: startUrl } = await service.beginConnect("start-no-fetch-metadata", LOCAL_OIDC_ID);
     const response = await worker().fetch(new Request(startUrl, { redirect: "manual" }));
     expect(response.status).toBe(302);
     expect(response.headers.get("Set-Cookie")).toMatch(/^cm_flow_/);
@@ -163,8 +155,8 @@ describe("the start URL under link previews and prefetching", () => {
   });
 
   it("still refuses an unknown state on a navigation", async () => {
-    const startUrl = await requestAuthorizationUrl("start-unknown-state", LOCAL_OIDC_ID);
+    const { authorization_url: startUrl } = await service.beginConnect("start-unknown-state", LOCAL_OIDC_ID);
     const forged = rewriteQuery(startUrl, { state: "A".repeat(43) });
-    await expectInvalidState((await new NavigatingBrowser().follow(forged)).response);
+    await expectInvalidState((await new Browser().follow(forged)).response);
   });
 });

@@ -4,22 +4,17 @@
  * `key_unavailable`, and a reconnect that heals it, asking for consent so that a new refresh token comes with it.
  */
 import { describe, expect, it } from "vitest";
-import { authHeaders } from "../support/caller-token";
-import { connectAccount } from "../support/flows";
-import { activateOk, finishAuthorization } from "../support/integration-helpers";
-import { connectMock, expectProblem, storedPlaintext, vend, vendOk, waitForAudit, type Connected } from "../support/refresh-fixtures";
+import type { Connection } from "../support/api-client";
+import { Browser } from "../support/browser";
+import { connectAccount, finishInBrowser } from "../support/connect-flow";
+import { activateOk } from "../support/integration-helpers";
+import { expectProblem } from "../support/problems";
+import { type Connected, connectMock, storedPlaintext, vendOk, waitForAudit } from "../support/refresh-fixtures";
 import { decryptRow, K3, moveRowToKeys, readRow } from "../support/seed-connections";
-import { callWorker } from "../support/worker";
+import { service } from "../support/toolkit";
 
-interface ConnectionView {
-  status: string;
-  status_reason: string | null;
-}
-
-async function shown(connected: Connected): Promise<ConnectionView> {
-  const response = await callWorker(`/v1/connections/${connected.connectionId}`, { headers: await authHeaders(connected.userId) });
-  expect(response.status).toBe(200);
-  return (await response.json()) as ConnectionView;
+function shown(connected: Connected): Promise<Connection> {
+  return service.connection(connected.userId, connected.connectionId);
 }
 
 /** A Google connection whose tokens were written under a key the service no longer holds. */
@@ -33,7 +28,7 @@ describe("a connection that no key in the ring decrypts", () => {
   it("answers a vend with 409 needs-reauth, never a 500, and shows status_reason key_unavailable", async () => {
     const google = await unreadableGoogle("key-gone-vend");
 
-    const problem = await expectProblem(await vend(google.userId, google.connectionId), 409, "needs-reauth");
+    const problem = await expectProblem(await service.vend(google.userId, google.connectionId), 409, "needs-reauth");
 
     expect(problem.connection_status).toBe("needs_reauth");
     expect(await shown(google)).toMatchObject({ status: "needs_reauth", status_reason: "key_unavailable" });
@@ -43,9 +38,11 @@ describe("a connection that no key in the ring decrypts", () => {
 
   it("is healed by connecting the account again: active, status_reason null, and vending", async () => {
     const google = await unreadableGoogle("key-gone-reconnect");
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
 
-    const reconnected = await connectAccount(google.userId, "google", { providerParams: { mock_flow: google.flow } });
+    const reconnected = await connectAccount(service, new Browser(), google.userId, "google", {
+      providerParams: { mock_flow: google.flow },
+    });
 
     expect(reconnected.status).toBe(200);
     expect(await shown(google)).toEqual(expect.objectContaining({ status: "active", status_reason: null }));
@@ -57,9 +54,8 @@ describe("a connection that no key in the ring decrypts", () => {
 
     const answer = await activateOk(google.userId, "google-calendar");
     expect(answer.status).toBe("authorization_required");
-    const { providerUrl, callback } = await finishAuthorization((answer as { authorization_url: string }).authorization_url, {
-      mock_flow: google.flow,
-    });
+    const { authorization_url } = answer as { authorization_url: string };
+    const { providerUrl, callback } = await finishInBrowser(new Browser(), authorization_url, { mock_flow: google.flow });
 
     // Without consent Google sends no refresh token, and the one held cannot be read.
     expect(providerUrl.searchParams.get("prompt")).toBe("consent");
@@ -74,7 +70,7 @@ describe("a connection that no key in the ring decrypts", () => {
     await moveRowToKeys(microsoft.connectionId, K3);
 
     // The user leaves offline_access unticked: Microsoft issues no refresh token.
-    const reconnected = await connectAccount(microsoft.userId, "microsoft", {
+    const reconnected = await connectAccount(service, new Browser(), microsoft.userId, "microsoft", {
       providerParams: { mock_flow: microsoft.flow, mock_scope: "openid profile email User.Read" },
     });
 

@@ -6,9 +6,12 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
+import { activate } from "../support/integration-helpers";
+import { expectProblem } from "../support/problems";
 import { seedConnection } from "../support/seed-connections";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
-import { answerOf, expectInvariants, freshUserId, hostileField, nastyString, PROPERTY_TIMEOUT_MS, RUNS, secretMarker } from "./invariants";
+import { answerOf, expectInvariants, hostileField, nastyString, PROPERTY_TIMEOUT_MS, RUNS, secretMarker } from "./invariants";
 
 const KIB = 1024;
 
@@ -98,7 +101,7 @@ describe("hostile request bodies", () => {
           fc.record({ route: fc.constant(route), secret: fc.constant(secret), body: bodyFor(route.fields, secret) }),
         );
       // One user per property, owning one connection, so the token route finds a row to vend from.
-      const userId = freshUserId("bodies");
+      const userId = newUserId("fuzz-bodies");
       const own = await seedConnection({ userId });
       await fc.assert(
         fc.asyncProperty(cases, async ({ route, secret, body }) => {
@@ -126,7 +129,7 @@ describe("hostile request bodies", () => {
         return { secret, route, body: `${text.slice(0, at)}${junk}\u0000{` };
       });
       // One user per property, owning one connection, so the token route finds a row to vend from.
-      const userId = freshUserId("malformed");
+      const userId = newUserId("fuzz-malformed");
       const own = await seedConnection({ userId });
       await fc.assert(
         fc.asyncProperty(malformed, async ({ secret, route, body }) => {
@@ -163,7 +166,7 @@ describe("hostile request bodies", () => {
         contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream"),
       });
       // One user per property, owning one connection, so the token route finds a row to vend from.
-      const userId = freshUserId("huge");
+      const userId = newUserId("fuzz-huge");
       const own = await seedConnection({ userId });
       await fc.assert(
         fc.asyncProperty(cases, async ({ route, body, contentType }) => {
@@ -192,7 +195,7 @@ describe("hostile request bodies", () => {
         item: fc.constantFrom("openid", "", " ", 1, null, {}, "bad scope"),
       });
       // One user per property, owning one connection, so the token route finds a row to vend from.
-      const userId = freshUserId("array");
+      const userId = newUserId("fuzz-array");
       const own = await seedConnection({ userId });
       await fc.assert(
         fc.asyncProperty(cases, async ({ route, count, item }) => {
@@ -229,7 +232,7 @@ describe("hostile request bodies", () => {
         body: fc.option(fc.constantFrom("{}", "scopes=openid", "<a/>"), { nil: undefined }),
       });
       // One user per property, owning one connection, so the token route finds a row to vend from.
-      const userId = freshUserId("media");
+      const userId = newUserId("fuzz-media");
       const own = await seedConnection({ userId });
       await fc.assert(
         fc.asyncProperty(cases, async ({ route, contentType, body }) => {
@@ -251,25 +254,18 @@ describe("hostile request bodies", () => {
 
 describe("regressions found by fuzzing", () => {
   it("a form Content-Type without a body on a JSON route is 415 problem+json, not a 500", async () => {
-    const userId = freshUserId("regression-415");
+    const userId = newUserId("fuzz-regression-415");
     const response = await callWorker("/v1/integrations/google-calendar/activate", {
       method: "POST",
       headers: { ...(await authHeaders(userId)), "Content-Type": "application/x-www-form-urlencoded" },
     });
-    expect(response.status).toBe(415);
-    expect(response.headers.get("Content-Type")).toBe("application/problem+json");
-    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:unsupported-media-type", status: 415 });
+    await expectProblem(response, 415, "unsupported-media-type");
   });
 
   it("activating an integration with a refused return_to leaves no pending activation behind", async () => {
-    const userId = freshUserId("regression-activation");
-    const response = await callWorker("/v1/integrations/google-calendar/activate", {
-      method: "POST",
-      headers: { ...(await authHeaders(userId)), "Content-Type": "application/json" },
-      body: JSON.stringify({ return_to: "https://evil.example/after" }),
-    });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:return-to-not-allowed" });
+    const userId = newUserId("fuzz-regression-activation");
+    const response = await activate(userId, "google-calendar", { return_to: "https://evil.example/after" });
+    await expectProblem(response, 400, "return-to-not-allowed");
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM integration_activations WHERE user_id = ?")
       .bind(userId)
       .first<{ n: number }>();

@@ -5,11 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { rewriteQuery } from "../support/browser";
-import { authorizeInBrowser, requestAuthorizationUrl } from "../support/flows";
+import { Browser, rewriteQuery } from "../support/browser";
+import { authorizeInBrowser } from "../support/connect-flow";
+import { service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 import {
+  type Answer,
   expectInvariants,
-  freshUserId,
   nastyString,
   PROPERTY_TIMEOUT_MS,
   queryString,
@@ -17,7 +19,6 @@ import {
   secretMarker,
   snapshotState,
   stateChanges,
-  type Answer,
 } from "./invariants";
 
 const PROVIDERS = ["google", "youtube", "microsoft", "notion", "local-oidc"];
@@ -127,13 +128,14 @@ describe("forged browser requests", () => {
       });
       await fc.assert(
         fc.asyncProperty(cases, async ({ marker, attacks: chosen, returnTo }) => {
-          const userId = freshUserId("flow");
-          const startUrl = await requestAuthorizationUrl(
+          const userId = newUserId("fuzz-flow");
+          const { authorization_url: startUrl } = await service.beginConnect(
             userId,
             "google",
             returnTo ? { return_to: "https://app.example.com/connected" } : {},
           );
-          const { browser, callbackUrl } = await authorizeInBrowser(startUrl);
+          const browser = new Browser();
+          const { callbackUrl } = await authorizeInBrowser(browser, startUrl);
           const cookie = browser.cookies.header(new URL(callbackUrl))!;
           expect(cookie).toMatch(/^cm_flow_[^=]+=.+/);
           const code = callbackUrl.searchParams.get("code") ?? "";

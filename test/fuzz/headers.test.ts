@@ -6,8 +6,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { callerToken } from "../support/caller-token";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
-import { expectInvariants, freshUserId, PROPERTY_TIMEOUT_MS, RUNS, secretMarker, signatureOf } from "./invariants";
+import { expectInvariants, PROPERTY_TIMEOUT_MS, RUNS, secretMarker, signatureOf } from "./invariants";
 
 const ALLOWED_ORIGIN = "https://app.example.com";
 const KIB = 1024;
@@ -96,7 +97,7 @@ describe("hostile headers", () => {
       );
       await fc.assert(
         fc.asyncProperty(cases, async (input) => {
-          const jwt = await callerToken(freshUserId("headers"), { scope: "connections:token" });
+          const jwt = await callerToken(newUserId("fuzz-headers"), { scope: "connections:token" });
           const headers: Record<string, string> = {};
           if (input.authorized) headers.Authorization = `Bearer ${jwt}`;
           if (input.contentType !== undefined) headers["Content-Type"] = input.contentType;
@@ -146,7 +147,7 @@ describe("hostile headers", () => {
       await fc.assert(
         fc.asyncProperty(cases, async ({ size, declare, route }) => {
           const body = JSON.stringify({ rejected_token: "t".repeat(size) });
-          const jwt = await callerToken(freshUserId("length"), { scope: "connections:token" });
+          const jwt = await callerToken(newUserId("fuzz-length"), { scope: "connections:token" });
           const headers: Record<string, string> = { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" };
           if (declare === "truthful") headers["Content-Length"] = String(body.length);
           if (declare === "larger") headers["Content-Length"] = String(body.length + 1000);

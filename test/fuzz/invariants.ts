@@ -243,8 +243,3 @@ export function queryString(params: readonly (readonly [string, string])[]): str
   if (params.length === 0) return "";
   return `?${params.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join("&")}`;
 }
-
-/** A fresh user id per run, so the per-user rate limit never decides an outcome. */
-export function freshUserId(label: string): string {
-  return `fuzz-${label}-${crypto.randomUUID()}`;
-}

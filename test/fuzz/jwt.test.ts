@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { TEST_JWT_SECRET } from "../support/bindings";
 import { callerToken } from "../support/caller-token";
-import { expectInvariants, freshUserId, nastyString, PROPERTY_TIMEOUT_MS, RUNS, secretMarker, signatureOf } from "./invariants";
+import { newUserId } from "../support/users";
+import { expectInvariants, nastyString, PROPERTY_TIMEOUT_MS, RUNS, secretMarker, signatureOf } from "./invariants";
 
 /** Every route that needs a bearer JWT, with a body where it takes one. */
 const JWT_ROUTES: readonly { method: string; path: string; body?: string }[] = [
@@ -176,7 +177,7 @@ describe("forged caller tokens", () => {
         );
       await fc.assert(
         fc.asyncProperty(cases, async ({ kind, route, marker, forge, frame }) => {
-          const jwt = await forge(freshUserId("forger"), marker);
+          const jwt = await forge(newUserId("fuzz-forger"), marker);
           const authorization = frame(jwt);
           const answer = await expectInvariants({
             method: route.method,
@@ -197,7 +198,7 @@ describe("forged caller tokens", () => {
 
   it("a genuine token is accepted on the same routes, so the forgeries fail for what they bend and not by accident", async () => {
     for (const route of JWT_ROUTES) {
-      const jwt = await callerToken(freshUserId("genuine"), { scope: "connections:token admin" });
+      const jwt = await callerToken(newUserId("fuzz-genuine"), { scope: "connections:token admin" });
       const answer = await expectInvariants({
         method: route.method,
         path: route.path,

@@ -6,9 +6,9 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { callerToken } from "../support/caller-token";
 import { readRow, seedConnection } from "../support/seed-connections";
+import { newUserId } from "../support/users";
 import {
   expectInvariants,
-  freshUserId,
   hostileField,
   nastyString,
   PROPERTY_TIMEOUT_MS,
@@ -208,7 +208,7 @@ describe("hostile requests to every route", () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(requestArbitrary(fixture), async (request) => {
-          const userId = freshUserId("routes");
+          const userId = newUserId("fuzz-routes");
           // The caller owns a connection, so reads, vends and deletes of an existing row are reachable too.
           const path = request.path.includes(OWN_CONNECTION)
             ? request.path.replace(OWN_CONNECTION, (await seedConnection({ userId })).id)
@@ -260,7 +260,7 @@ describe("hostile requests to every route", () => {
       });
       await fc.assert(
         fc.asyncProperty(attempts, async ({ method, path }) => {
-          const jwt = await callerToken(freshUserId("attacker"), { scope: "connections:token admin" });
+          const jwt = await callerToken(newUserId("fuzz-attacker"), { scope: "connections:token admin" });
           const answer = await expectInvariants({
             method,
             path: path(fixture.victimConnectionId),

@@ -1,18 +1,21 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { authHeaders } from "../support/caller-token";
+import { Browser } from "../support/browser";
+import { authorizeInBrowser, finishInBrowser } from "../support/connect-flow";
 import {
   activate,
   activateOk,
   allConsents,
   auditRowsOf,
   connectGoogle,
-  finishAuthorization,
-  freshUser,
+  deactivate,
   integration,
+  integrations,
 } from "../support/integration-helpers";
-import { expectProblem } from "../support/refresh-fixtures";
-import { callWorker } from "../support/worker";
+import { newMockId } from "../support/mock-control";
+import { expectProblem } from "../support/problems";
+import { service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 const AUTH = "https://www.googleapis.com/auth/";
 const CALENDAR = `${AUTH}calendar.events`;
@@ -26,7 +29,7 @@ function scopeParam(url: URL): string[] {
 
 describe("activating a Google integration", () => {
   it("makes it active at once when the connection already holds its scopes, with an integration_activated consent", async () => {
-    const user = freshUser("int-existing");
+    const user = newUserId("int-existing");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
 
     expect(await activateOk(user, "google-calendar")).toEqual({ status: "active" });
@@ -46,13 +49,13 @@ describe("activating a Google integration", () => {
   });
 
   it("asks for the granted plus the needed scopes, incrementally and without forcing consent, when the connection lacks them", async () => {
-    const user = freshUser("int-incremental");
+    const user = newUserId("int-incremental");
     const connectionId = await connectGoogle(user);
 
     const answer = await activateOk(user, "google-calendar");
     expect(answer.status).toBe("authorization_required");
-    const { providerUrl } = await finishAuthorization((answer as { authorization_url: string }).authorization_url, {
-      mock_flow: `int-${crypto.randomUUID()}`,
+    const { providerUrl } = await authorizeInBrowser(new Browser(), (answer as { authorization_url: string }).authorization_url, {
+      mock_flow: newMockId("int"),
     });
 
     expect(scopeParam(providerUrl)).toEqual([CALENDAR, "email", "openid", "profile"].sort());
@@ -63,16 +66,16 @@ describe("activating a Google integration", () => {
   });
 
   it("forces consent when no Google connection holds a refresh token yet", async () => {
-    const user = freshUser("int-first");
+    const user = newUserId("int-first");
     const answer = await activateOk(user, "google-calendar");
     expect(answer.status).toBe("authorization_required");
-    const { providerUrl } = await finishAuthorization((answer as { authorization_url: string }).authorization_url);
+    const { providerUrl } = await authorizeInBrowser(new Browser(), (answer as { authorization_url: string }).authorization_url);
     expect(providerUrl.searchParams.get("prompt")).toBe("consent");
     expect(scopeParam(providerUrl)).toContain(CALENDAR);
   });
 
   it("shows authorization_required with the missing scopes until the incremental authorization completes", async () => {
-    const user = freshUser("int-pending");
+    const user = newUserId("int-pending");
     const connectionId = await connectGoogle(user);
     await activateOk(user, "google-calendar");
     expect(await integration(user, "google-calendar")).toMatchObject({
@@ -85,12 +88,12 @@ describe("activating a Google integration", () => {
   });
 
   it("becomes active once the incremental authorization grants the scopes, on the same connection, with expansion and integration_activated consents", async () => {
-    const user = freshUser("int-e2e");
-    const flow = `int-${crypto.randomUUID()}`;
+    const user = newUserId("int-e2e");
+    const flow = newMockId("int");
     const connectionId = await connectGoogle(user, { flow });
     const answer = (await activateOk(user, "google-calendar")) as { authorization_url: string };
 
-    const { callback } = await finishAuthorization(answer.authorization_url, { mock_flow: flow });
+    const { callback } = await finishInBrowser(new Browser(), answer.authorization_url, { mock_flow: flow });
     expect(callback.status, await callback.clone().text()).toBe(200);
     const { connection } = (await callback.json()) as { connection: { id: string; scopes: string[] } };
     expect(connection.id).toBe(connectionId);
@@ -104,11 +107,13 @@ describe("activating a Google integration", () => {
   });
 
   it("keeps a partly granted integration authorization_required with its missing scopes and records a reduction", async () => {
-    const user = freshUser("int-partial");
+    const user = newUserId("int-partial");
     const connectionId = await connectGoogle(user);
     const answer = (await activateOk(user, "gmail")) as { authorization_url: string };
 
-    const { callback } = await finishAuthorization(answer.authorization_url, { mock_scope: `openid email profile ${GMAIL_READ}` });
+    const { callback } = await finishInBrowser(new Browser(), answer.authorization_url, {
+      mock_scope: `openid email profile ${GMAIL_READ}`,
+    });
     const problem = await expectProblem(callback, 403, "scope-not-granted");
     expect(problem.missing_scopes).toEqual([GMAIL_SEND]);
 
@@ -124,14 +129,14 @@ describe("activating a Google integration", () => {
   });
 
   it("answers 404 for an integration that does not exist", async () => {
-    const user = freshUser("int-unknown");
+    const user = newUserId("int-unknown");
     await expectProblem(await activate(user, "no-such-integration"), 404, "not-found");
   });
 });
 
 describe("activating with several connections to one provider", () => {
   async function twoGoogleAccounts(label: string): Promise<{ user: string; first: string; second: string }> {
-    const user = freshUser(label);
+    const user = newUserId(label);
     const first = await connectGoogle(user, { account: `acct-a-${crypto.randomUUID()}`, scopes: [CALENDAR] });
     const second = await connectGoogle(user, { account: `acct-b-${crypto.randomUUID()}` });
     expect(first).not.toBe(second);
@@ -156,7 +161,7 @@ describe("activating with several connections to one provider", () => {
 
   it("answers 404 for another user's connection id and activates nothing", async () => {
     const { user } = await twoGoogleAccounts("int-several-404");
-    const stranger = freshUser("int-stranger");
+    const stranger = newUserId("int-stranger");
     const strangersConnection = await connectGoogle(stranger, { scopes: [CALENDAR] });
     await expectProblem(await activate(user, "google-calendar", { connection_id: strangersConnection }), 404, "not-found");
     expect(await integration(user, "google-calendar")).toMatchObject({ status: "inactive" });
@@ -166,28 +171,28 @@ describe("activating with several connections to one provider", () => {
 
 describe("deactivating an integration", () => {
   it("turns that one off and leaves another integration on the same connection active, with an integration_deactivated consent", async () => {
-    const user = freshUser("int-deactivate");
+    const user = newUserId("int-deactivate");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR, DRIVE] });
     await activateOk(user, "google-calendar");
     await activateOk(user, "google-drive");
 
-    const response = await callWorker("/v1/integrations/google-calendar/deactivate", { method: "POST", headers: await authHeaders(user) });
+    const response = await deactivate(user, "google-calendar");
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "inactive" });
 
     expect(await integration(user, "google-calendar")).toMatchObject({ status: "inactive" });
     expect(await integration(user, "google-drive")).toMatchObject({ status: "active", connection_id: connectionId });
-    expect((await callWorker(`/v1/connections/${connectionId}`, { headers: await authHeaders(user) })).status).toBe(200);
+    expect((await service.call(user, `/v1/connections/${connectionId}`)).status).toBe(200);
     const [newest] = await allConsents(user);
     expect(newest).toMatchObject({ kind: "integration_deactivated", integration: "google-calendar", provider: "google" });
     expect((await auditRowsOf(user)).map((row) => row.action)).toContain("integration.deactivated");
   });
 
   it("records nothing when the integration was not active", async () => {
-    const user = freshUser("int-deactivate-idle");
+    const user = newUserId("int-deactivate-idle");
     await connectGoogle(user);
     const before = (await allConsents(user)).length;
-    const response = await callWorker("/v1/integrations/gmail/deactivate", { method: "POST", headers: await authHeaders(user) });
+    const response = await deactivate(user, "gmail");
     expect(response.status).toBe(200);
     expect(await allConsents(user)).toHaveLength(before);
   });
@@ -195,15 +200,12 @@ describe("deactivating an integration", () => {
 
 describe("GET /v1/integrations", () => {
   it("lists active, authorization_required and inactive integrations with their missing scopes", async () => {
-    const user = freshUser("int-list");
+    const user = newUserId("int-list");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
     await activateOk(user, "gmail");
 
-    const byKey = new Map<string, unknown>();
-    const response = await callWorker("/v1/integrations", { headers: await authHeaders(user) });
-    expect(response.status).toBe(200);
-    for (const entry of ((await response.json()) as { integrations: { key: string }[] }).integrations) byKey.set(entry.key, entry);
+    const byKey = await integrations(user);
 
     expect(byKey.get("google-calendar")).toMatchObject({
       provider: "google",
@@ -222,7 +224,7 @@ describe("GET /v1/integrations", () => {
   });
 
   it("shows needs_reauth for an active integration whose connection needs re-authorization", async () => {
-    const user = freshUser("int-reauth");
+    const user = newUserId("int-reauth");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
     await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")

@@ -2,20 +2,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { integrationCatalogue } from "../../src/integrations/catalogue";
-import { useEnvInVault } from "../support/app-with-env";
+import { apiClient, type SendToService } from "../support/api-client";
+import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../support/bindings";
-import { authHeaders } from "../support/caller-token";
-import {
-  activateOk,
-  allConsents,
-  appCall,
-  finishAuthorization,
-  freshUser,
-  integration,
-  jsonHeaders,
-  type Call,
-} from "../support/integration-helpers";
-import { expectProblem } from "../support/refresh-fixtures";
+import { Browser } from "../support/browser";
+import { connectAccount, finishInBrowser } from "../support/connect-flow";
+import { activateOk, allConsents, integration } from "../support/integration-helpers";
+import { newOidcAccount } from "../support/oidc-control";
+import { expectProblem } from "../support/problems";
+import { localOidc } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 const LOCAL_API = {
   key: "local-api",
@@ -39,30 +35,17 @@ function oidcProviders(integrations: unknown[]): string {
 }
 
 /** The Worker's app, and `userId`'s vault (which completes the flows), with the local OIDC provider declaring `local-api`. */
-async function appWithIntegration(userId: string): Promise<Call> {
+async function appWithIntegration(userId: string): Promise<SendToService> {
   const integrationEnv = { ...env, OIDC_PROVIDERS: oidcProviders([LOCAL_API]) } as Env;
   await useEnvInVault(userId, integrationEnv);
-  return appCall(integrationEnv);
+  return appWithEnv(integrationEnv);
 }
 
-async function controlAccount(account: string, behaviour: { deny_scopes?: string[] }): Promise<void> {
-  const response = await fetch(`${inject("oidcIssuer")}/__control/accounts/${account}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(behaviour),
+async function connectThrough(call: SendToService, userId: string, account: string, scopes: string[]): Promise<string> {
+  const callback = await connectAccount(apiClient(call), new Browser(call), userId, LOCAL_OIDC_ID, {
+    scopes,
+    providerParams: { login_hint: account },
   });
-  expect(response.status).toBe(204);
-}
-
-async function connectThrough(call: Call, userId: string, account: string, scopes: string[]): Promise<string> {
-  const begun = await call(`/v1/connect/${LOCAL_OIDC_ID}`, {
-    method: "POST",
-    headers: await jsonHeaders(userId),
-    body: JSON.stringify({ scopes }),
-  });
-  expect(begun.status).toBe(201);
-  const { authorization_url } = (await begun.json()) as { authorization_url: string };
-  const { callback } = await finishAuthorization(authorization_url, { login_hint: account }, call);
   expect(callback.status, await callback.clone().text()).toBe(200);
   return ((await callback.json()) as { connection: { id: string } }).connection.id;
 }
@@ -88,19 +71,21 @@ describe("the integration catalogue", () => {
 
 describe("activating an integration of the local OpenID provider end to end", () => {
   it("asks for the granted plus the needed scopes and becomes active once the flow grants them", async () => {
-    const user = freshUser("oidc-int");
+    const user = newUserId("oidc-int");
     const call = await appWithIntegration(user);
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     const connectionId = await connectThrough(call, user, account, ["api:read"]);
 
     const answer = await activateOk(user, "local-api", {}, call);
     expect(answer.status).toBe("authorization_required");
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "authorization_required", missing_scopes: ["api:write"] });
 
-    const { providerUrl, callback } = await finishAuthorization(
+    const { providerUrl, callback } = await finishInBrowser(
+      new Browser(call),
       (answer as { authorization_url: string }).authorization_url,
-      { login_hint: account },
-      call,
+      {
+        login_hint: account,
+      },
     );
     // No incremental consent at a plain OIDC provider: what is already granted is asked for again.
     expect((providerUrl.searchParams.get("scope") ?? "").split(" ").sort()).toEqual([
@@ -123,41 +108,39 @@ describe("activating an integration of the local OpenID provider end to end", ()
   });
 
   it("activates at once when the OIDC connection already holds the scopes", async () => {
-    const user = freshUser("oidc-int-held");
+    const user = newUserId("oidc-int-held");
     const call = await appWithIntegration(user);
-    const connectionId = await connectThrough(call, user, `t-${crypto.randomUUID()}`, ["api:read", "api:write"]);
+    const connectionId = await connectThrough(call, user, newOidcAccount(), ["api:read", "api:write"]);
     expect(await activateOk(user, "local-api", {}, call)).toEqual({ status: "active" });
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "active", connection_id: connectionId });
   });
 
   it("creates the connection and activates when the user had none yet", async () => {
-    const user = freshUser("oidc-int-new");
+    const user = newUserId("oidc-int-new");
     const call = await appWithIntegration(user);
     const answer = (await activateOk(user, "local-api", {}, call)) as { authorization_url: string };
-    const { callback } = await finishAuthorization(answer.authorization_url, { login_hint: `t-${crypto.randomUUID()}` }, call);
+    const { callback } = await finishInBrowser(new Browser(call), answer.authorization_url, { login_hint: newOidcAccount() });
     expect(callback.status).toBe(200);
     const { connection } = (await callback.json()) as { connection: { id: string } };
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "active", connection_id: connection.id });
   });
 
   it("stays authorization_required with the missing scope and records a reduction when the user grants less", async () => {
-    const user = freshUser("oidc-int-partial");
+    const user = newUserId("oidc-int-partial");
     const call = await appWithIntegration(user);
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     await connectThrough(call, user, account, ["api:read"]);
-    await controlAccount(account, { deny_scopes: ["api:write"] });
+    await localOidc.steerAccount(account, { deny_scopes: ["api:write"] });
 
     const answer = (await activateOk(user, "local-api", {}, call)) as { authorization_url: string };
-    const { callback } = await finishAuthorization(answer.authorization_url, { login_hint: account }, call);
+    const { callback } = await finishInBrowser(new Browser(call), answer.authorization_url, { login_hint: account });
     const problem = await expectProblem(callback, 403, "scope-not-granted");
     expect(problem.missing_scopes).toEqual(["api:write"]);
 
     expect(await integration(user, "local-api", call)).toMatchObject({ status: "authorization_required", missing_scopes: ["api:write"] });
     const [newest] = await allConsents(user, call);
     expect(newest).toMatchObject({ kind: "reduction", missing_scopes: ["api:write"] });
-    const response = await call("/v1/consents", { headers: await authHeaders(user) });
-    expect(
-      ((await response.json()) as { consents: { kind: string }[] }).consents.some((consent) => consent.kind === "integration_activated"),
-    ).toBe(false);
+    const { consents } = await apiClient(call).json<{ consents: { kind: string }[] }>(user, "/v1/consents");
+    expect(consents.some((consent) => consent.kind === "integration_activated")).toBe(false);
   });
 });

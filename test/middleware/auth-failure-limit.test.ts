@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
-import { freshUser } from "../support/integration-helpers";
-import { expectProblem } from "../support/refresh-fixtures";
+import { expectProblem } from "../support/problems";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
 import { burst, randomIp, withinOneWindow } from "./rate-limit-windows";
 
@@ -27,7 +27,7 @@ describe("the limit on failed caller authentications per address", () => {
   it("answers 429 after 30 forged tokens from one address, writes one auth.failed row for the window, and refuses even a valid token from it unverified", async () => {
     const { ip, statuses, limited, validFromSpent } = await withinOneWindow(async () => {
       const ip = randomIp();
-      const forged = await authHeaders(freshUser("af-forger"), { secret: FORGING_SECRET });
+      const forged = await authHeaders(newUserId("af-forger"), { secret: FORGING_SECRET });
       const statuses: number[] = [];
       for (let attempt = 0; attempt < AUTH_FAILURE_LIMIT + 5; attempt++) {
         const response = await fromAddress(ip, forged);
@@ -35,7 +35,7 @@ describe("the limit on failed caller authentications per address", () => {
         statuses.push(response.status);
       }
       const limited = await fromAddress(ip, forged);
-      const validFromSpent = await fromAddress(ip, await authHeaders(freshUser("af-valid-same-address")));
+      const validFromSpent = await fromAddress(ip, await authHeaders(newUserId("af-valid-same-address")));
       return { ip, statuses, limited, validFromSpent };
     }, ROOM_NEEDED_MS);
 
@@ -52,15 +52,15 @@ describe("the limit on failed caller authentications per address", () => {
     expect(limitedRows).toHaveLength(1);
     expect(JSON.parse(limitedRows[0]!.detail)).toEqual({ limit: "auth_failure" });
 
-    const elsewhere = await fromAddress(randomIp(), await authHeaders(freshUser("af-valid-other-address")));
+    const elsewhere = await fromAddress(randomIp(), await authHeaders(newUserId("af-valid-other-address")));
     expect(elsewhere.status).toBe(200);
-    const forgedElsewhere = await fromAddress(randomIp(), await authHeaders(freshUser("af-forger-other"), { secret: FORGING_SECRET }));
+    const forgedElsewhere = await fromAddress(randomIp(), await authHeaders(newUserId("af-forger-other"), { secret: FORGING_SECRET }));
     expect(forgedElsewhere.status).toBe(401);
   }, 60_000);
 
   it("never limits valid traffic by address: 1,000 valid requests for 64 users from one address all succeed", async () => {
     const ip = randomIp();
-    const users = Array.from({ length: 64 }, () => freshUser("af-backend"));
+    const users = Array.from({ length: 64 }, () => newUserId("af-backend"));
     const headers = await Promise.all(users.map((user) => authHeaders(user)));
     const statuses = await burst(1000, (index) => fromAddress(ip, headers[index % users.length]!), 25);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
@@ -68,7 +68,7 @@ describe("the limit on failed caller authentications per address", () => {
   }, 30_000);
 
   it("does not count failures by address when the request carries no CF-Connecting-IP (local runs)", async () => {
-    const forged = await authHeaders(freshUser("af-local"), { secret: FORGING_SECRET });
+    const forged = await authHeaders(newUserId("af-local"), { secret: FORGING_SECRET });
     const statuses = await burst(AUTH_FAILURE_LIMIT + 5, () => callWorker("/v1/providers", { headers: forged }));
     expect(statuses.filter((status) => status !== 401)).toEqual([]);
   });

@@ -1,9 +1,11 @@
 import { env } from "cloudflare:workers";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { afterEach, beforeAll, describe, expect, inject, it, onTestFinished, vi } from "vitest";
-import { appWithEnv, type AppFetch } from "../support/app-with-env";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
+import type { SendToService } from "../support/api-client";
+import { appWithEnv } from "../support/app-with-env";
 import { callerToken } from "../support/caller-token";
-import { expectProblem } from "../support/refresh-fixtures";
+import { expectProblem } from "../support/problems";
+import { mockProvider } from "../support/toolkit";
 
 const KID = "caller-key-1";
 const AUDIENCE = "connection-manager";
@@ -11,15 +13,11 @@ const MINUTE_MS = 60_000;
 let rsaKey: CryptoKey;
 let ecKey: CryptoKey;
 let publicKeys: JWK[];
-let call: AppFetch;
+let call: SendToService;
 
-/** The mock's stateless `respond` route answers as its query says; here it stands in for the auth service's JWKS. */
-function respondUrl(answer: Record<string, string>): string {
-  return `${inject("mockProviderOrigin")}/__control/respond?${new URLSearchParams({ mock_flow: "caller-jwks", ...answer })}`;
-}
-
+/** The mock's stateless `respond` route stands in for the auth service's JWKS. */
 function jwksUrl(jwks: unknown): string {
-  return respondUrl({ body: JSON.stringify(jwks) });
+  return mockProvider.respondUrl({ body: JSON.stringify(jwks) });
 }
 
 /** The test bindings with caller keys from `url` only, and the audience a JWKS set-up requires. */
@@ -37,7 +35,7 @@ async function sign(key: CryptoKey, alg: "RS256" | "ES256", kid: string, sub: st
     .sign(key);
 }
 
-function listConnections(token: string, through: AppFetch = call): Promise<Response> {
+function listConnections(token: string, through: SendToService = call): Promise<Response> {
   return through("/v1/connections", { headers: { Authorization: `Bearer ${token}` } });
 }
 
@@ -46,7 +44,7 @@ function takeDown(url: string, answer: Record<string, string>): void {
   const realFetch = globalThis.fetch.bind(globalThis);
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
     const requested = input instanceof Request ? input.url : String(input);
-    return realFetch(requested === url ? respondUrl(answer) : input, init);
+    return realFetch(requested === url ? mockProvider.respondUrl(answer) : input, init);
   });
   onTestFinished(() => spy.mockRestore());
 }
@@ -112,7 +110,7 @@ describe("caller authentication when the key set cannot be fetched", () => {
     ["it answers JSON that is not a key set", { status: "200", body: '{"keys":"none"}' }],
     ["it answers after the upstream timeout", { delay_ms: "4000", body: "{}" }],
   ])("answers 503 with Retry-After, not 401, when %s from the start", async (_label, answer) => {
-    const down = appWithEnv(jwksEnv(respondUrl(answer)));
+    const down = appWithEnv(jwksEnv(mockProvider.respondUrl(answer)));
     const response = await listConnections(await sign(rsaKey, "RS256", KID, "jwks-user-outage"), down);
     await expectProblem(response.clone(), 503, "service-unavailable");
     expect(Number(response.headers.get("Retry-After"))).toBeGreaterThan(0);

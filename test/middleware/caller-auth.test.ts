@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { TEST_JWT_SECRET } from "../support/bindings";
 import { callerToken } from "../support/caller-token";
+import { expectProblem } from "../support/problems";
 import { worker } from "../support/worker";
 
 const URL_CONNECTIONS = "http://localhost:8787/v1/connections";
@@ -16,11 +17,8 @@ async function withBearer(token: string | null, targetEnv?: Env): Promise<Respon
 }
 
 async function expectUnauthorized(response: Response, token?: string): Promise<void> {
-  expect(response.status).toBe(401);
-  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
   expect(response.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
-  const text = await response.text();
-  expect(JSON.parse(text).type).toBe("urn:connection-manager:problem:unauthorized");
+  const text = JSON.stringify(await expectProblem(response, 401, "unauthorized"));
   if (token) {
     for (const part of token.split(".").filter((segment) => segment.length > 8)) expect(text).not.toContain(part);
   }

@@ -1,6 +1,7 @@
 import { errors, exportJWK, generateKeyPair, type JWK } from "jose";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CallerKeys, CallerKeysUnavailable, fetchKeySet } from "../../src/middleware/caller-keys";
+import { mockProvider } from "../support/toolkit";
 
 const T0 = 1_800_000_000_000;
 const SECOND_MS = 1000;
@@ -8,10 +9,6 @@ const MINUTE_MS = 60 * SECOND_MS;
 const TIMEOUT_MS = 1500;
 let first: JWK;
 let rotated: JWK;
-
-function respondUrl(answer: Record<string, string>): string {
-  return `${inject("mockProviderOrigin")}/__control/respond?${new URLSearchParams({ mock_flow: "caller-keys", ...answer })}`;
-}
 
 /** Key sets served by the mock: what the endpoint publishes is switched by the test, and every fetch is counted. */
 function servedKeys(initial: Record<string, string>): {
@@ -23,7 +20,7 @@ function servedKeys(initial: Record<string, string>): {
   let fetches = 0;
   const keys = new CallerKeys(() => {
     fetches += 1;
-    return fetchKeySet(respondUrl(answer), TIMEOUT_MS);
+    return fetchKeySet(mockProvider.respondUrl(answer), TIMEOUT_MS);
   }, TIMEOUT_MS);
   return { keys, serve: (next) => (answer = next), fetches: () => fetches };
 }

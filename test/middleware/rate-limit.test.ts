@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
-import { freshUser } from "../support/integration-helpers";
-import { expectProblem } from "../support/refresh-fixtures";
+import { expectProblem } from "../support/problems";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
 import { burst, randomIp, withinOneWindow } from "./rate-limit-windows";
 
@@ -22,7 +22,7 @@ async function rateLimitedRows(column: "user_id" | "ip", value: string): Promise
 describe("the per-user rate limit on the JWT API", () => {
   it("answers 429 problem+json with Retry-After: 60 after 600 requests in a window, audits it once, and spares other users", async () => {
     const { user, allowed, limited, more } = await withinOneWindow(async () => {
-      const user = freshUser("rl-user");
+      const user = newUserId("rl-user");
       const headers = await authHeaders(user);
       const allowed = await burst(USER_LIMIT, () => callWorker("/v1/providers", { headers }));
       const limited = await callWorker("/v1/providers", { headers });
@@ -37,7 +37,7 @@ describe("the per-user rate limit on the JWT API", () => {
     const rows = await rateLimitedRows("user_id", user);
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0]!.detail)).toEqual({ limit: "user" });
-    const other = await callWorker("/v1/providers", { headers: await authHeaders(freshUser("rl-other")) });
+    const other = await callWorker("/v1/providers", { headers: await authHeaders(newUserId("rl-other")) });
     expect(other.status).toBe(200);
   }, 150_000);
 });

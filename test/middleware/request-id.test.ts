@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
-import { freshUser } from "../support/integration-helpers";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
 import { randomIp } from "./rate-limit-windows";
 
@@ -10,7 +10,7 @@ const GENERATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 /** A refused caller authentication: it answers a problem and writes an `auth.failed` row carrying the request id. */
 async function failedAuthentication(requestId: string): Promise<{ header: string | null; body: { request_id?: string }; ip: string }> {
   const ip = randomIp();
-  const forged = await authHeaders(freshUser("rid"), { secret: "a-secret-the-service-does-not-know-0123456789" });
+  const forged = await authHeaders(newUserId("rid"), { secret: "a-secret-the-service-does-not-know-0123456789" });
   const response = await callWorker("/v1/connections", { headers: { ...forged, "CF-Connecting-IP": ip, "X-Request-Id": requestId } });
   expect(response.status).toBe(401);
   return { header: response.headers.get("X-Request-Id"), body: await response.json(), ip };

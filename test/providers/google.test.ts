@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { generateCodeVerifier } from "../../src/providers/secrets";
-import {
-  authorizationRequest,
-  authorizeAtMock,
-  configuredProvider,
-  connect,
-  mockRequests,
-  providerWithBindings,
-  respondUrl,
-  tokensOf,
-  uniqueFlow,
-} from "./support";
+import { newMockId } from "../support/mock-control";
+import { mockProvider } from "../support/toolkit";
+import { authorizationRequest, authorizeAtMock, configuredProvider, connect, providerWithBindings, tokensOf } from "./support";
 
 const google = () => configuredProvider("google");
 const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
@@ -25,9 +17,9 @@ describe("Google code exchange", () => {
   });
 
   it("sends the PKCE verifier and redirect URI in a form body with Basic client authentication", async () => {
-    const flow = uniqueFlow("google-exchange");
+    const flow = newMockId("google-exchange");
     const { request } = await connect(google(), { mock_flow: flow });
-    const exchange = (await mockRequests({ flow, path: "/google/token" }))[0];
+    const exchange = (await mockProvider.requests({ flow, path: "/google/token" }))[0];
     expect(Object.fromEntries(new URLSearchParams(exchange?.body))).toMatchObject({
       grant_type: "authorization_code",
       code_verifier: request.codeVerifier,
@@ -124,7 +116,7 @@ describe("Google scopes and identity details", () => {
   });
 
   it("fails identity as identity_failed, not as a forged token, when the key set fetch loses its connection", async () => {
-    const provider = providerWithBindings("google", { GOOGLE_JWKS_URL: respondUrl({ drop: "1" }) });
+    const provider = providerWithBindings("google", { GOOGLE_JWKS_URL: mockProvider.respondUrl({ drop: "1" }) });
     const { request, result } = await connect(provider);
     expect(await provider.identify(tokensOf(result), request.nonce, new Date())).toEqual({
       ok: false,

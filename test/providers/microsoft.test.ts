@@ -1,8 +1,10 @@
-import { describe, expect, it, inject } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { CONSUMER_TENANT_ID, createMicrosoftProvider, isTenantAllowed } from "../../src/providers/microsoft";
 import { testBindings } from "../support/bindings";
-import { configuredProvider, connect, mockOrigin, mockRequests, queueResponses, tokensOf, uniqueFlow } from "./support";
+import { newMockId } from "../support/mock-control";
+import { mockProvider } from "../support/toolkit";
+import { configuredProvider, connect, mockOrigin, tokensOf } from "./support";
 
 const microsoft = () => configuredProvider("microsoft");
 const WORK_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -49,11 +51,11 @@ describe("Microsoft code exchange", () => {
   });
 
   it("answers a revocation as unsupported without calling Microsoft", async () => {
-    const flow = uniqueFlow("microsoft-revoke");
+    const flow = newMockId("microsoft-revoke");
     const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
-    const requestsBefore = (await mockRequests({ flow })).length;
+    const requestsBefore = (await mockProvider.requests({ flow })).length;
     expect(await microsoft().revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
-    expect(await mockRequests({ flow })).toHaveLength(requestsBefore);
+    expect(await mockProvider.requests({ flow })).toHaveLength(requestsBefore);
   });
 });
 
@@ -173,9 +175,9 @@ describe("Microsoft scopes", () => {
 
 describe("Microsoft refresh without scope", () => {
   it("a refresh answered with a refresh token but no scope still counts offline_access as granted", async () => {
-    const flow = uniqueFlow("microsoft-no-scope");
+    const flow = newMockId("microsoft-no-scope");
     const tokens = tokensOf((await connect(microsoft(), { mock_flow: flow })).result);
-    await queueResponses(flow, "token", [{ omit_scope: true }]);
+    await mockProvider.scriptResponses(flow, "token", [{ omit_scope: true }]);
     const refreshed = tokensOf(await microsoft().refresh(tokens.refreshToken ?? ""));
     expect(refreshed).toMatchObject({ refreshToken: expect.any(String), scope: "offline_access" });
   });

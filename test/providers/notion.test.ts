@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { configuredProvider, connect, mockRequests, tokensOf, uniqueFlow } from "./support";
+import { newMockId } from "../support/mock-control";
+import { mockProvider } from "../support/toolkit";
+import { configuredProvider, connect, tokensOf } from "./support";
 
 const notion = () => configuredProvider("notion");
 
 describe("Notion code exchange", () => {
   it("posts JSON with Basic authentication, Notion-Version and the redirect URI", async () => {
-    const flow = uniqueFlow("notion-exchange");
+    const flow = newMockId("notion-exchange");
     const { request } = await connect(notion(), { mock_flow: flow });
-    const exchange = (await mockRequests({ flow, path: "/notion/v1/oauth/token" }))[0];
+    const exchange = (await mockProvider.requests({ flow, path: "/notion/v1/oauth/token" }))[0];
     expect(exchange?.headers).toMatchObject({ "content-type": "application/json", "notion-version": "2026-03-11" });
     expect(atob((exchange?.headers.authorization ?? "").replace("Basic ", ""))).toBe("notion-client-id:notion-client-secret");
     expect(JSON.parse(exchange?.body ?? "")).toEqual({
@@ -63,10 +65,10 @@ describe("Notion refresh and revocation", () => {
   });
 
   it("revokes with a JSON token body", async () => {
-    const flow = uniqueFlow("notion-revoke");
+    const flow = newMockId("notion-revoke");
     const tokens = tokensOf((await connect(notion(), { mock_flow: flow })).result);
     expect(await notion().revoke(tokens.accessToken, "access_token")).toEqual({ kind: "revoked" });
-    const revocation = (await mockRequests({ flow, path: "/notion/v1/oauth/revoke" }))[0];
+    const revocation = (await mockProvider.requests({ flow, path: "/notion/v1/oauth/revoke" }))[0];
     expect(JSON.parse(revocation?.body ?? "")).toEqual({ token: tokens.accessToken });
   });
 });

@@ -3,16 +3,17 @@
  * disconnecting and vending over HTTP. The provider is added to the configuration the user's Durable Object runs
  * with, as an operator would deploy it; its connection is seeded, since no flow can complete at a broken provider.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { oidcSecretName } from "../../src/config";
-import { authHeaders } from "../support/caller-token";
+import { useEnvInVault } from "../support/app-with-env";
+import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
-import { auditEvents, storedRow, vend } from "../support/refresh-fixtures";
+import { auditEvents, storedRow } from "../support/refresh-fixtures";
 import { readRow, seedConnection } from "../support/seed-connections";
-import { callWorker } from "../support/worker";
-import { mockOrigin, mockRequests, uniqueFlow } from "./support";
+import { mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
+import { mockOrigin } from "./support";
 
 const PROVIDER_ID = "operator-oidc";
 
@@ -34,29 +35,25 @@ function envWithProvider(issuer: string): Env {
  * it whose access token has expired, so a vend must refresh.
  */
 async function connectionAt(issuer: string): Promise<{ userId: string; connectionId: string }> {
-  const userId = `oidc-http-${crypto.randomUUID()}`;
-  const configured = envWithProvider(issuer);
-  await runInDurableObject(env.USER_VAULT.getByName(userId), (vault: object) => {
-    Object.assign(vault, { env: configured });
-  });
+  const userId = newUserId("oidc-http");
+  await useEnvInVault(userId, envWithProvider(issuer));
   const row = await seedConnection({ userId, provider: PROVIDER_ID, expiresAt: Date.now() - 60_000 });
   return { userId, connectionId: row.id };
 }
 
 /** A test-unique issuer key at the mock whose discovery document carries `overrides`. */
 async function mockIssuer(overrides: Record<string, unknown>): Promise<{ issuer: string; key: string }> {
-  const key = uniqueFlow("operator-issuer");
-  const response = await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(overrides) });
-  expect(response.ok).toBe(true);
+  const key = newMockId("operator-issuer");
+  await mockProvider.overrideDiscovery(key, overrides);
   return { issuer: `${mockOrigin()}/oidc/${key}`, key };
 }
 
-async function disconnect(userId: string, connectionId: string): Promise<Response> {
-  return callWorker(`/v1/connections/${connectionId}`, { method: "DELETE", headers: await authHeaders(userId) });
+function disconnect(userId: string, connectionId: string): Promise<Response> {
+  return service.call(userId, `/v1/connections/${connectionId}`, { method: "DELETE" });
 }
 
 describe.each([
-  ["answers 404", async () => `${mockOrigin()}/no-such-issuer/${uniqueFlow("gone")}`],
+  ["answers 404", async () => `${mockOrigin()}/no-such-issuer/${newMockId("gone")}`],
   ["names another issuer", async () => (await mockIssuer({ issuer: "https://evil.example.com" })).issuer],
 ])("an OpenID provider whose discovery document %s", (_problem, brokenIssuer) => {
   it("is disconnected anyway: DELETE answers 204, the row is gone and the failed revocation is audited", async () => {
@@ -72,7 +69,7 @@ describe.each([
   it("answers a vend with 502, not 500, and cools the connection down", async () => {
     const { userId, connectionId } = await connectionAt(await brokenIssuer());
 
-    const response = await vend(userId, connectionId);
+    const response = await service.vend(userId, connectionId);
 
     expect(response.status).toBe(502);
     expect(response.headers.get("Content-Type")).toBe("application/problem+json");
@@ -90,7 +87,7 @@ describe("an OpenID provider whose discovery lists no revocation endpoint", () =
     expect((await disconnect(userId, connectionId)).status).toBe(204);
 
     expect(await readRow(connectionId)).toBeNull();
-    expect(await mockRequests({ path: `/oidc/${key}/revoke` })).toEqual([]);
+    expect(await mockProvider.requests({ path: `/oidc/${key}/revoke` })).toEqual([]);
     const [revoked] = await auditEvents(userId, "token.revoked");
     expect(revoked).toMatchObject({
       outcome: "success",

@@ -3,24 +3,16 @@ import type { OidcProviderConfig } from "../../src/config";
 import { createOidcProvider } from "../../src/providers/oidc";
 import type { Provider } from "../../src/providers/provider";
 import { createDiscoveryCache, DISCOVERY_TTL_MS } from "../../src/providers/oidc-discovery";
+import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
-import {
-  authorizationRequest,
-  connect,
-  mockOrigin,
-  mockRequests,
-  releaseHeldRequests,
-  scriptIssuer,
-  tokensOf,
-  uniqueFlow,
-  untilMockReceived,
-} from "./support";
+import { mockProvider } from "../support/toolkit";
+import { authorizationRequest, connect, mockOrigin, tokensOf } from "./support";
 
 /** A provider for a fresh issuer key at the mock, so discovery caching and overrides are this test's own. */
 async function oidcProvider(discoveryOverrides: Record<string, unknown> = {}, config: Partial<OidcProviderConfig> = {}) {
-  const key = uniqueFlow("issuer");
+  const key = newMockId("issuer");
   const issuer = `${mockOrigin()}/oidc/${key}`;
-  await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(discoveryOverrides) });
+  await mockProvider.overrideDiscovery(key, discoveryOverrides);
   const provider = createOidcProvider({
     id: "mock-oidc",
     name: "Mock OIDC",
@@ -41,7 +33,7 @@ function providerWithoutDiscovery() {
   return createOidcProvider({
     id: "gone-oidc",
     name: "Gone OIDC",
-    issuer: `${mockOrigin()}/no-such-issuer/${uniqueFlow("gone")}`,
+    issuer: `${mockOrigin()}/no-such-issuer/${newMockId("gone")}`,
     credentials: MOCK_OIDC_CLIENT,
     scopes: ["openid"],
     defaultScopes: ["openid"],
@@ -72,7 +64,7 @@ describe("OIDC discovery", () => {
     const { provider, discoveryPath } = await oidcProvider();
     await provider.issuer();
     await provider.authorizationUrl(authorizationRequest(provider));
-    expect(await mockRequests({ path: discoveryPath })).toHaveLength(1);
+    expect(await mockProvider.requests({ path: discoveryPath })).toHaveLength(1);
   });
 
   it("fetches the document again once the cache entry is older than its TTL", async () => {
@@ -82,22 +74,22 @@ describe("OIDC discovery", () => {
     await discover();
     now = DISCOVERY_TTL_MS + 1;
     await discover();
-    expect(await mockRequests({ path: discoveryPath })).toHaveLength(2);
+    expect(await mockProvider.requests({ path: discoveryPath })).toHaveLength(2);
   });
 
   it("does not make a later request wait for a discovery fetch another request started and that never answers", async () => {
     const { provider, issuer, key, discoveryPath } = await oidcProvider();
-    await scriptIssuer(key, "discovery", [{ hold: true, status: 503 }]);
+    await mockProvider.scriptIssuer(key, "discovery", [{ hold: true, status: 503 }]);
     const settled: string[] = [];
     const first = provider.issuer().then(
       () => settled.push("first"),
       () => settled.push("first failed"),
     );
-    await untilMockReceived(discoveryPath);
+    await mockProvider.untilReceived(discoveryPath);
 
     expect(await provider.issuer()).toEqual({ issuer, requiresIssParameter: true });
     settled.push("second");
-    await releaseHeldRequests(key);
+    await mockProvider.releaseHeldRequests(key);
     await first;
     expect(settled).toEqual(["second", "first failed"]);
   });
@@ -148,29 +140,29 @@ describe("OIDC tokens and identity", () => {
   it("does not make a later id_token check wait for a key set fetch another request started and that never answers", async () => {
     const { provider, key } = await oidcProvider();
     const [held, later] = [await connect(provider), await connect(provider)];
-    await scriptIssuer(key, "jwks", [{ hold: true, status: 503 }]);
+    await mockProvider.scriptIssuer(key, "jwks", [{ hold: true, status: 503 }]);
     const first = provider.identify(tokensOf(held.result), held.request.nonce, new Date());
-    await untilMockReceived(`/oidc/${key}/jwks`);
+    await mockProvider.untilReceived(`/oidc/${key}/jwks`);
 
     expect(await provider.identify(tokensOf(later.result), later.request.nonce, new Date())).toMatchObject({ ok: true });
-    await releaseHeldRequests(key);
+    await mockProvider.releaseHeldRequests(key);
     expect(await first).toEqual({ ok: false, reason: "identity_failed", detail: "signing keys unavailable" });
   });
 
   it("authenticates in the body when the server only supports client_secret_post", async () => {
     const { provider } = await oidcProvider({ token_endpoint_auth_methods_supported: ["client_secret_post"] });
-    const flow = uniqueFlow("oidc-post");
+    const flow = newMockId("oidc-post");
     await connect(provider, { mock_flow: flow });
-    const exchange = (await mockRequests({ flow })).find((entry) => entry.path.endsWith("/token"));
+    const exchange = (await mockProvider.requests({ flow })).find((entry) => entry.path.endsWith("/token"));
     expect(new URLSearchParams(exchange?.body).get("client_secret")).toBe(MOCK_OIDC_CLIENT.clientSecret);
   });
 
   it("revokes through the advertised revocation endpoint", async () => {
     const { provider } = await oidcProvider();
-    const flow = uniqueFlow("oidc-revoke");
+    const flow = newMockId("oidc-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
     expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "revoked" });
-    expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
+    expect((await mockProvider.requests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(true);
   });
 });
 
@@ -187,7 +179,7 @@ describe("OIDC when discovery fails", () => {
     createOidcProvider({
       id: "down-oidc",
       name: "Down OIDC",
-      issuer: `http://127.0.0.1:9/oidc/${uniqueFlow("down")}`,
+      issuer: `http://127.0.0.1:9/oidc/${newMockId("down")}`,
       credentials: MOCK_OIDC_CLIENT,
       scopes: ["openid"],
       defaultScopes: ["openid"],
@@ -239,9 +231,9 @@ describe("OIDC when discovery fails", () => {
 
   it("answers a revocation as unsupported, without an upstream call, when no revocation endpoint is advertised", async () => {
     const { provider } = await oidcProvider({ revocation_endpoint: null });
-    const flow = uniqueFlow("oidc-no-revoke");
+    const flow = newMockId("oidc-no-revoke");
     const tokens = tokensOf((await connect(provider, { mock_flow: flow }, { scopes: ["openid", "offline_access"] })).result);
     expect(await provider.revoke(tokens.refreshToken ?? "", "refresh_token")).toEqual({ kind: "unsupported" });
-    expect((await mockRequests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(false);
+    expect((await mockProvider.requests({ flow })).some((entry) => entry.path.endsWith("/revoke"))).toBe(false);
   });
 });

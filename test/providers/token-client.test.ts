@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseRetryAfter, requestToken, revokeToken, type TokenEndpointRequest } from "../../src/providers/token-client";
-import { mockOrigin, mockRequests, uniqueFlow } from "./support";
+import { newMockId } from "../support/mock-control";
+import { mockProvider } from "../support/toolkit";
 
 /** A token request against the mock's stateless endpoint, answering as `answer` says. */
 function against(answer: Record<string, string>, overrides: Partial<TokenEndpointRequest> = {}): TokenEndpointRequest {
   return {
-    url: `${mockOrigin()}/__control/respond?${new URLSearchParams(answer)}`,
+    url: mockProvider.respondUrl(answer),
     params: { grant_type: "refresh_token", refresh_token: "rt-1" },
     encoding: "form",
     clientAuth: { method: "basic", clientId: "client", clientSecret: "secret" },
@@ -84,29 +85,29 @@ describe("token client classification", () => {
 
 describe("token client requests", () => {
   it("form-urlencodes the client id and secret before Basic encoding them (RFC 6749 §2.3.1)", async () => {
-    const flow = uniqueFlow("basic");
+    const flow = newMockId("basic");
     const clientAuth = { method: "basic" as const, clientId: "id with:colon", clientSecret: "s&cret+/=" };
     await requestToken(against({ mock_flow: flow, body: json({ access_token: "at" }) }, { clientAuth }));
-    const [request] = await mockRequests({ flow });
+    const [request] = await mockProvider.requests({ flow });
     const decoded = atob((request?.headers.authorization ?? "").replace("Basic ", ""));
     expect(decoded).toBe("id+with%3Acolon:s%26cret%2B%2F%3D");
   });
 
   it("puts client_id and client_secret in a form body for body authentication", async () => {
-    const flow = uniqueFlow("body-auth");
+    const flow = newMockId("body-auth");
     const clientAuth = { method: "body" as const, clientId: "client", clientSecret: "secret" };
     await requestToken(against({ mock_flow: flow, body: json({ access_token: "at" }) }, { clientAuth }));
-    const [request] = await mockRequests({ flow });
+    const [request] = await mockProvider.requests({ flow });
     expect(Object.fromEntries(new URLSearchParams(request?.body))).toMatchObject({ client_id: "client", client_secret: "secret" });
     expect(request?.headers.authorization).toBeUndefined();
   });
 
   it("sends a JSON body with extra headers when asked", async () => {
-    const flow = uniqueFlow("json");
+    const flow = newMockId("json");
     await requestToken(
       against({ mock_flow: flow, body: json({ access_token: "at" }) }, { encoding: "json", headers: { "Notion-Version": "v" } }),
     );
-    const [request] = await mockRequests({ flow });
+    const [request] = await mockProvider.requests({ flow });
     expect(request?.headers["content-type"]).toBe("application/json");
     expect(request?.headers["notion-version"]).toBe("v");
     expect(JSON.parse(request?.body ?? "")).toEqual({ grant_type: "refresh_token", refresh_token: "rt-1" });

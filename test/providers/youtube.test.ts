@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configuredProvider, connect, providerWithBindings, respondUrl, tokensOf } from "./support";
+import { mockProvider } from "../support/toolkit";
+import { configuredProvider, connect, providerWithBindings, tokensOf } from "./support";
 
 const youtube = () => configuredProvider("youtube");
 
@@ -85,7 +86,7 @@ describe("YouTube channels lookup", () => {
   });
 
   it("fails identity when the channels lookup loses its connection", async () => {
-    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: respondUrl({ drop: "1" }) });
+    const provider = providerWithBindings("youtube", { YOUTUBE_USERINFO_URL: mockProvider.respondUrl({ drop: "1" }) });
     const { request, result } = await connect(provider);
     const identity = await provider.identify(tokensOf(result), request.nonce, new Date());
     expect(identity).toEqual({ ok: false, reason: "identity_failed", detail: "channels lookup failed" });
@@ -93,7 +94,7 @@ describe("YouTube channels lookup", () => {
 
   it("fails identity when the channels lookup answers something that is not JSON", async () => {
     const provider = providerWithBindings("youtube", {
-      YOUTUBE_USERINFO_URL: respondUrl({ body: "<html>oops</html>", content_type: "text/html" }),
+      YOUTUBE_USERINFO_URL: mockProvider.respondUrl({ body: "<html>oops</html>", content_type: "text/html" }),
     });
     const { request, result } = await connect(provider);
     const identity = await provider.identify(tokensOf(result), request.nonce, new Date());
@@ -102,7 +103,7 @@ describe("YouTube channels lookup", () => {
 
   it("identifies a channel that has no title by its id alone", async () => {
     const provider = providerWithBindings("youtube", {
-      YOUTUBE_USERINFO_URL: respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }),
+      YOUTUBE_USERINFO_URL: mockProvider.respondUrl({ body: JSON.stringify({ items: [{ id: "UCuntitled" }] }) }),
     });
     const { request, result } = await connect(provider);
     const identity = await provider.identify(tokensOf(result), request.nonce, new Date());

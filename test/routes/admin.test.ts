@@ -3,17 +3,18 @@
  * D1 is per test file: every test starts from an empty connections table so the counts are its own.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { apiClient, type SendToService } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
 import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
-import { authHeaders } from "../support/caller-token";
+import { expectProblem } from "../support/problems";
 import { deleteAllConnections, envWithKeys, K1, K2, K3, seedConnections } from "../support/seed-connections";
 import { connectLocalOidc, failNextConnectionWrite, vendOk } from "../support/refresh-fixtures";
 import { callWorker } from "../support/worker";
 
 beforeEach(deleteAllConnections);
 
-async function getKeys(scope?: string, call = callWorker): Promise<Response> {
-  return call("/v1/admin/keys", { headers: await authHeaders("admin-user", scope === undefined ? {} : { scope }) });
+function getKeys(scope?: string, send: SendToService = callWorker): Promise<Response> {
+  return apiClient(send).call("admin-user", "/v1/admin/keys", scope === undefined ? {} : { scope });
 }
 
 describe("GET /v1/admin/keys", () => {
@@ -25,9 +26,8 @@ describe("GET /v1/admin/keys", () => {
   it("refuses a caller without the admin scope with 403, naming the scope", async () => {
     const response = await getKeys("connections:token");
 
-    expect(response.status).toBe(403);
-    expect(response.headers.get("Content-Type")).toBe("application/problem+json");
-    expect(await response.json()).toMatchObject({ type: "urn:connection-manager:problem:forbidden", status: 403, required_scope: "admin" });
+    const problem = await expectProblem(response, 403, "forbidden");
+    expect(problem.required_scope).toBe("admin");
   });
 
   it("counts connections per key id, with the current key and how many remain to re-encrypt", async () => {

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { appWithEnv } from "../support/app-with-env";
-import { expectProblem } from "../support/refresh-fixtures";
+import { expectProblem } from "../support/problems";
 import { callWorker, WORKER_ORIGIN } from "../support/worker";
 
 /** The directives of a Content-Security-Policy header, each with its sources. */
@@ -131,7 +131,7 @@ describe("the /docs page", () => {
     const withoutAssets = { ...env, ASSETS: { fetch: async () => new Response("", { status: 404 }) } } as unknown as Env;
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const response = await appWithEnv(withoutAssets)(stylesheets[0]!);
+      const response = await appWithEnv(withoutAssets)(stylesheets[0]!, {});
       const problem = await expectProblem(response, 500, "internal");
       expect(problem.detail).toBe("The service is misconfigured.");
       expect(logged.mock.calls.flat().join("\n")).toContain("npm run docs:assets");

@@ -2,27 +2,21 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { UserVault } from "../../src/vault/user-vault";
+import { apiClient } from "../support/api-client";
 import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { Browser } from "../support/browser";
-import { authHeaders } from "../support/caller-token";
+import { finishInBrowser } from "../support/connect-flow";
 import { databaseDown, databaseRefusingToDelete } from "../support/failing-db";
-import { requestAuthorizationUrl } from "../support/flows";
-import {
-  activateOk,
-  allConsents,
-  auditRowsOf,
-  connectGoogle,
-  finishAuthorization,
-  freshUser,
-  integrations,
-} from "../support/integration-helpers";
-import { expectProblem, failNextConnectionWrite, pendingWrites, vend, vendOk } from "../support/refresh-fixtures";
-import { callWorker } from "../support/worker";
+import { activateOk, allConsents, auditRowsOf, connectGoogle, integrations } from "../support/integration-helpers";
+import { expectProblem } from "../support/problems";
+import { failNextConnectionWrite, pendingWrites, vendOk } from "../support/refresh-fixtures";
+import { service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
 
-async function eraseMe(userId: string): Promise<Response> {
-  return callWorker("/v1/me", { method: "DELETE", headers: await authHeaders(userId) });
+function eraseMe(userId: string): Promise<Response> {
+  return service.call(userId, "/v1/me", { method: "DELETE" });
 }
 
 async function count(sql: string, userId: string): Promise<number> {
@@ -62,14 +56,14 @@ async function expectStartUrlRefused(startUrl: string): Promise<void> {
 
 /** A user with two Google accounts, an active and a pending integration, and a write-ahead copy in the vault. */
 async function userWithEverything(label: string): Promise<{ user: string; connections: string[] }> {
-  const user = freshUser(label);
+  const user = newUserId(label);
   const first = await connectGoogle(user, { account: `a-${crypto.randomUUID()}`, scopes: [CALENDAR] });
   const second = await connectGoogle(user, { account: `b-${crypto.randomUUID()}` });
   await activateOk(user, "google-calendar", { connection_id: first });
   await activateOk(user, "outlook-mail");
   // The D1 write of a refresh fails once: the refreshed tokens stay as a pending write in the user's Durable Object.
   await failNextConnectionWrite(user);
-  await vend(user, second, { force_refresh: true });
+  await service.vend(user, second, { force_refresh: true });
   return { user, connections: [first, second] };
 }
 
@@ -79,8 +73,7 @@ describe("DELETE /v1/me", () => {
     expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(2);
     expect((await eraseMe(user)).status).toBe(204);
     expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
-    const listed = await callWorker("/v1/connections", { headers: await authHeaders(user) });
-    expect(await listed.json()).toEqual({ connections: [] });
+    expect(await service.json(user, "/v1/connections")).toEqual({ connections: [] });
   });
 
   it("leaves no pending-write copy of a token in the user's Durable Object", async () => {
@@ -97,10 +90,10 @@ describe("DELETE /v1/me", () => {
   });
 
   it("ends a flow started before the erasure: its callback is refused and stores nothing", async () => {
-    const user = freshUser("erase-flow");
-    const startUrl = await requestAuthorizationUrl(user, "google");
+    const user = newUserId("erase-flow");
+    const { authorization_url: startUrl } = await service.beginConnect(user, "google");
     expect((await eraseMe(user)).status).toBe(204);
-    const { callback } = await finishAuthorization(startUrl).catch(() => ({ callback: null }));
+    const { callback } = await finishInBrowser(new Browser(), startUrl).catch(() => ({ callback: null }));
     if (callback) await expectProblem(callback, 400, "invalid-state");
     expect(await count("SELECT COUNT(*) AS n FROM connections WHERE user_id = ?", user)).toBe(0);
   });
@@ -138,21 +131,21 @@ describe("DELETE /v1/me", () => {
 
   it("leaves another user's connections, activations and history untouched", async () => {
     const { user } = await userWithEverything("erase-me");
-    const bystander = freshUser("erase-bystander");
+    const bystander = newUserId("erase-bystander");
     const connectionId = await connectGoogle(bystander, { scopes: [CALENDAR] });
     await activateOk(bystander, "google-calendar");
     const consentsBefore = await allConsents(bystander);
 
     expect((await eraseMe(user)).status).toBe(204);
 
-    expect((await callWorker(`/v1/connections/${connectionId}`, { headers: await authHeaders(bystander) })).status).toBe(200);
+    expect((await service.call(bystander, `/v1/connections/${connectionId}`)).status).toBe(200);
     await vendOk({ userId: bystander, connectionId, flow: "" });
     expect((await integrations(bystander)).get("google-calendar")).toMatchObject({ status: "active", connection_id: connectionId });
     expect(await allConsents(bystander)).toEqual(consentsBefore);
   });
 
   it("answers 204 for a caller with nothing to erase", async () => {
-    const user = freshUser("erase-nothing");
+    const user = newUserId("erase-nothing");
     expect((await eraseMe(user)).status).toBe(204);
     expect((await auditRowsOf(user)).find((row) => row.action === "user.erased")).toBeDefined();
   });
@@ -162,7 +155,7 @@ describe("DELETE /v1/me when D1 fails", () => {
   it("answers 503 with Retry-After while D1 refuses to remove one connection, removes the others, and finishes when repeated", async () => {
     const { user, connections } = await userWithEverything("erase-one-fails");
     const [refused, other] = connections as [string, string];
-    const startUrl = await requestAuthorizationUrl(user, "google");
+    const { authorization_url: startUrl } = await service.beginConnect(user, "google");
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     const restore = await useEnvInVault(user, { ...env, DB: databaseRefusingToDelete(env.DB, refused) } as Env);
 
@@ -186,12 +179,12 @@ describe("DELETE /v1/me when D1 fails", () => {
 
   it("answers 503 with Retry-After while D1 is down, still ends the pending authorizations, and erases everything when repeated", async () => {
     const { user } = await userWithEverything("erase-d1-down");
-    const startUrl = await requestAuthorizationUrl(user, "google");
+    const { authorization_url: startUrl } = await service.beginConnect(user, "google");
     const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const down = { ...env, DB: databaseDown(env.DB) } as Env;
     const restore = await useEnvInVault(user, down);
 
-    const response = await appWithEnv(down)("/v1/me", { method: "DELETE", headers: await authHeaders(user) });
+    const response = await apiClient(appWithEnv(down)).call(user, "/v1/me", { method: "DELETE" });
 
     await expectProblem(response, 503, "service-unavailable");
     expect(response.headers.get("Retry-After")).toBe("30");
@@ -208,7 +201,7 @@ describe("DELETE /v1/me when D1 fails", () => {
 
   it("answers 503 with Retry-After while KV refuses to delete the pending authorizations, still removes every connection, and finishes when repeated", async () => {
     const { user } = await userWithEverything("erase-kv-down");
-    const startUrl = await requestAuthorizationUrl(user, "google");
+    const { authorization_url: startUrl } = await service.beginConnect(user, "google");
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     // The vault only ever deletes from KV (it finds the records through its own index, never a listing).
     const kvDown = { ...env.AUTH_STATE, delete: () => Promise.reject(new Error("KV unavailable")) } as unknown as KVNamespace;

@@ -1,21 +1,26 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { insertAuditEvents } from "../../src/storage/audit-events";
-import { recordConsent, type ConsentKind } from "../../src/storage/consents";
+import { type ConsentKind, recordConsent } from "../../src/storage/consents";
 import { database } from "../../src/storage/database";
+import type { AuditEvent } from "../support/api-client";
+import { Browser } from "../support/browser";
 import { authHeaders } from "../support/caller-token";
-import { connectAccount } from "../support/flows";
+import { connectAccount } from "../support/connect-flow";
 import {
   activateOk,
   allConsents,
   auditRowsOf,
+  type AuditRowView,
   connectGoogle,
   consentPage,
-  freshUser,
-  mockIssuedTokens,
-  type AuditRowView,
+  deactivate,
 } from "../support/integration-helpers";
-import { expectProblem, vendOk, waitForAudit } from "../support/refresh-fixtures";
+import { newMockId } from "../support/mock-control";
+import { expectProblem } from "../support/problems";
+import { waitForAudit } from "../support/refresh-fixtures";
+import { mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 import { callWorker } from "../support/worker";
 
 const CALENDAR = "https://www.googleapis.com/auth/calendar.events";
@@ -60,34 +65,22 @@ async function seedAudit(userId: string, ats: number[], action = "seeded.event")
   );
 }
 
-interface AuditEventView {
-  id: string;
-  at: string;
-  user_id: string | null;
-  action: string;
-  detail: Record<string, unknown>;
-}
-
-async function auditPage(
+function auditPage(
   callerId: string,
   query: Record<string, string> = {},
   scope?: string,
-): Promise<{ events: AuditEventView[]; next_cursor: string | null }> {
-  const response = await callWorker(`/v1/audit?${new URLSearchParams(query)}`, {
-    headers: await authHeaders(callerId, scope === undefined ? {} : { scope }),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-  return (await response.json()) as { events: AuditEventView[]; next_cursor: string | null };
+): Promise<{ events: AuditEvent[]; next_cursor: string | null }> {
+  return service.json(callerId, `/v1/audit?${new URLSearchParams(query)}`, scope === undefined ? {} : { scope });
 }
 
 async function deleteConnection(userId: string, connectionId: string): Promise<void> {
-  const response = await callWorker(`/v1/connections/${connectionId}`, { method: "DELETE", headers: await authHeaders(userId) });
+  const response = await service.call(userId, `/v1/connections/${connectionId}`, { method: "DELETE" });
   expect(response.status).toBe(204);
 }
 
 describe("consent history rows", () => {
   it("records a grant when an account is first connected", async () => {
-    const user = freshUser("cns-grant");
+    const user = newUserId("cns-grant");
     const connectionId = await connectGoogle(user);
     expect(await allConsents(user)).toEqual([
       expect.objectContaining({ kind: "grant", connection_id: connectionId, provider: "google", missing_scopes: [] }),
@@ -95,7 +88,7 @@ describe("consent history rows", () => {
   });
 
   it("records an expansion when reconnecting the same account grants more scopes", async () => {
-    const user = freshUser("cns-expansion");
+    const user = newUserId("cns-expansion");
     const connectionId = await connectGoogle(user);
     expect(await connectGoogle(user, { scopes: [CALENDAR] })).toBe(connectionId);
     const [newest] = await allConsents(user);
@@ -104,8 +97,8 @@ describe("consent history rows", () => {
   });
 
   it("records a reduction with the missing scopes when the user grants fewer than asked", async () => {
-    const user = freshUser("cns-reduction");
-    const response = await connectAccount(user, "google", {
+    const user = newUserId("cns-reduction");
+    const response = await connectAccount(service, new Browser(), user, "google", {
       scopes: [GMAIL_READ, GMAIL_SEND],
       providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` },
     });
@@ -116,7 +109,7 @@ describe("consent history rows", () => {
   });
 
   it("records a withdrawal with the scopes held, and the deactivation of its integrations, when a connection is removed", async () => {
-    const user = freshUser("cns-withdrawal");
+    const user = newUserId("cns-withdrawal");
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
     await deleteConnection(user, connectionId);
@@ -132,19 +125,16 @@ describe("consent history rows", () => {
   });
 
   it("lists the caller's consents of every kind, newest first, and none of another user's", async () => {
-    const user = freshUser("cns-kinds");
-    const other = freshUser("cns-other");
+    const user = newUserId("cns-kinds");
+    const other = newUserId("cns-other");
     await connectGoogle(other);
-    await connectAccount(user, "google", {
+    await connectAccount(service, new Browser(), user, "google", {
       scopes: [GMAIL_READ, GMAIL_SEND],
       providerParams: { mock_scope: `openid email profile ${GMAIL_READ}` },
     });
     const connectionId = await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
-    const deactivated = await callWorker("/v1/integrations/google-calendar/deactivate", {
-      method: "POST",
-      headers: await authHeaders(user),
-    });
+    const deactivated = await deactivate(user, "google-calendar");
     expect(deactivated.status).toBe(200);
     await deleteConnection(user, connectionId);
 
@@ -163,7 +153,7 @@ describe("consent history rows", () => {
 
 describe("GET /v1/consents pagination", () => {
   it("pages newest first with limit and next_cursor, null at the end, without gaps or repeats", async () => {
-    const user = freshUser("cns-pages");
+    const user = newUserId("cns-pages");
     // Two rows share a millisecond: the cursor must still split them exactly once.
     await seedConsents(user, [T0, T0 + 1000, T0 + 1000, T0 + 2000, T0 + 3000]);
     const first = await consentPage(user, { limit: "2" });
@@ -183,29 +173,29 @@ describe("GET /v1/consents pagination", () => {
   });
 
   it("answers next_cursor null when the page holds everything", async () => {
-    const user = freshUser("cns-one-page");
+    const user = newUserId("cns-one-page");
     await seedConsents(user, [T0, T0 + 1]);
     expect((await consentPage(user, { limit: "2" })).next_cursor).toBeNull();
   });
 
   it("refuses a cursor it did not issue with 400", async () => {
-    const user = freshUser("cns-forged");
+    const user = newUserId("cns-forged");
     const forged = btoa(JSON.stringify({ at: 1, id: "x" })).replace(/=+$/, "");
-    const response = await callWorker(`/v1/consents?cursor=${forged}`, { headers: await authHeaders(user) });
+    const response = await service.call(user, `/v1/consents?cursor=${forged}`);
     await expectProblem(response, 400, "bad-request");
-    await expectProblem(await callWorker("/v1/consents?cursor=%%%", { headers: await authHeaders(user) }), 400, "bad-request");
+    await expectProblem(await service.call(user, "/v1/consents?cursor=%%%"), 400, "bad-request");
   });
 
   it("refuses a limit outside 1 to 200 with 400", async () => {
-    const user = freshUser("cns-limit");
-    expect((await callWorker("/v1/consents?limit=0", { headers: await authHeaders(user) })).status).toBe(400);
-    expect((await callWorker("/v1/consents?limit=201", { headers: await authHeaders(user) })).status).toBe(400);
+    const user = newUserId("cns-limit");
+    expect((await service.call(user, "/v1/consents?limit=0")).status).toBe(400);
+    expect((await service.call(user, "/v1/consents?limit=201")).status).toBe(400);
   });
 });
 
 describe("audit rows", () => {
   it("record the start and the callback of an authorization", async () => {
-    const user = freshUser("aud-flow");
+    const user = newUserId("aud-flow");
     const connectionId = await connectGoogle(user);
     const rows = await auditRowsOf(user);
     expect(rows.find((row) => row.action === "authorization.started")).toMatchObject({ outcome: "success", provider: "google" });
@@ -217,17 +207,17 @@ describe("audit rows", () => {
   });
 
   it("record a token vend and a forced refresh", async () => {
-    const user = freshUser("aud-vend");
+    const user = newUserId("aud-vend");
     const connectionId = await connectGoogle(user);
-    await vendOk({ userId: user, connectionId, flow: "" });
-    await vendOk({ userId: user, connectionId, flow: "" }, { force_refresh: true });
+    await service.vendOk(user, connectionId);
+    await service.vendOk(user, connectionId, { force_refresh: true });
     const vended = await waitForAudit(user, "token.vended", 2);
     expect(vended.map((row) => row.outcome)).toEqual(["success", "success"]);
     expect(await waitForAudit(user, "token.refreshed")).toEqual([expect.objectContaining({ outcome: "success" })]);
   });
 
   it("record the revocation and the removal of a connection", async () => {
-    const user = freshUser("aud-remove");
+    const user = newUserId("aud-remove");
     const connectionId = await connectGoogle(user);
     await deleteConnection(user, connectionId);
     const rows = await auditRowsOf(user);
@@ -236,11 +226,11 @@ describe("audit rows", () => {
   });
 
   it("record integration activation, authorization_required and deactivation", async () => {
-    const user = freshUser("aud-integration");
+    const user = newUserId("aud-integration");
     await connectGoogle(user, { scopes: [CALENDAR] });
     await activateOk(user, "google-calendar");
     await activateOk(user, "gmail");
-    await callWorker("/v1/integrations/google-calendar/deactivate", { method: "POST", headers: await authHeaders(user) });
+    await deactivate(user, "google-calendar");
     const actions = (await auditRowsOf(user)).map((row) => row.action);
     expect(actions).toEqual(
       expect.arrayContaining(["integration.activated", "integration.authorization_required", "integration.deactivated"]),
@@ -249,7 +239,7 @@ describe("audit rows", () => {
 
   it("record a failed caller authentication, without a user", async () => {
     const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
-    const marker = freshUser("aud-auth");
+    const marker = newUserId("aud-auth");
     const forged = await authHeaders(marker, { secret: "another-secret-of-at-least-32-bytes-0123456789" });
     const response = await callWorker("/v1/connections", { headers: { ...forged, "CF-Connecting-IP": ip } });
     expect(response.status).toBe(401);
@@ -263,10 +253,10 @@ describe("audit rows", () => {
   });
 
   it("record a read of another user's connection as connection.read not_found against the reader", async () => {
-    const owner = freshUser("aud-owner");
-    const reader = freshUser("aud-reader");
+    const owner = newUserId("aud-owner");
+    const reader = newUserId("aud-reader");
     const connectionId = await connectGoogle(owner);
-    const response = await callWorker(`/v1/connections/${connectionId}`, { headers: await authHeaders(reader) });
+    const response = await service.call(reader, `/v1/connections/${connectionId}`);
     await expectProblem(response, 404, "not-found");
     const rows = await auditRowsOf(reader);
     expect(rows).toEqual([
@@ -281,15 +271,16 @@ describe("audit rows", () => {
   });
 
   it("never hold a token the provider issued", async () => {
-    const user = freshUser("aud-secrets");
-    const flow = `aud-${crypto.randomUUID()}`;
+    const user = newUserId("aud-secrets");
+    const flow = newMockId("aud");
     const connectionId = await connectGoogle(user, { flow });
-    await vendOk({ userId: user, connectionId, flow }, { force_refresh: true });
+    await service.vendOk(user, connectionId, { force_refresh: true });
     await activateOk(user, "gmail");
     await waitForAudit(user, "token.vended");
     await deleteConnection(user, connectionId);
 
-    const tokens = await mockIssuedTokens(flow);
+    const { refresh_tokens, access_tokens } = await mockProvider.flowState(flow);
+    const tokens = [...refresh_tokens, ...access_tokens].map((issued) => issued.token);
     expect(tokens.length).toBeGreaterThanOrEqual(3);
     const rows = await env.DB.prepare("SELECT * FROM audit_events").all<Record<string, unknown>>();
     expect(rows.results.some((row) => row.user_id === user)).toBe(true);
@@ -302,8 +293,8 @@ describe("audit rows", () => {
 
 describe("GET /v1/audit", () => {
   it("shows a caller only their own events", async () => {
-    const user = freshUser("aud-own");
-    const other = freshUser("aud-own-other");
+    const user = newUserId("aud-own");
+    const other = newUserId("aud-own-other");
     await seedAudit(user, [T0]);
     await seedAudit(other, [T0 + 1]);
     const { events } = await auditPage(user);
@@ -311,28 +302,26 @@ describe("GET /v1/audit", () => {
   });
 
   it("refuses user_id without the admin scope with 403", async () => {
-    const user = freshUser("aud-not-admin");
-    const response = await callWorker(`/v1/audit?user_id=${encodeURIComponent(freshUser("aud-target"))}`, {
-      headers: await authHeaders(user),
-    });
+    const user = newUserId("aud-not-admin");
+    const response = await service.call(user, `/v1/audit?user_id=${encodeURIComponent(newUserId("aud-target"))}`);
     const problem = await expectProblem(response, 403, "forbidden");
     expect(problem.required_scope).toBe("admin");
   });
 
   it("shows an admin that user's events with user_id", async () => {
-    const admin = freshUser("aud-admin");
-    const target = freshUser("aud-target");
+    const admin = newUserId("aud-admin");
+    const target = newUserId("aud-target");
     await seedAudit(target, [T0, T0 + 1]);
-    await seedAudit(freshUser("aud-bystander"), [T0 + 2]);
+    await seedAudit(newUserId("aud-bystander"), [T0 + 2]);
     const { events } = await auditPage(admin, { user_id: target }, "admin");
     expect(events).toHaveLength(2);
     expect(events.every((event) => event.user_id === target)).toBe(true);
   });
 
   it("shows an admin every user's events without user_id", async () => {
-    const admin = freshUser("aud-admin-all");
-    const first = freshUser("aud-all-a");
-    const second = freshUser("aud-all-b");
+    const admin = newUserId("aud-admin-all");
+    const first = newUserId("aud-all-a");
+    const second = newUserId("aud-all-b");
     const action = `seeded.all_${crypto
       .randomUUID()
       .replace(/[^a-z]/g, "")
@@ -344,7 +333,7 @@ describe("GET /v1/audit", () => {
   });
 
   it("filters by action", async () => {
-    const user = freshUser("aud-action");
+    const user = newUserId("aud-action");
     await connectGoogle(user);
     const { events } = await auditPage(user, { action: "authorization.started" });
     expect(events.length).toBeGreaterThan(0);
@@ -353,7 +342,7 @@ describe("GET /v1/audit", () => {
   });
 
   it("filters by since (inclusive) and until (exclusive)", async () => {
-    const user = freshUser("aud-window");
+    const user = newUserId("aud-window");
     await seedAudit(user, [T0, T0 + 1000, T0 + 2000, T0 + 3000]);
     const iso = (ms: number) => new Date(ms).toISOString();
     const since = await auditPage(user, { since: iso(T0 + 2000) });
@@ -365,14 +354,14 @@ describe("GET /v1/audit", () => {
   });
 
   it("refuses a since that is not an ISO 8601 time with 400", async () => {
-    const user = freshUser("aud-bad-since");
-    expect((await callWorker("/v1/audit?since=yesterday", { headers: await authHeaders(user) })).status).toBe(400);
+    const user = newUserId("aud-bad-since");
+    expect((await service.call(user, "/v1/audit?since=yesterday")).status).toBe(400);
   });
 
   it("pages newest first by cursor, next_cursor null at the end", async () => {
-    const user = freshUser("aud-pages");
+    const user = newUserId("aud-pages");
     await seedAudit(user, [T0, T0 + 1, T0 + 1, T0 + 2, T0 + 3]);
-    const seen: AuditEventView[] = [];
+    const seen: AuditEvent[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
@@ -387,8 +376,8 @@ describe("GET /v1/audit", () => {
   });
 
   it("refuses a forged cursor with 400", async () => {
-    const user = freshUser("aud-forged");
-    const response = await callWorker("/v1/audit?cursor=bm90LWEtY3Vyc29y", { headers: await authHeaders(user) });
+    const user = newUserId("aud-forged");
+    const response = await service.call(user, "/v1/audit?cursor=bm90LWEtY3Vyc29y");
     await expectProblem(response, 400, "bad-request");
   });
 });

@@ -1,18 +1,17 @@
-import { callWorker } from "../support/worker";
 import { describe, expect, it } from "vitest";
 import { authHeaders } from "../support/caller-token";
+import { expectProblem, type Problem } from "../support/problems";
+import { service } from "../support/toolkit";
+import { callWorker } from "../support/worker";
 
 const call = callWorker;
 
-async function expectProblem(response: Response, status: number, type: string): Promise<Record<string, unknown>> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
-  const body = (await response.json()) as Record<string, unknown>;
-  expect(body.type).toBe(`urn:connection-manager:problem:${type}`);
-  expect(body.status).toBe(status);
-  expect(typeof body.title).toBe("string");
-  expect(typeof body.detail).toBe("string");
-  return body;
+/** `expectProblem`, and the title and detail every problem of these endpoints carries. */
+async function expectDescribedProblem(response: Response, status: number, type: string): Promise<Problem> {
+  const problem = await expectProblem(response, status, type);
+  expect(typeof problem.title).toBe("string");
+  expect(typeof problem.detail).toBe("string");
+  return problem;
 }
 
 describe("service endpoints", () => {
@@ -34,23 +33,19 @@ describe("service endpoints", () => {
   });
 
   it("answers unknown paths with a not-found problem", async () => {
-    await expectProblem(await call("/nothing/here"), 404, "not-found");
+    await expectDescribedProblem(await call("/nothing/here"), 404, "not-found");
   });
 
   it("answers a known path with the wrong method with 405 and the allowed methods", async () => {
-    const response = await call("/v1/connections", { method: "PUT", headers: await authHeaders("user-405") });
-    await expectProblem(response, 405, "method-not-allowed");
+    const response = await service.call("user-405", "/v1/connections", { method: "PUT" });
+    await expectDescribedProblem(response, 405, "method-not-allowed");
     expect(response.headers.get("Allow")).toBe("GET");
   });
 
   it("refuses bodies over 64 KiB with 413", async () => {
     const body = JSON.stringify({ scopes: ["x".repeat(70 * 1024)] });
-    const response = await call("/v1/connect/google", {
-      method: "POST",
-      headers: { ...(await authHeaders("user-413")), "Content-Type": "application/json" },
-      body,
-    });
-    await expectProblem(response, 413, "payload-too-large");
+    const response = await service.call("user-413", "/v1/connect/google", { method: "POST", body });
+    await expectDescribedProblem(response, 413, "payload-too-large");
   });
 
   it("refuses a body that is not JSON with 415", async () => {
@@ -59,26 +54,21 @@ describe("service endpoints", () => {
       headers: { ...(await authHeaders("user-415")), "Content-Type": "text/plain" },
       body: "scopes=openid",
     });
-    await expectProblem(response, 415, "unsupported-media-type");
+    await expectDescribedProblem(response, 415, "unsupported-media-type");
   });
 
   it("refuses malformed JSON with a bad-request problem that does not echo the body", async () => {
-    const response = await call("/v1/connect/google", {
-      method: "POST",
-      headers: { ...(await authHeaders("user-json")), "Content-Type": "application/json" },
-      body: '{"scopes": [secret-looking-value',
-    });
-    const body = await expectProblem(response, 400, "bad-request");
+    const response = await service.call("user-json", "/v1/connect/google", { method: "POST", body: '{"scopes": [secret-looking-value' });
+    const body = await expectDescribedProblem(response, 400, "bad-request");
     expect(JSON.stringify(body)).not.toContain("secret-looking-value");
   });
 
   it("lists validation failures by field without the offending value", async () => {
-    const response = await call("/v1/connect/google", {
+    const response = await service.call("user-validation", "/v1/connect/google", {
       method: "POST",
-      headers: { ...(await authHeaders("user-validation")), "Content-Type": "application/json" },
-      body: JSON.stringify({ scopes: "not-an-array-value", extra: true }),
+      body: { scopes: "not-an-array-value", extra: true },
     });
-    const body = await expectProblem(response, 400, "bad-request");
+    const body = await expectDescribedProblem(response, 400, "bad-request");
     expect(body.invalid_params).toEqual(expect.arrayContaining([expect.objectContaining({ path: "scopes" })]));
     expect(JSON.stringify(body)).not.toContain("not-an-array-value");
   });
@@ -106,14 +96,14 @@ describe("service endpoints", () => {
   });
 
   it("tags every response with a request id and forbids caching API answers", async () => {
-    const response = await call("/v1/providers", { headers: await authHeaders("user-headers") });
+    const response = await service.call("user-headers", "/v1/providers");
     expect(response.status).toBe(200);
     expect(response.headers.get("X-Request-Id")).toMatch(/.+/);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
   });
 
   it("lists every provider with whether it is configured and its scopes", async () => {
-    const response = await call("/v1/providers", { headers: await authHeaders("user-providers") });
+    const response = await service.call("user-providers", "/v1/providers");
     const { providers } = (await response.json()) as {
       providers: { id: string; configured: boolean; default_scopes: string[]; allowed_scopes: string[] }[];
     };

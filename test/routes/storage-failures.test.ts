@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { apiClient } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
-import { authHeaders } from "../support/caller-token";
 import { failingDatabase } from "../support/failing-db";
+import { expectProblem } from "../support/problems";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -44,12 +45,11 @@ describe("storage failures", () => {
     });
     const call = appWithEnv({ ...env, DB: db });
 
-    const response = await call("/v1/connections", { headers: await authHeaders("storage-failure-user") });
+    const response = await apiClient(call).call("storage-failure-user", "/v1/connections");
 
-    expect(response.status).toBe(500);
-    const text = await response.text();
-    expect(JSON.parse(text)).toMatchObject({ type: "urn:connection-manager:problem:internal", request_id: expect.any(String) });
-    expect(text).not.toContain("do-not-leak");
+    const problem = await expectProblem(response, 500, "internal");
+    expect(problem.request_id).toEqual(expect.any(String));
+    expect(JSON.stringify(problem)).not.toContain("do-not-leak");
     const unhandled = errorLines(error).filter((line) => line.message === "unhandled error");
     expect(unhandled).toEqual([{ message: "unhandled error", error: "TypeError", stack: expect.any(String) }]);
     expect(JSON.stringify(error.mock.calls)).not.toContain("do-not-leak");

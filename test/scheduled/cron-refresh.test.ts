@@ -18,18 +18,21 @@ import {
 } from "../../src/scheduled/refresh-expiring";
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { database } from "../../src/storage/database";
-import { configuredProvider, connect, queueResponses, tokensOf, uniqueFlow } from "../providers/support";
-import { brokenDiscoveryEnv, BROKEN_PROVIDER, configureVault } from "../support/refresh-fixtures";
+import { configuredProvider, connect, tokensOf } from "../providers/support";
+import { useEnvInVault } from "../support/app-with-env";
+import { newMockId } from "../support/mock-control";
+import { BROKEN_PROVIDER, brokenDiscoveryEnv } from "../support/refresh-fixtures";
 import {
   decryptRow,
   deleteAllConnections,
   K3,
-  mockFlow,
   readRow,
   seedConnection,
   seedConnections,
   type SeedOptions,
 } from "../support/seed-connections";
+import { mockProvider } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 /** REFRESH_LOOKAHEAD_SECONDS in the test bindings. */
 const LOOKAHEAD_MS = 600_000;
@@ -41,7 +44,7 @@ afterEach(() => {
 
 /** A connection holding a live Google refresh token of a mock flow of its own, so a refresh really happens. */
 async function seedGoogleConnection(options: Omit<SeedOptions, "refreshToken" | "provider">): Promise<{ id: string; flow: string }> {
-  const flow = uniqueFlow("cron");
+  const flow = newMockId("cron");
   const tokens = tokensOf((await connect(configuredProvider("google"), { mock_flow: flow })).result);
   const row = await seedConnection({ ...options, provider: "google", refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
   return { id: row.id, flow };
@@ -49,7 +52,7 @@ async function seedGoogleConnection(options: Omit<SeedOptions, "refreshToken" | 
 
 /** Token requests the mock received for the flow after its code exchange: the refreshes. */
 async function refreshesAt(flow: string): Promise<number> {
-  return (await mockFlow(flow)).token_requests - 1;
+  return (await mockProvider.flowState(flow)).token_requests - 1;
 }
 
 interface CronLine {
@@ -176,7 +179,7 @@ describe("the cron's selection of connections to refresh", () => {
     const now = Date.now();
     const { id, flow } = await seedGoogleConnection({ userId: "cron-short-lived", expiresAt: now + 60_000 });
     // A provider issuing 5-minute tokens (shorter than the 10-minute look-ahead), for the next few refreshes.
-    await queueResponses(flow, "token", [{ expires_in: 300 }, { expires_in: 300 }, { expires_in: 300 }]);
+    await mockProvider.scriptResponses(flow, "token", [{ expires_in: 300 }, { expires_in: 300 }, { expires_in: 300 }]);
 
     const summary = refreshSummary(await runCron(now));
 
@@ -196,9 +199,9 @@ describe("a failing connection in a cron run", () => {
     const misconfigured = await seedGoogleConnection({ userId: "cron-mixed-d", expiresAt });
     // Written under a key neither the Worker nor its Durable Object holds: only the user can bring new tokens.
     const unreadable = await seedConnection({ userId: "cron-mixed-e", expiresAt, keys: K3 });
-    await queueResponses(revoked.flow, "token", [{ failure: "invalid_grant" }]);
-    await queueResponses(outage.flow, "token", [{ failure: "temporarily_unavailable", status: 503 }]);
-    await queueResponses(misconfigured.flow, "token", [{ failure: "invalid_client" }]);
+    await mockProvider.scriptResponses(revoked.flow, "token", [{ failure: "invalid_grant" }]);
+    await mockProvider.scriptResponses(outage.flow, "token", [{ failure: "temporarily_unavailable", status: 503 }]);
+    await mockProvider.scriptResponses(misconfigured.flow, "token", [{ failure: "invalid_client" }]);
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
 
     const summary = refreshSummary(await runCron(now));
@@ -242,8 +245,8 @@ describe("connections whose refresh always fails", () => {
   it("at an OpenID provider whose discovery answers 404 counts as an operator failure, and the next run does not retry it", async () => {
     const now = Date.now();
     const broken = await brokenDiscoveryEnv("not_found");
-    const row = await seedConnection({ userId: `cron-broken-${crypto.randomUUID()}`, provider: BROKEN_PROVIDER, expiresAt: now + 60_000 });
-    await configureVault(row.userId, broken.env);
+    const row = await seedConnection({ userId: newUserId("cron-broken"), provider: BROKEN_PROVIDER, expiresAt: now + 60_000 });
+    await useEnvInVault(row.userId, broken.env);
     vi.spyOn(console, "error").mockImplementation(() => undefined);
 
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);

@@ -1,15 +1,24 @@
 /**
  * The cookie browser of ./cookie-browser for flow tests in workerd: requests to the Worker's own origin
- * (`WORKER_ORIGIN`, the tests' `PUBLIC_BASE_URL`) go to the Worker under test through `exports.default.fetch`;
- * every other origin (the mock providers and the OIDC server on 127.0.0.1) goes to the network.
+ * (`WORKER_ORIGIN`, the tests' `PUBLIC_BASE_URL`) go to the Worker under test through its own fetch handler, or to
+ * the app run with another env (./app-with-env.ts); every other origin (the mock providers and the OIDC server on
+ * 127.0.0.1) goes to the network.
  */
+import type { SendToService } from "./api-client";
 import { Browser as NetworkBrowser } from "./cookie-browser";
-import { WORKER_ORIGIN, worker } from "./worker";
+import { callWorker, WORKER_ORIGIN } from "./worker";
 
 export { CookieJar, rewriteQuery, type FollowOptions, type FollowResult } from "./cookie-browser";
 
 export class Browser extends NetworkBrowser {
+  /** `toService` receives the requests for the Worker's origin; default: the Worker under test. */
+  constructor(private readonly toService: SendToService = callWorker) {
+    super();
+  }
+
   protected override send(request: Request): Promise<Response> {
-    return new URL(request.url).origin === WORKER_ORIGIN ? worker().fetch(request) : super.send(request);
+    const url = new URL(request.url);
+    if (url.origin !== WORKER_ORIGIN) return super.send(request);
+    return this.toService(url.pathname + url.search, { method: request.method, headers: request.headers, redirect: "manual" });
   }
 }

@@ -37,6 +37,19 @@ export async function authorizeInBrowser(
   return { startResponse: start.response, providerUrl: start.stoppedAt, callbackUrl: atProvider.stoppedAt };
 }
 
+/**
+ * `authorizeInBrowser`, then the service's callback in the same browser: the rest of a flow whose start URL the
+ * service handed out (`POST /v1/connect/{provider}`, or an integration's activation).
+ */
+export async function finishInBrowser(
+  browser: Browser,
+  startUrl: string,
+  providerParams: Record<string, string> = {},
+): Promise<AtCallback & { callback: Response }> {
+  const atCallback = await authorizeInBrowser(browser, startUrl, providerParams);
+  return { ...atCallback, callback: await browser.request(atCallback.callbackUrl) };
+}
+
 export interface ConnectAccountOptions extends ConnectBody {
   /** Added to the provider's authorization URL. */
   providerParams?: Record<string, string>;
@@ -52,6 +65,5 @@ export async function connectAccount(
 ): Promise<Response> {
   const { providerParams, ...body } = options;
   const { authorization_url } = await client.beginConnect(caller, provider, body);
-  const { callbackUrl } = await authorizeInBrowser(browser, authorization_url, providerParams);
-  return browser.request(callbackUrl);
+  return (await finishInBrowser(browser, authorization_url, providerParams)).callback;
 }

@@ -1,8 +1,9 @@
 /**
  * Connection rows as the service stores them, built outside the service, in workerd and in Node: tests seed them
- * straight into D1, the bench renders them as SQL for `wrangler d1 execute`. The tokens are encrypted for their row,
- * user and field with the cipher given, so the service decrypts them as its own.
+ * straight into D1, the bench renders them as SQL for `wrangler d1 execute`. The tokens are encrypted as the service
+ * encrypts them (`encryptTokenPair`, for their row, user and field) with the cipher given, so it decrypts them as its own.
  */
+import { encryptTokenPair } from "../../src/connections/token-pair";
 import type { TokenCipher } from "../../src/crypto/token-cipher";
 import type { ConnectionRow } from "../../src/storage/connections";
 
@@ -20,6 +21,8 @@ export interface ConnectionRowOptions {
   refreshToken?: string | null;
   /** Epoch ms; `null`: unknown expiry. Default: an hour after `now`. */
   expiresAt?: number | null;
+  /** When the access token was issued (epoch ms). Default: `null` (unknown). */
+  issuedAt?: number | null;
   status?: "active" | "needs_reauth";
   refreshBlockedUntil?: number | null;
   /** Space-separated, as stored. */
@@ -31,8 +34,10 @@ export interface ConnectionRowOptions {
 /** A row as the service would store it after connecting the account. */
 export async function connectionRow(cipher: TokenCipher, options: ConnectionRowOptions): Promise<ConnectionRow> {
   const id = options.id ?? `conn_seed_${crypto.randomUUID()}`;
-  const owner = { userId: options.userId, connectionId: id };
-  const refreshToken = options.refreshToken === undefined ? `rt-${id}` : options.refreshToken;
+  const tokens = {
+    accessToken: options.accessToken ?? `at-${id}`,
+    refreshToken: options.refreshToken === undefined ? `rt-${id}` : options.refreshToken,
+  };
   return {
     id,
     userId: options.userId,
@@ -43,11 +48,9 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     status: options.status ?? "active",
     statusReason: options.status === "needs_reauth" ? "invalid_grant" : null,
     scopes: options.scopes ?? "openid email",
-    accessTokenCiphertext: await cipher.encrypt(options.accessToken ?? `at-${id}`, { ...owner, field: "access_token" }),
-    refreshTokenCiphertext: refreshToken === null ? null : await cipher.encrypt(refreshToken, { ...owner, field: "refresh_token" }),
-    keyId: cipher.currentKeyId,
+    ...(await encryptTokenPair(cipher, { userId: options.userId, connectionId: id }, tokens)),
     accessTokenExpiresAt: options.expiresAt === undefined ? options.now + 3_600_000 : options.expiresAt,
-    accessTokenIssuedAt: null,
+    accessTokenIssuedAt: options.issuedAt ?? null,
     version: 1,
     createdAt: options.now,
     updatedAt: options.now,

@@ -1,9 +1,10 @@
 /**
  * A client of the mock providers' `/__control` API (./mock-provider-server/control.ts), in workerd and in Node:
- * scripting a flow's next answers and reading what the mock issued and received. Flows are keyed by the `mock_flow`
- * id a test passes at the provider, so parallel tests never see each other's.
+ * scripting a flow's next answers and a mock OpenID issuer's documents, and reading what the mock issued and
+ * received. Flows are keyed by the `mock_flow` id a test passes at the provider, mock issuers by the key of their
+ * issuer URL (`{origin}/oidc/{key}`), so parallel tests never see each other's.
  */
-import type { MockBehaviour } from "./mock-provider-server/state";
+import type { IssuerBehaviour, IssuerEndpoint, LoggedRequest, MockBehaviour } from "./mock-provider-server/state";
 
 export interface MockFlowState {
   provider: string;
@@ -13,21 +14,47 @@ export interface MockFlowState {
   revocations: number;
 }
 
-export interface MockRequest {
-  method: string;
-  path: string;
-  body: string;
+/** A request as the mock logged it. */
+export type MockRequest = LoggedRequest;
+
+/** Which logged requests: a flow's, a path's, or both (the mock lists no other test's requests). */
+export interface RequestFilter {
+  flow?: string;
+  path?: string;
 }
 
 export interface MockProviderControl {
+  /** Answers for the flow's next requests at its token or revocation endpoint, in order. */
+  scriptResponses(flow: string, endpoint: "token" | "revoke", responses: MockBehaviour[]): Promise<void>;
   /** Answers for the flow's next token requests (refresh grants), in order. */
   scriptTokenResponses(flow: string, responses: MockBehaviour[]): Promise<void>;
   /** Every token the mock issued for the flow, alive or not, and its counters. */
   flowState(flow: string): Promise<MockFlowState>;
-  /** Every request the mock logged for the flow, in order. */
-  requests(flow: string): Promise<MockRequest[]>;
+  /** Every request the mock logged that matches `filter`, in order. */
+  requests(filter: RequestFilter): Promise<MockRequest[]>;
+  /**
+   * Resolves once the mock has logged `count` requests for `path` (a long-poll at the mock, no polling here). By path
+   * only: the mock learns a request's flow while it handles it, after the long-poll has looked.
+   */
+  untilReceived(path: string, count?: number): Promise<MockRequest[]>;
   /** The refresh token each refresh grant of the flow presented, in order. */
   refreshGrants(flow: string): Promise<string[]>;
+  /** Answers for the mock issuer's next discovery or key set requests, in order (`hold` keeps one until released). */
+  scriptIssuer(key: string, endpoint: IssuerEndpoint, responses: IssuerBehaviour[]): Promise<void>;
+  /** Serves the mock issuer's discovery document with these members replaced (`null` removes one). */
+  overrideDiscovery(key: string, members: Record<string, unknown>): Promise<void>;
+  /** Lets the mock issuer's held requests answer as scripted. */
+  releaseHeldRequests(key: string): Promise<void>;
+  /** A URL of the mock's stateless endpoint that answers exactly as `answer` says (`status`, `body`, `delay_ms`, …). */
+  respondUrl(answer: Record<string, string>): string;
+}
+
+/**
+ * An id of its own at the mock (`label-<uuid>`), for a `mock_flow` or a mock issuer's key, so the tokens, logged
+ * requests and issuer documents a test reads are its own.
+ */
+export function newMockId(label: string): string {
+  return `${label}-${crypto.randomUUID()}`;
 }
 
 /** The control API of the mock providers listening at `origin`. */
@@ -37,28 +64,45 @@ export function mockProviderControl(origin: string): MockProviderControl {
     if (response.status !== 200) throw new Error(`mock control ${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
-  const requests = async (flow: string) =>
-    (await control<{ requests: MockRequest[] }>(`requests?${new URLSearchParams({ flow })}`)).requests;
+  const post = (path: string, body: unknown) =>
+    control(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const requests = async (filter: RequestFilter, waitFor?: number) => {
+    const query = new URLSearchParams({ ...filter, ...(waitFor === undefined ? {} : { wait_for: String(waitFor) }) });
+    return (await control<{ requests: MockRequest[] }>(`requests?${query}`)).requests;
+  };
+  const scriptResponses: MockProviderControl["scriptResponses"] = async (flow, endpoint, responses) => {
+    await post(`flows/${encodeURIComponent(flow)}/responses`, { endpoint, responses });
+  };
   return {
-    scriptTokenResponses: async (flow, responses) => {
-      await control(`flows/${encodeURIComponent(flow)}/responses`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ endpoint: "token", responses }),
-      });
-    },
+    scriptResponses,
+    scriptTokenResponses: (flow, responses) => scriptResponses(flow, "token", responses),
     flowState: (flow) => control<MockFlowState>(`flows/${encodeURIComponent(flow)}`),
-    requests,
+    requests: (filter) => requests(filter),
+    untilReceived: async (path, count = 1) => {
+      const received = await requests({ path }, count);
+      if (received.length < count) throw new Error(`the mock received ${received.length} of ${count} requests for ${path}`);
+      return received;
+    },
     refreshGrants: async (flow) =>
-      (await requests(flow))
+      (await requests({ flow }))
         .filter((request) => request.method === "POST" && request.path.endsWith("/token"))
-        .map((request) => formFields(request.body))
+        .map((request) => tokenRequestFields(request.body))
         .filter((fields) => fields.grant_type === "refresh_token")
         .map((fields) => String(fields.refresh_token ?? "")),
+    scriptIssuer: async (key, endpoint, responses) => {
+      await post(`oidc/${encodeURIComponent(key)}/responses`, { endpoint, responses });
+    },
+    overrideDiscovery: async (key, members) => {
+      await control(`oidc/${encodeURIComponent(key)}`, { method: "PUT", body: JSON.stringify(members) });
+    },
+    releaseHeldRequests: async (key) => {
+      await control(`oidc/${encodeURIComponent(key)}/release`, { method: "POST" });
+    },
+    respondUrl: (answer) => `${origin}/__control/respond?${new URLSearchParams({ mock_flow: newMockId("respond"), ...answer })}`,
   };
 }
 
-/** A token request's fields: Notion sends JSON, the others a form. */
-function formFields(body: string): Record<string, unknown> {
+/** The fields of a token request's body: Notion sends JSON, the others a form. */
+export function tokenRequestFields(body: string): Record<string, unknown> {
   return body.trimStart().startsWith("{") ? (JSON.parse(body) as Record<string, unknown>) : Object.fromEntries(new URLSearchParams(body));
 }

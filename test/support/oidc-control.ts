@@ -1,7 +1,7 @@
 /**
- * The local oidc-provider (./oidc-server.ts) seen from a test, in workerd and in Node: its `/__control/events` record
- * of what happened to an account, its RFC 7009 revocation endpoint and its userinfo endpoint as the issuer's verdict
- * on an access token.
+ * The local oidc-provider (./oidc-server.ts) seen from a test, in workerd and in Node: its `/__control` API (an
+ * account's behaviour at consent, the record of what happened to it), its RFC 7009 revocation endpoint and its
+ * userinfo endpoint as the issuer's verdict on an access token.
  */
 import { LOCAL_OIDC_CLIENT } from "./bindings";
 
@@ -10,13 +10,26 @@ export interface OidcEvents {
   events: { type: string; at: string; detail?: string }[];
 }
 
+/** How an account answers at consent: `deny_scopes` are refused (the token's `scope` omits them), `deny` refuses all. */
+export interface AccountBehaviour {
+  deny_scopes?: string[];
+  deny?: boolean;
+}
+
 export interface LocalOidcControl {
+  /** Replaces how `account` answers at consent (`{}` restores the default). */
+  steerAccount(account: string, behaviour: AccountBehaviour): Promise<void>;
   /** What the issuer did for `account` (the `login_hint` it was connected with). */
   events(account: string): Promise<OidcEvents>;
   /** Revokes `token` as the provider's own account page would (revoking a refresh token ends the whole grant). */
   revoke(token: string, tokenTypeHint?: "refresh_token" | "access_token"): Promise<void>;
   /** The status of the userinfo endpoint for `accessToken`: 200 while the issuer honours it, 401 once it does not. */
   userinfoStatus(accessToken: string): Promise<number>;
+}
+
+/** An account of its own at the local oidc-provider (the `login_hint` it logs in), so the events a test reads are its own. */
+export function newOidcAccount(): string {
+  return `t-${crypto.randomUUID()}`;
 }
 
 /** The local oidc-provider at `issuer`. */
@@ -27,6 +40,14 @@ export function localOidcControl(issuer: string): LocalOidcControl {
       revocation_endpoint: string;
     };
   return {
+    steerAccount: async (account, behaviour) => {
+      const response = await fetch(`${issuer}/__control/accounts/${encodeURIComponent(account)}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(behaviour),
+      });
+      if (response.status !== 204) throw new Error(`oidc control account: ${response.status} ${await response.text()}`);
+    },
     events: async (account) => {
       const response = await fetch(`${issuer}/__control/events?${new URLSearchParams({ account })}`);
       if (response.status !== 200) throw new Error(`oidc control events: ${response.status} ${await response.text()}`);

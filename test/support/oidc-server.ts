@@ -17,8 +17,8 @@
  * server, which logs the hinted account in, grants the requested scopes (minus any denied ones) and redirects back,
  * so following redirects with a cookie jar goes authorize → interaction → authorize (resume) → client callback.
  *
- * Control API for tests. Key everything by an account id of your own (`login_hint=t-${crypto.randomUUID()}`):
- * test files run in parallel against this one server.
+ * Control API for tests (client: ./oidc-control.ts). Key everything by an account id of your own (`login_hint`,
+ * `newOidcAccount()`): test files run in parallel against this one server.
  * - `POST /__control/accounts/{sub}` with `{"deny_scopes"?: string[], "deny"?: boolean}` replaces that account's
  *   behaviour: listed scopes are refused at consent (the token response's `scope` omits them); `deny: true` ends
  *   the flow with `error=access_denied`. `{}` restores the default. Answers 204.

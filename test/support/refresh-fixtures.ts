@@ -1,6 +1,7 @@
 /**
- * Helpers for token vending and refresh tests inside workerd: connecting a mock or local-OIDC account, vending,
- * steering the stored row, and reading what the providers received.
+ * Helpers for token vending and refresh tests inside workerd: connecting a mock or local-OIDC account, vending as
+ * its user, steering the stored row and the user's Durable Object, and seams for concurrency and lost responses.
+ * Calls and what the providers received go through the shared toolkit (./toolkit.ts).
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -10,12 +11,16 @@ import { getTokenCipher } from "../../src/crypto/token-cipher";
 import type { updateConnection } from "../../src/storage/connections";
 import type { PendingWrite } from "../../src/vault/pending-writes";
 import type { UserVault } from "../../src/vault/user-vault";
-import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "./bindings";
+import type { VendBody, VendedToken } from "./api-client";
+import { LOCAL_OIDC_ID } from "./bindings";
+import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
-import { connectAccount } from "./flows";
-import type { MockBehaviour } from "./mock-provider-server/state";
+import { connectAccount } from "./connect-flow";
+import { tokenRequestFields, newMockId } from "./mock-control";
+import { newOidcAccount } from "./oidc-control";
 import { cipherFor } from "./seed-connections";
-import { callWorker } from "./worker";
+import { mockProvider, service } from "./toolkit";
+import { newUserId } from "./users";
 
 export interface Connected {
   userId: string;
@@ -24,85 +29,49 @@ export interface Connected {
   flow: string;
 }
 
-/** A user id of its own per test, so parallel files and tests never share a Durable Object or rows. */
-export function newUser(label: string): string {
-  return `${label}-${crypto.randomUUID()}`;
-}
-
 /** Connects `provider` at the mock endpoints under a fresh flow id; `expiresIn` sets the exchange's `expires_in`. */
 export async function connectMock(
   provider: "google" | "microsoft" | "notion",
   label: string,
   options: { expiresIn?: number } = {},
 ): Promise<Connected> {
-  const userId = newUser(label);
-  const flow = `${label}-${crypto.randomUUID()}`;
+  const flow = newMockId(label);
   const providerParams: Record<string, string> = { mock_flow: flow };
   if (options.expiresIn !== undefined) providerParams.mock_expires_in = JSON.stringify(options.expiresIn);
-  const response = await connectAccount(userId, provider, { providerParams });
-  expect(response.status).toBe(200);
-  const { connection } = (await response.json()) as { connection: { id: string } };
-  return { userId, connectionId: connection.id, flow };
+  return connectedThroughBrowser(label, provider, providerParams, flow);
 }
 
 /** Connects an account of its own at the local oidc-provider (rotating refresh tokens). */
 export async function connectLocalOidc(label: string): Promise<Connected> {
-  const userId = newUser(label);
-  const account = `t-${crypto.randomUUID()}`;
-  const response = await connectAccount(userId, LOCAL_OIDC_ID, { providerParams: { login_hint: account } });
-  expect(response.status).toBe(200);
-  const { connection } = (await response.json()) as { connection: { id: string } };
-  return { userId, connectionId: connection.id, flow: account };
+  const account = newOidcAccount();
+  return connectedThroughBrowser(label, LOCAL_OIDC_ID, { login_hint: account }, account);
 }
 
-export interface VendBody {
-  min_validity_seconds?: number;
-  force_refresh?: boolean;
-  rejected_token?: string;
-  required_scopes?: string[];
-}
-
-/** `POST /v1/connections/{id}/token` as `userId` with `connections:token` (or the given scope claim; `null`: none). */
-export async function vend(
-  userId: string,
-  connectionId: string,
-  body: unknown = {},
-  scope: string | null = "connections:token",
-): Promise<Response> {
-  return callWorker(`/v1/connections/${connectionId}/token`, {
-    method: "POST",
-    headers: { ...(await authHeaders(userId, scope === null ? {} : { scope })), "Content-Type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
-
-export interface VendedToken {
-  access_token: string;
-  token_type: string;
-  expires_at: string | null;
-  scopes: string[];
-}
-
-/** Vends and expects a 200; returns the body. */
-export async function vendOk(connected: Connected, body: VendBody = {}): Promise<VendedToken> {
-  const response = await vend(connected.userId, connected.connectionId, body);
+/** A new user's connection through the whole flow in a browser of its own (the callback answers 200). */
+async function connectedThroughBrowser(
+  label: string,
+  provider: string,
+  providerParams: Record<string, string>,
+  flow: string,
+): Promise<Connected> {
+  const userId = newUserId(label);
+  const response = await connectAccount(service, new Browser(), userId, provider, { providerParams });
   expect(response.status, await response.clone().text()).toBe(200);
-  return (await response.json()) as VendedToken;
+  const { connection } = (await response.json()) as { connection: { id: string } };
+  return { userId, connectionId: connection.id, flow };
 }
 
-/** Asserts an RFC 9457 problem with `status` and the type ending `type`; returns its body. */
-export async function expectProblem(response: Response, status: number, type: string): Promise<Record<string, unknown>> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
-  const body = (await response.json()) as Record<string, unknown>;
-  expect(body.type).toBe(`urn:connection-manager:problem:${type}`);
-  expect(body.status).toBe(status);
-  return body;
+/** Vends as the connection's user and expects a 200 (./api-client.ts `vendOk`). */
+export function vendOk(connected: Connected, body: VendBody = {}): Promise<VendedToken> {
+  return service.vendOk(connected.userId, connected.connectionId, body);
 }
 
+/** A row of the connections table as D1 stores it (snake_case columns). */
 export interface StoredConnection {
   id: string;
   status: string;
+  scopes: string;
+  key_id: string;
   status_reason: string | null;
   access_token_ciphertext: string;
   refresh_token_ciphertext: string | null;
@@ -144,56 +113,7 @@ export async function endCooldown(connectionId: string): Promise<void> {
   await env.DB.prepare("UPDATE connections SET refresh_blocked_until = NULL WHERE id = ?").bind(connectionId).run();
 }
 
-// --- the mock provider endpoints ---
-
-const mockOrigin = (): string => inject("mockProviderOrigin");
-
-export interface MockRequest {
-  method: string;
-  path: string;
-  body: string;
-}
-
-/** Every request the mock logged for `flow`. */
-export async function mockRequests(flow: string): Promise<MockRequest[]> {
-  const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams({ flow })}`);
-  return ((await response.json()) as { requests: MockRequest[] }).requests;
-}
-
-/** The refresh tokens the mock received for `flow`, in order (Notion sends JSON, the others a form). */
-export async function refreshGrantsSent(flow: string): Promise<string[]> {
-  const requests = await mockRequests(flow);
-  const sent: string[] = [];
-  for (const request of requests) {
-    if (request.method !== "POST" || !/\/token$/.test(request.path)) continue;
-    const fields: Record<string, unknown> = request.body.trimStart().startsWith("{")
-      ? (JSON.parse(request.body) as Record<string, unknown>)
-      : Object.fromEntries(new URLSearchParams(request.body));
-    if (fields.grant_type === "refresh_token") sent.push(String(fields.refresh_token));
-  }
-  return sent;
-}
-
-export interface MockFlowState {
-  refresh_tokens: { token: string; alive: boolean }[];
-  access_tokens: { token: string; alive: boolean }[];
-  token_requests: number;
-}
-
-export async function mockFlowState(flow: string): Promise<MockFlowState> {
-  const response = await fetch(`${mockOrigin()}/__control/flows/${flow}`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as MockFlowState;
-}
-
-/** Scripts the answers to the flow's next token requests, in order. */
-export async function scriptTokenResponses(flow: string, responses: MockBehaviour[]): Promise<void> {
-  const response = await fetch(`${mockOrigin()}/__control/flows/${flow}/responses`, {
-    method: "POST",
-    body: JSON.stringify({ endpoint: "token", responses }),
-  });
-  expect(response.ok).toBe(true);
-}
+// --- a provider whose discovery is broken ---
 
 /** The id of the OpenID provider `brokenDiscoveryEnv` adds. */
 export const BROKEN_PROVIDER = "broken-sso";
@@ -205,12 +125,11 @@ export type BrokenDiscovery = "not_found" | "wrong_issuer" | "malformed";
  * another issuer, or lacks its token endpoint. Returns the env and a count of the discovery fetches it caused.
  */
 export async function brokenDiscoveryEnv(how: BrokenDiscovery): Promise<{ env: Env; discoveryFetches: () => Promise<number> }> {
-  const key = `broken-${crypto.randomUUID()}`;
-  const issuer = how === "not_found" ? `${mockOrigin()}/gone/${key}` : `${mockOrigin()}/oidc/${key}`;
+  const key = newMockId("broken");
+  const mockOrigin = inject("mockProviderOrigin");
+  const issuer = how === "not_found" ? `${mockOrigin}/gone/${key}` : `${mockOrigin}/oidc/${key}`;
   if (how !== "not_found") {
-    const override = how === "wrong_issuer" ? { issuer: "https://elsewhere.example" } : { token_endpoint: null };
-    const response = await fetch(`${mockOrigin()}/__control/oidc/${key}`, { method: "PUT", body: JSON.stringify(override) });
-    expect(response.ok).toBe(true);
+    await mockProvider.overrideDiscovery(key, how === "wrong_issuer" ? { issuer: "https://elsewhere.example" } : { token_endpoint: null });
   }
   const providers = [
     ...(JSON.parse(env.OIDC_PROVIDERS) as object[]),
@@ -219,39 +138,8 @@ export async function brokenDiscoveryEnv(how: BrokenDiscovery): Promise<{ env: E
   const discoveryPath = `${new URL(issuer).pathname}/.well-known/openid-configuration`;
   return {
     env: { ...env, OIDC_PROVIDERS: JSON.stringify(providers), OIDC_BROKEN_SSO_CLIENT_SECRET: "broken-sso-secret" } as Env,
-    discoveryFetches: async () => {
-      const response = await fetch(`${mockOrigin()}/__control/requests?${new URLSearchParams({ path: discoveryPath })}`);
-      return ((await response.json()) as { requests: unknown[] }).requests.length;
-    },
+    discoveryFetches: async () => (await mockProvider.requests({ path: discoveryPath })).length,
   };
-}
-
-// --- the local oidc-provider ---
-
-const oidcIssuer = (): string => inject("oidcIssuer");
-
-export interface OidcEvents {
-  counts: Record<"authorization_code" | "refresh_token" | "token_error" | "grant_revoked" | "revocation", number>;
-  events: { type: string; detail?: string }[];
-}
-
-/** Revokes a token at the local oidc-provider's RFC 7009 endpoint, as the account's owner or an admin might. */
-export async function revokeAtLocalOidc(token: string): Promise<void> {
-  const discovery = (await (await fetch(`${oidcIssuer()}/.well-known/openid-configuration`)).json()) as { revocation_endpoint: string };
-  const response = await fetch(discovery.revocation_endpoint, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:${LOCAL_OIDC_CLIENT.clientSecret}`)}`,
-    },
-    body: new URLSearchParams({ token, token_type_hint: "refresh_token" }).toString(),
-  });
-  expect(response.status).toBe(200);
-}
-
-export async function oidcEvents(account: string): Promise<OidcEvents> {
-  const response = await fetch(`${oidcIssuer()}/__control/events?account=${encodeURIComponent(account)}`);
-  return (await response.json()) as OidcEvents;
 }
 
 // --- audit ---
@@ -264,11 +152,19 @@ export interface AuditRow {
   raw: string;
 }
 
-export async function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
-  const result = await env.DB.prepare(
-    "SELECT action, outcome, actor, detail FROM audit_events WHERE user_id = ? AND action = ? ORDER BY at, id",
-  )
-    .bind(userId, action)
+/** The audit rows of `userId` with `action`, oldest first. */
+export function auditEvents(userId: string, action: string): Promise<AuditRow[]> {
+  return auditRowsWhere("user_id = ? AND action = ?", userId, action);
+}
+
+/** Every audit row about `connectionId`, oldest first. */
+export function connectionAudit(connectionId: string): Promise<AuditRow[]> {
+  return auditRowsWhere("connection_id = ?", connectionId);
+}
+
+async function auditRowsWhere(condition: string, ...params: string[]): Promise<AuditRow[]> {
+  const result = await env.DB.prepare(`SELECT action, outcome, actor, detail FROM audit_events WHERE ${condition} ORDER BY at, id`)
+    .bind(...params)
     .all<{ action: string; outcome: string; actor: string; detail: string }>();
   return result.results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, raw: row.detail }));
 }
@@ -287,13 +183,11 @@ export async function waitForAudit(userId: string, action: string, count = 1): P
 
 // --- seams for concurrency and lost responses (the Durable Object runs in the tests' isolate) ---
 
-/** The refresh token a fetch spends, if it is a refresh grant at a token endpoint (Notion: JSON, others: a form). */
+/** The refresh token a fetch spends, if it is a refresh grant at a token endpoint. */
 function spentRefreshToken(input: RequestInfo | URL, init: RequestInit | undefined): string | null {
   const url = input instanceof Request ? input.url : String(input);
   if (!/\/token$/.test(new URL(url).pathname) || typeof init?.body !== "string") return null;
-  const fields: Record<string, unknown> = init.body.trimStart().startsWith("{")
-    ? (JSON.parse(init.body) as Record<string, unknown>)
-    : Object.fromEntries(new URLSearchParams(init.body));
+  const fields = tokenRequestFields(init.body);
   return fields.grant_type === "refresh_token" && typeof fields.refresh_token === "string" ? fields.refresh_token : null;
 }
 
@@ -377,14 +271,10 @@ export async function holdRefreshUntilCallersArrive(
   return { attempts, arrived: vault.calls };
 }
 
-/** Fires every vend at once (one caller JWT, signed beforehand) and returns the responses. */
+/** Fires every vend at once and returns the responses: one caller JWT, signed beforehand, so no call waits on signing. */
 export async function vendConcurrently(connected: Connected, bodies: VendBody[]): Promise<Response[]> {
-  const headers = { ...(await authHeaders(connected.userId, { scope: "connections:token" })), "Content-Type": "application/json" };
-  return Promise.all(
-    bodies.map((body) =>
-      callWorker(`/v1/connections/${connected.connectionId}/token`, { method: "POST", headers, body: JSON.stringify(body) }),
-    ),
-  );
+  const caller = await authHeaders(connected.userId, { scope: "connections:token" });
+  return Promise.all(bodies.map((body) => service.vend(caller, connected.connectionId, body)));
 }
 
 /** The pending (write-ahead) copies in the user's Durable Object storage. */
@@ -423,21 +313,6 @@ export async function holdNextConnectionWrite(userId: string, until: Promise<voi
     onTestFinished(() => spy.mockRestore());
   });
   return { held: () => held };
-}
-
-/**
- * Runs the user's Durable Object with `vaultEnv` until the test ends, as production runs the Worker and the object
- * with one configuration (for tests that run the Worker with another env through app-with-env.ts).
- */
-export async function configureVault(userId: string, vaultEnv: Env): Promise<void> {
-  await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
-    const vault = instance as unknown as { env: Env };
-    const configured = vault.env;
-    vault.env = vaultEnv;
-    onTestFinished(() => {
-      vault.env = configured;
-    });
-  });
 }
 
 /** The connection's write-ahead copy in the user's Durable Object storage, if any. */

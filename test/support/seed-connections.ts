@@ -1,17 +1,18 @@
 /**
- * Seeds connection rows straight into D1 (for cron, revocation and key-rotation tests), encrypted with a key ring of
- * the test's choosing so the row decrypts as the service would read it, plus small readers for rows, the Durable
- * Object's storage and the mock providers' flows.
+ * Seeds connection rows (./connection-rows.ts) straight into D1 (for cron, revocation and key-rotation tests),
+ * encrypted with a key ring of the test's choosing so the row decrypts as the service would read it, plus readers
+ * and rewriters of stored rows.
  */
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { inject } from "vitest";
 import { getConfig, type EncryptionKey } from "../../src/config";
+import { encryptTokenPair } from "../../src/connections/token-pair";
 import { getTokenCipher, type TokenCipher } from "../../src/crypto/token-cipher";
 import { database } from "../../src/storage/database";
 import type { ConnectionRow } from "../../src/storage/connections";
 import { connections } from "../../src/storage/schema";
 import { TEST_ENCRYPTION_KEYS } from "./bindings";
+import { connectionRow, type ConnectionRowOptions } from "./connection-rows";
 
 /** `kid:base64key` of each test key, by id (`k2` is the ring's first in tests, `k1` the older one). */
 const TEST_KEYS = Object.fromEntries(TEST_ENCRYPTION_KEYS.split(",").map((entry) => [entry.slice(0, entry.indexOf(":")), entry]));
@@ -35,60 +36,14 @@ export function envWithKeys(value: string): Env {
   return { ...env, TOKEN_ENCRYPTION_KEYS: value } as Env;
 }
 
-export interface SeedOptions {
-  userId: string;
-  /** Default: `conn_seed_{uuid}`. Re-encryption visits rows in id order. */
-  id?: string;
-  provider?: string;
-  accessToken?: string;
-  /** `null`: no refresh token. */
-  refreshToken?: string | null;
-  /** Epoch ms; `null`: unknown expiry. Default: an hour from now. */
-  expiresAt?: number | null;
-  /** When the access token was issued (epoch ms); default `null` (unknown). */
-  issuedAt?: number | null;
-  status?: "active" | "needs_reauth";
-  refreshBlockedUntil?: number | null;
+export interface SeedOptions extends Omit<ConnectionRowOptions, "now"> {
   /** The ring the tokens are written with (its first key). Default: the Worker's ring. */
   keys?: string;
-  scopes?: string;
 }
 
-/** A row as the service would store it; tokens encrypted for this row, user and field. */
-export async function connectionRow(options: SeedOptions): Promise<ConnectionRow> {
-  const id = options.id ?? `conn_seed_${crypto.randomUUID()}`;
-  const cipher = cipherFor(options.keys ?? TEST_ENCRYPTION_KEYS);
-  const owner = { userId: options.userId, connectionId: id };
-  const refreshToken = options.refreshToken === undefined ? `rt-${id}` : options.refreshToken;
-  const now = Date.now();
-  return {
-    id,
-    userId: options.userId,
-    provider: options.provider ?? "google",
-    accountId: `acct-${id}`,
-    accountEmail: null,
-    accountName: null,
-    status: options.status ?? "active",
-    statusReason: options.status === "needs_reauth" ? "invalid_grant" : null,
-    scopes: options.scopes ?? "openid email",
-    accessTokenCiphertext: await cipher.encrypt(options.accessToken ?? `at-${id}`, { ...owner, field: "access_token" }),
-    refreshTokenCiphertext: refreshToken === null ? null : await cipher.encrypt(refreshToken, { ...owner, field: "refresh_token" }),
-    keyId: cipher.currentKeyId,
-    accessTokenExpiresAt: options.expiresAt === undefined ? now + 3_600_000 : options.expiresAt,
-    accessTokenIssuedAt: options.issuedAt ?? null,
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-    lastRefreshedAt: null,
-    refreshFailures: 0,
-    refreshBlockedUntil: options.refreshBlockedUntil ?? null,
-    lastRefreshFailure: null,
-    grantKey: null,
-    lastRefreshFailureClass: null,
-    pendingWriteKeyId: null,
-    reEncryptFailures: 0,
-    reEncryptBlockedUntil: null,
-  };
+/** A row as the service would store it, created now; tokens encrypted for this row, user and field. */
+function seedRow({ keys = TEST_ENCRYPTION_KEYS, ...options }: SeedOptions): Promise<ConnectionRow> {
+  return connectionRow(cipherFor(keys), { ...options, now: Date.now() });
 }
 
 /** D1 allows 100 bound parameters per statement; a row has 26 columns. */
@@ -108,13 +63,13 @@ export async function insertRows(rows: readonly ConnectionRow[]): Promise<Connec
 
 /** Seeds one connection and returns its row. */
 export async function seedConnection(options: SeedOptions): Promise<ConnectionRow> {
-  const [row] = await insertRows([await connectionRow(options)]);
+  const [row] = await insertRows([await seedRow(options)]);
   return row!;
 }
 
 /** Seeds `count` connections built by `options(i)`. */
 export async function seedConnections(count: number, options: (index: number) => SeedOptions): Promise<ConnectionRow[]> {
-  return insertRows(await Promise.all(Array.from({ length: count }, (_, index) => connectionRow(options(index)))));
+  return insertRows(await Promise.all(Array.from({ length: count }, (_, index) => seedRow(options(index)))));
 }
 
 /** The stored row, or `null` once removed. */
@@ -146,12 +101,8 @@ export async function moveRowToKeys(id: string, keys: string): Promise<Connectio
   const row = (await readRow(id))!;
   const tokens = await decryptRow(row);
   const cipher = cipherFor(keys);
-  const owner = { userId: row.userId, connectionId: row.id };
   const moved = {
-    accessTokenCiphertext: await cipher.encrypt(tokens.accessToken, { ...owner, field: "access_token" }),
-    refreshTokenCiphertext:
-      tokens.refreshToken === null ? null : await cipher.encrypt(tokens.refreshToken, { ...owner, field: "refresh_token" }),
-    keyId: cipher.currentKeyId,
+    ...(await encryptTokenPair(cipher, { userId: row.userId, connectionId: row.id }, tokens)),
     // A marker of a write-ahead copy moves with it (see refresh-fixtures.ts `moveWriteAheadCopyToKeys`).
     ...(row.pendingWriteKeyId ? { pendingWriteKeyId: cipher.currentKeyId } : {}),
   };
@@ -162,19 +113,4 @@ export async function moveRowToKeys(id: string, keys: string): Promise<Connectio
 /** Removes every connection: for files whose tests count what a cron run selects (D1 is per test file). */
 export async function deleteAllConnections(): Promise<void> {
   await env.DB.prepare("DELETE FROM connections").run();
-}
-
-export interface MockFlowState {
-  provider: string;
-  refresh_tokens: { token: string; alive: boolean }[];
-  access_tokens: { token: string; alive: boolean }[];
-  token_requests: number;
-  revocations: number;
-}
-
-/** `GET /__control/flows/<id>` of the mock providers. */
-export async function mockFlow(flowId: string): Promise<MockFlowState> {
-  const response = await fetch(`${inject("mockProviderOrigin")}/__control/flows/${flowId}`);
-  if (!response.ok) throw new Error(`no mock flow ${flowId}: ${response.status}`);
-  return (await response.json()) as MockFlowState;
 }

@@ -3,6 +3,8 @@ import { describe, expect, inject, it } from "vitest";
 import { LOCAL_OIDC_CLIENT, TEST_JWT_SECRET } from "./bindings";
 import { Browser, CookieJar, rewriteQuery } from "./browser";
 import { callerToken, authHeaders } from "./caller-token";
+import { newOidcAccount } from "./oidc-control";
+import { localOidc } from "./toolkit";
 
 const issuer = inject("oidcIssuer");
 const REDIRECT_URI = "http://localhost:8787/v1/oauth/local-oidc/callback";
@@ -15,11 +17,6 @@ interface TokenResponse {
   id_token?: string;
   scope: string;
   error?: string;
-}
-
-/** A fresh account id per test: test files share one OIDC server, and its control API is keyed by account. */
-function uniqueAccount(): string {
-  return `t-${crypto.randomUUID()}`;
 }
 
 async function authorizationUrl(accountId: string): Promise<{ url: string; codeVerifier: string }> {
@@ -65,17 +62,8 @@ async function connect(accountId: string, browser = new Browser()): Promise<Toke
   return tokenRequest({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: codeVerifier });
 }
 
-async function setAccountBehaviour(accountId: string, behaviour: { deny_scopes?: string[]; deny?: boolean }) {
-  const response = await fetch(`${issuer}/__control/accounts/${accountId}`, {
-    method: "POST",
-    body: JSON.stringify(behaviour),
-  });
-  expect(response.status).toBe(204);
-}
-
 async function eventCounts(accountId: string): Promise<Record<string, number>> {
-  const response = await fetch(`${issuer}/__control/events?account=${accountId}`);
-  return (await response.json<{ counts: Record<string, number> }>()).counts;
+  return (await localOidc.events(accountId)).counts;
 }
 
 describe("local OIDC server", () => {
@@ -93,7 +81,7 @@ describe("local OIDC server", () => {
   });
 
   it("completes login and consent for the hinted account without a human and redirects with code and iss", async () => {
-    const accountId = uniqueAccount();
+    const accountId = newOidcAccount();
     const { url } = await authorizationUrl(accountId);
 
     const { chain, stoppedAt } = await new Browser().follow(url, { stopBefore: isCallback });
@@ -109,7 +97,7 @@ describe("local OIDC server", () => {
   });
 
   it("issues a refresh token and an RS256 id_token with the account's claims, and counts the grant", async () => {
-    const accountId = uniqueAccount();
+    const accountId = newOidcAccount();
 
     const tokens = await connect(accountId);
 
@@ -132,8 +120,8 @@ describe("local OIDC server", () => {
 
   it("refuses, loudly, to log a browser's session in as a second account", async () => {
     const browser = new Browser();
-    await connect(uniqueAccount(), browser);
-    const { url } = await authorizationUrl(uniqueAccount());
+    await connect(newOidcAccount(), browser);
+    const { url } = await authorizationUrl(newOidcAccount());
 
     // Without prompt=consent nothing else would send this request through an interaction.
     const { response, stoppedAt } = await browser.follow(rewriteQuery(url, { prompt: null }), { stopBefore: isCallback });
@@ -143,8 +131,8 @@ describe("local OIDC server", () => {
   });
 
   it("ends the flow with access_denied for an account set to deny", async () => {
-    const accountId = uniqueAccount();
-    await setAccountBehaviour(accountId, { deny: true });
+    const accountId = newOidcAccount();
+    await localOidc.steerAccount(accountId, { deny: true });
     const { url } = await authorizationUrl(accountId);
 
     const { stoppedAt } = await new Browser().follow(url, { stopBefore: isCallback });
@@ -154,8 +142,8 @@ describe("local OIDC server", () => {
   });
 
   it("leaves an account's denied scopes out of the granted scope", async () => {
-    const accountId = uniqueAccount();
-    await setAccountBehaviour(accountId, { deny_scopes: ["api:write"] });
+    const accountId = newOidcAccount();
+    await localOidc.steerAccount(accountId, { deny_scopes: ["api:write"] });
 
     const tokens = await connect(accountId);
 
@@ -164,7 +152,7 @@ describe("local OIDC server", () => {
   });
 
   it("revokes the whole grant when a rotated refresh token is spent twice", async () => {
-    const accountId = uniqueAccount();
+    const accountId = newOidcAccount();
     const { refresh_token: original = "" } = await connect(accountId);
 
     const first = await tokenRequest({ grant_type: "refresh_token", refresh_token: original });
@@ -179,7 +167,7 @@ describe("local OIDC server", () => {
   });
 
   it("records a refresh token revoked at the revocation endpoint", async () => {
-    const accountId = uniqueAccount();
+    const accountId = newOidcAccount();
     const { refresh_token: refreshToken = "" } = await connect(accountId);
 
     const response = await fetch(`${issuer}/token/revocation`, {

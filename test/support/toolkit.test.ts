@@ -1,22 +1,17 @@
 /**
  * The runtime-neutral toolkit (api-client, connect-flow, problems, mock-control, oidc-control) that the end-to-end
- * suite and the bench use over the network, here in workerd over the Worker's own fetch handler.
+ * suite and the bench use over the network, here in workerd over the Worker's own fetch handler (./toolkit.ts).
  */
-import { describe, expect, inject, it } from "vitest";
-import { apiClient } from "./api-client";
+import { describe, expect, it } from "vitest";
 import { LOCAL_OIDC_ID } from "./bindings";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./connect-flow";
-import { mockProviderControl } from "./mock-control";
-import { localOidcControl } from "./oidc-control";
+import { newMockId } from "./mock-control";
+import { newOidcAccount } from "./oidc-control";
 import { expectProblem } from "./problems";
+import { localOidc as oidc, mockProvider as mock, service } from "./toolkit";
 import { newUserId } from "./users";
-import { callWorker } from "./worker";
-
-const service = apiClient(callWorker);
-const mock = mockProviderControl(inject("mockProviderOrigin"));
-const oidc = localOidcControl(inject("oidcIssuer"));
 
 /** Connects `provider` for a new user through the browser flow; `providerParams` steer the provider. */
 async function connect(
@@ -33,7 +28,7 @@ async function connect(
 
 describe("the API client and the connect flow over the Worker's fetch", () => {
   it("a mock Google account connected through the browser reads back, and vending returns the token the mock issued", async () => {
-    const flow = `toolkit-${crypto.randomUUID()}`;
+    const flow = newMockId("toolkit");
     const { userId, connectionId } = await connect("toolkit-google", "google", { mock_flow: flow });
 
     expect(await service.connection(userId, connectionId)).toMatchObject({ id: connectionId, provider: "google", status: "active" });
@@ -43,7 +38,7 @@ describe("the API client and the connect flow over the Worker's fetch", () => {
   });
 
   it("a scripted refresh failure reaches the caller, and the mock lists the refresh token it was sent", async () => {
-    const flow = `toolkit-${crypto.randomUUID()}`;
+    const flow = newMockId("toolkit");
     const { userId, connectionId } = await connect("toolkit-script", "google", { mock_flow: flow });
     await mock.scriptTokenResponses(flow, [{ failure: "invalid_grant" }]);
 
@@ -59,7 +54,7 @@ describe("the API client and the connect flow over the Worker's fetch", () => {
   });
 
   it("the local oidc-provider records the code exchange and honours the vended token until it is revoked", async () => {
-    const account = `t-${crypto.randomUUID()}`;
+    const account = newOidcAccount();
     const { userId, connectionId } = await connect("toolkit-oidc", LOCAL_OIDC_ID, { login_hint: account });
 
     expect((await oidc.events(account)).counts.authorization_code).toBe(1);

@@ -1,27 +1,25 @@
 /** `POST /v1/connections/{id}/token` (DESIGN.md, "Vending outcomes"): the hot path, its refusals and its audit. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { expectProblem } from "../support/problems";
 import {
   ageStoredToken,
   connectMock,
-  expectProblem,
   expireStoredToken,
-  mockFlowState,
-  mockRequests,
-  refreshGrantsSent,
-  scriptTokenResponses,
   storedPlaintext,
   storedRow,
-  vend,
   vendOk,
   waitForAudit,
   watchVaultRefreshes,
 } from "../support/refresh-fixtures";
+import { mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 describe("vending a stored token", () => {
   it("refuses a caller without the connections:token scope with 403", async () => {
     const google = await connectMock("google", "vend-no-power");
-    const response = await vend(google.userId, google.connectionId, {}, null);
+    // The caller JWT carries no scope claim at all.
+    const response = await service.vend(google.userId, google.connectionId, {}, {});
     const problem = await expectProblem(response, 403, "forbidden");
     expect(problem.required_scope).toBe("connections:token");
     expect(JSON.stringify(problem)).not.toMatch(/ya29\./);
@@ -29,37 +27,37 @@ describe("vending a stored token", () => {
 
   it("refuses a caller whose token carries other powers but not connections:token", async () => {
     const google = await connectMock("google", "vend-admin-only");
-    await expectProblem(await vend(google.userId, google.connectionId, {}, "admin"), 403, "forbidden");
+    await expectProblem(await service.vend(google.userId, google.connectionId, {}, { scope: "admin" }), 403, "forbidden");
   });
 
   it("answers 404 for another user's connection and leaves it untouched", async () => {
     const google = await connectMock("google", "vend-owner");
     await expireStoredToken(google.connectionId);
     const before = await storedRow(google.connectionId);
-    await expectProblem(await vend(`intruder-${crypto.randomUUID()}`, google.connectionId), 404, "not-found");
+    await expectProblem(await service.vend(newUserId("intruder"), google.connectionId), 404, "not-found");
     expect(await storedRow(google.connectionId)).toEqual(before);
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
   });
 
   it("answers 404 for a connection id that does not exist", async () => {
-    await expectProblem(await vend(`nobody-${crypto.randomUUID()}`, "conn_doesnotexist0000000"), 404, "not-found");
+    await expectProblem(await service.vend(newUserId("nobody"), "conn_doesnotexist0000000"), 404, "not-found");
   });
 
   it("returns the stored token with Cache-Control: no-store and calls no provider endpoint", async () => {
     const google = await connectMock("google", "vend-hot");
-    const logged = (await mockRequests(google.flow)).length;
+    const logged = (await mockProvider.requests({ flow: google.flow })).length;
     const vault = await watchVaultRefreshes(google.userId);
-    const response = await vend(google.userId, google.connectionId);
+    const response = await service.vend(google.userId, google.connectionId);
     expect(response.status).toBe(200);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
     const body = (await response.json()) as { access_token: string; token_type: string; expires_at: string; scopes: string[] };
-    const issued = (await mockFlowState(google.flow)).access_tokens.map((token) => token.token);
+    const issued = (await mockProvider.flowState(google.flow)).access_tokens.map((token) => token.token);
     expect(issued).toHaveLength(1);
     expect(body.access_token).toBe(issued[0]);
     expect(body.token_type).toBe("Bearer");
     expect(new Date(body.expires_at).getTime()).toBe((await storedRow(google.connectionId)).access_token_expires_at);
     expect(body.scopes).toEqual(expect.arrayContaining(["openid"]));
-    expect((await mockRequests(google.flow)).length).toBe(logged);
+    expect((await mockProvider.requests({ flow: google.flow })).length).toBe(logged);
     expect(vault.calls()).toBe(0);
   });
 
@@ -70,7 +68,7 @@ describe("vending a stored token", () => {
     const stored = await storedPlaintext(google, "access_token");
     const token = await vendOk(google, { min_validity_seconds: 900 });
     expect(token.access_token).not.toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
   });
 
@@ -79,7 +77,7 @@ describe("vending a stored token", () => {
     const stored = await storedPlaintext(google, "access_token");
     const vault = await watchVaultRefreshes(google.userId);
     expect((await vendOk(google, { min_validity_seconds: 500 })).access_token).toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
     expect(vault.calls()).toBe(0);
   });
 
@@ -94,7 +92,7 @@ describe("vending a stored token", () => {
     await expireStoredToken(google.connectionId);
     const before = Date.now();
     const token = await vendOk(google);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     const row = await storedRow(google.connectionId);
     expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
     expect(row.access_token_expires_at).toBeGreaterThan(before + 3000_000);
@@ -104,7 +102,7 @@ describe("vending a stored token", () => {
 
   it("answers 403 with missing_scopes when a required scope was not granted", async () => {
     const google = await connectMock("google", "vend-scopes");
-    const response = await vend(google.userId, google.connectionId, {
+    const response = await service.vend(google.userId, google.connectionId, {
       required_scopes: ["openid", "https://www.googleapis.com/auth/drive.readonly"],
     });
     const problem = await expectProblem(response, 403, "insufficient-scope");
@@ -127,10 +125,10 @@ describe("vending a stored token", () => {
       await env.DB.prepare("UPDATE connections SET status = 'needs_reauth', status_reason = 'invalid_grant' WHERE id = ?")
         .bind(google.connectionId)
         .run();
-      const problem = await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
+      const problem = await expectProblem(await service.vend(google.userId, google.connectionId, body), 409, "needs-reauth");
       expect(problem.connection_status).toBe("needs_reauth");
       expect(JSON.stringify(problem)).not.toMatch(/ya29\.|1\/\/mock-/);
-      expect(await refreshGrantsSent(google.flow)).toEqual([]);
+      expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
     },
   );
 
@@ -150,13 +148,14 @@ describe("vending a stored token", () => {
   ])("refuses a body with %s with a 400 problem and does not refresh", async (_case, body) => {
     const google = await connectMock("google", "vend-bad-body");
     await expireStoredToken(google.connectionId);
-    await expectProblem(await vend(google.userId, google.connectionId, body), 400, "bad-request");
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    // Sent as JSON text as it is: these bodies are no `VendBody`.
+    await expectProblem(await service.vend(google.userId, google.connectionId, JSON.stringify(body)), 400, "bad-request");
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
   });
 
   it("refuses a body that is not JSON with a 400 problem", async () => {
     const google = await connectMock("google", "vend-not-json");
-    await expectProblem(await vend(google.userId, google.connectionId, '{"force_refresh": tru'), 400, "bad-request");
+    await expectProblem(await service.vend(google.userId, google.connectionId, '{"force_refresh": tru'), 400, "bad-request");
   });
 });
 
@@ -182,7 +181,7 @@ describe("the vend audit", () => {
 
   it("records a refused vend as a failure with its reason", async () => {
     const google = await connectMock("google", "vend-audit-refused");
-    await vend(google.userId, google.connectionId, { required_scopes: ["https://www.googleapis.com/auth/drive"] });
+    await service.vend(google.userId, google.connectionId, { required_scopes: ["https://www.googleapis.com/auth/drive"] });
     const [event] = await waitForAudit(google.userId, "token.vended");
     expect(event).toMatchObject({ outcome: "failure", detail: { reason: "missing_scopes" } });
   });
@@ -191,29 +190,29 @@ describe("the vend audit", () => {
 describe("a token issued with a shorter life than min_validity_seconds", () => {
   it("is refreshed at most once per half-life however often it is vended (120-second tokens)", async () => {
     const google = await connectMock("google", "vend-short-lived", { expiresIn: 120 });
-    await scriptTokenResponses(google.flow, [{ expires_in: 120 }, { expires_in: 120 }]);
+    await mockProvider.scriptTokenResponses(google.flow, [{ expires_in: 120 }, { expires_in: 120 }]);
 
     for (let call = 0; call < 5; call += 1) await vendOk(google);
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
 
     // 61 seconds on: less than half of its 120-second life remains.
     await ageStoredToken(google.connectionId, 61_000);
     const tokens = new Set<string>();
     for (let call = 0; call < 5; call += 1) tokens.add((await vendOk(google)).access_token);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     expect(tokens).toEqual(new Set([await storedPlaintext(google, "access_token")]));
 
     // Another 61 seconds: the refreshed token is past its own half-life.
     await ageStoredToken(google.connectionId, 61_000);
     for (let call = 0; call < 5; call += 1) await vendOk(google);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(2);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(2);
   });
 
   it("still refreshes when less than min_validity_seconds remains of a token issued with a longer life", async () => {
     const google = await connectMock("google", "vend-long-lived", { expiresIn: 3599 });
     await ageStoredToken(google.connectionId, 3400_000);
     await vendOk(google);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
 
@@ -227,7 +226,7 @@ describe("a Notion token, whose expiry is unknown", () => {
       const token = await vendOk(notion, { min_validity_seconds: 1800 });
       expect(token).toMatchObject({ access_token: stored, expires_at: null });
     }
-    expect(await refreshGrantsSent(notion.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(notion.flow)).toEqual([]);
     expect(vault.calls()).toBe(0);
   });
 
@@ -237,7 +236,7 @@ describe("a Notion token, whose expiry is unknown", () => {
     const token = await vendOk(notion, { force_refresh: true });
     expect(token.access_token).not.toBe(stored);
     expect(token.expires_at).toBeNull();
-    expect(await refreshGrantsSent(notion.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(notion.flow)).toHaveLength(1);
   });
 
   it("is refreshed when a caller reports it rejected", async () => {
@@ -245,7 +244,7 @@ describe("a Notion token, whose expiry is unknown", () => {
     const stored = await storedPlaintext(notion, "access_token");
     const token = await vendOk(notion, { rejected_token: stored });
     expect(token.access_token).not.toBe(stored);
-    expect(await refreshGrantsSent(notion.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(notion.flow)).toHaveLength(1);
     expect(await storedPlaintext(notion, "access_token")).toBe(token.access_token);
   });
 });

@@ -2,11 +2,11 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { userVault } from "../../src/vault/user-vault";
-import { newUser } from "../support/refresh-fixtures";
+import { newUserId } from "../support/users";
 
 describe("single-use claim sweep", () => {
   it("deletes expired claims and re-arms for the earliest claim still live", async () => {
-    const stub = userVault(env, newUser("claim-sweep"));
+    const stub = userVault(env, newUserId("claim-sweep"));
     const now = Date.now();
     await runInDurableObject(stub, async (_instance, state) => {
       await state.storage.put({
@@ -28,7 +28,7 @@ describe("single-use claim sweep", () => {
   });
 
   it("deletes more expired claims than one storage delete accepts, and arms nothing when none is left", async () => {
-    const stub = userVault(env, newUser("claim-sweep-many"));
+    const stub = userVault(env, newUserId("claim-sweep-many"));
     const now = Date.now();
     await runInDurableObject(stub, async (_instance, state) => {
       const entries: Record<string, number> = {};
@@ -48,7 +48,7 @@ describe("single-use claim sweep", () => {
   });
 
   it("a state claimed once cannot be claimed again until the sweep removes it", async () => {
-    const stub = userVault(env, newUser("claim-once"));
+    const stub = userVault(env, newUserId("claim-once"));
     const expiresAt = Date.now() + 60_000;
     expect(await stub.claimOnce("callback:x", expiresAt)).toBe(true);
     expect(await stub.claimOnce("callback:x", expiresAt)).toBe(false);

@@ -10,70 +10,62 @@ import { createServices } from "../../src/services";
 import { updateConnection } from "../../src/storage/connections";
 import { refreshConnection } from "../../src/vault/refresh";
 import type { VaultServices } from "../../src/vault/vault-services";
+import { apiClient } from "../support/api-client";
 import { LOCAL_OIDC_CLIENT } from "../support/bindings";
-import { authHeaders } from "../support/caller-token";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
+import { expectProblem } from "../support/problems";
 import {
   ageStoredToken,
-  brokenDiscoveryEnv,
   BROKEN_PROVIDER,
-  configureVault,
+  brokenDiscoveryEnv,
+  type Connected,
   connectLocalOidc,
   connectMock,
   endCooldown,
-  expectProblem,
   expireStoredToken,
   interceptRefreshGrants,
   loseNextRefreshResponse,
-  mockFlowState,
-  newUser,
-  oidcEvents,
-  refreshGrantsSent,
-  revokeAtLocalOidc,
-  scriptTokenResponses,
   storedPlaintext,
   storedRow,
-  vend,
   vendOk,
   waitForAudit,
-  type Connected,
 } from "../support/refresh-fixtures";
-import { appWithEnv } from "../support/app-with-env";
+import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { seedConnection } from "../support/seed-connections";
-import { callWorker } from "../support/worker";
+import { localOidc, mockProvider, service } from "../support/toolkit";
+import { newUserId } from "../support/users";
 
 /** A Google connection whose access token has expired and whose next refresh fails with `behaviour`. */
 async function expiredGoogleFailingWith(label: string, behaviour: MockBehaviour): Promise<Connected> {
   const google = await connectMock("google", label);
   await expireStoredToken(google.connectionId);
-  await scriptTokenResponses(google.flow, [behaviour]);
+  await mockProvider.scriptTokenResponses(google.flow, [behaviour]);
   return google;
 }
 
 describe("a refresh refused with invalid_grant", () => {
   it("answers 409 with connection_status needs_reauth", async () => {
     const google = await expiredGoogleFailingWith("fail-grant-409", { failure: "invalid_grant" });
-    const problem = await expectProblem(await vend(google.userId, google.connectionId), 409, "needs-reauth");
+    const problem = await expectProblem(await service.vend(google.userId, google.connectionId), 409, "needs-reauth");
     expect(problem.connection_status).toBe("needs_reauth");
   });
 
   it("marks the connection needs_reauth with the reason, keeping its tokens", async () => {
     const google = await expiredGoogleFailingWith("fail-grant-row", { failure: "invalid_grant" });
     const before = await storedRow(google.connectionId);
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const row = await storedRow(google.connectionId);
     expect(row).toMatchObject({
       status: "needs_reauth",
       status_reason: "invalid_grant",
       refresh_token_ciphertext: before.refresh_token_ciphertext,
     });
-    const shown = await callWorker(`/v1/connections/${google.connectionId}`, { headers: await authHeaders(google.userId) });
-    expect(((await shown.json()) as { status: string }).status).toBe("needs_reauth");
+    expect((await service.connection(google.userId, google.connectionId)).status).toBe("needs_reauth");
   });
 
   it("audits token.refresh_failed with class reauth", async () => {
     const google = await expiredGoogleFailingWith("fail-grant-audit", { failure: "invalid_grant" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const [event] = await waitForAudit(google.userId, "token.refresh_failed");
     expect(event).toMatchObject({ outcome: "failure", detail: { class: "reauth", reason: "invalid_grant", trigger: "vend" } });
     expect(event!.raw).not.toContain(await storedPlaintext(google, "refresh_token"));
@@ -81,12 +73,12 @@ describe("a refresh refused with invalid_grant", () => {
 
   it("makes no further upstream call on later vends, forced or reporting a rejected token", async () => {
     const google = await expiredGoogleFailingWith("fail-grant-quiet", { failure: "invalid_grant" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const stored = await storedPlaintext(google, "access_token");
     for (const body of [{}, { force_refresh: true }, { rejected_token: stored }]) {
-      await expectProblem(await vend(google.userId, google.connectionId, body), 409, "needs-reauth");
+      await expectProblem(await service.vend(google.userId, google.connectionId, body), 409, "needs-reauth");
     }
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
 
@@ -104,7 +96,7 @@ describe("a connection marked needs_reauth after a vend read it as active", () =
       requestedAt: Date.now(),
     });
     expect(result).toEqual({ kind: "needs_reauth" });
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
   });
 });
 
@@ -112,7 +104,7 @@ describe("a refresh refused with invalid_client", () => {
   it("answers 502 and leaves the connection active with its tokens", async () => {
     const google = await expiredGoogleFailingWith("fail-client", { failure: "invalid_client" });
     const before = await storedRow(google.connectionId);
-    await expectProblem(await vend(google.userId, google.connectionId), 502, "provider-rejected-client");
+    await expectProblem(await service.vend(google.userId, google.connectionId), 502, "provider-rejected-client");
     const row = await storedRow(google.connectionId);
     expect(row).toMatchObject({ status: "active", status_reason: null, access_token_ciphertext: before.access_token_ciphertext });
     expect(row.refresh_token_ciphertext).toBe(before.refresh_token_ciphertext);
@@ -120,46 +112,46 @@ describe("a refresh refused with invalid_client", () => {
 
   it("audits token.refresh_failed with class operator", async () => {
     const google = await expiredGoogleFailingWith("fail-client-audit", { failure: "invalid_client" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const [event] = await waitForAudit(google.userId, "token.refresh_failed");
     expect(event).toMatchObject({ detail: { class: "operator", reason: "invalid_client", status: 401 } });
   });
 
   it("does not hammer the provider: an immediate second vend makes no upstream call", async () => {
     const google = await expiredGoogleFailingWith("fail-client-quiet", { failure: "invalid_client" });
-    await vend(google.userId, google.connectionId);
-    await vend(google.userId, google.connectionId);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    await service.vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 
   it("answers 502 again during the cooldown that follows, not 503, without an upstream call", async () => {
     const google = await expiredGoogleFailingWith("fail-client-cooldown", { failure: "invalid_client" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     for (const body of [{}, { force_refresh: true }]) {
-      await expectProblem(await vend(google.userId, google.connectionId, body), 502, "provider-rejected-client");
+      await expectProblem(await service.vend(google.userId, google.connectionId, body), 502, "provider-rejected-client");
     }
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     expect(await storedRow(google.connectionId)).toMatchObject({ status: "active", last_refresh_failure_class: "operator" });
   });
 });
 
 describe("a connection whose provider is no longer configured", () => {
   it("answers 502 and cools down like a failed refresh, so later vends and cron runs pass it by", async () => {
-    const row = await seedConnection({ userId: newUser("fail-retired"), provider: "retired-sso", expiresAt: Date.now() - 60_000 });
+    const row = await seedConnection({ userId: newUserId("fail-retired"), provider: "retired-sso", expiresAt: Date.now() - 60_000 });
     const startedAt = Date.now();
 
-    await expectProblem(await vend(row.userId, row.id), 502, "provider-rejected-client");
+    await expectProblem(await service.vend(row.userId, row.id), 502, "provider-rejected-client");
 
     const after = await storedRow(row.id);
     expect(after).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
     expect(after.refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 30_000);
-    await expectProblem(await vend(row.userId, row.id), 502, "provider-rejected-client");
+    await expectProblem(await service.vend(row.userId, row.id), 502, "provider-rejected-client");
   });
 });
 
 describe("a provider whose refresh throws instead of answering", () => {
   it("is an operator failure that cools down, never an exception, and only the error's name is logged", async () => {
-    const row = await seedConnection({ userId: newUser("fail-throws"), expiresAt: Date.now() - 60_000 });
+    const row = await seedConnection({ userId: newUserId("fail-throws"), expiresAt: Date.now() - 60_000 });
     const services = createServices(env, { requestId: null, ip: null, userId: row.userId, actor: "backend" });
     const google = services.providers.get("google")!;
     const throwing: Provider = {
@@ -204,15 +196,10 @@ describe.each(["not_found", "wrong_issuer", "malformed"] as const)(
   (how) => {
     it("answers a vend with 502, never a 500, and cools down: the next vend fetches no discovery document", async () => {
       const broken = await brokenDiscoveryEnv(how);
-      const row = await seedConnection({ userId: newUser("fail-discovery"), provider: BROKEN_PROVIDER, expiresAt: Date.now() - 60_000 });
-      await configureVault(row.userId, broken.env);
-      const call = appWithEnv(broken.env);
-      const vendThroughApp = async () =>
-        call(`/v1/connections/${row.id}/token`, {
-          method: "POST",
-          headers: { ...(await authHeaders(row.userId, { scope: "connections:token" })), "Content-Type": "application/json" },
-          body: "{}",
-        });
+      const row = await seedConnection({ userId: newUserId("fail-discovery"), provider: BROKEN_PROVIDER, expiresAt: Date.now() - 60_000 });
+      await useEnvInVault(row.userId, broken.env);
+      const app = apiClient(appWithEnv(broken.env));
+      const vendThroughApp = () => app.vend(row.userId, row.id);
 
       await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
       await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
@@ -237,7 +224,7 @@ const TRANSIENT: [string, MockBehaviour, string][] = [
 describe.each(TRANSIENT)("a refresh failing transiently with %s", (_name, behaviour, label) => {
   it("answers 503 with Retry-After for an expired token", async () => {
     const google = await expiredGoogleFailingWith("fail-transient-503", behaviour);
-    const problem = await vend(google.userId, google.connectionId);
+    const problem = await service.vend(google.userId, google.connectionId);
     const body = await expectProblem(problem, 503, "service-unavailable");
     const retryAfter = Number(problem.headers.get("Retry-After"));
     expect(retryAfter).toBeGreaterThanOrEqual(30);
@@ -248,7 +235,7 @@ describe.each(TRANSIENT)("a refresh failing transiently with %s", (_name, behavi
     const google = await expiredGoogleFailingWith("fail-transient-row", behaviour);
     const before = await storedRow(google.connectionId);
     const startedAt = Date.now();
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const row = await storedRow(google.connectionId);
     expect(row).toMatchObject({
       status: "active",
@@ -263,11 +250,11 @@ describe.each(TRANSIENT)("a refresh failing transiently with %s", (_name, behavi
 
   it("makes no upstream call on an immediate second vend, which answers 503 too", async () => {
     const google = await expiredGoogleFailingWith("fail-transient-quiet", behaviour);
-    await vend(google.userId, google.connectionId);
-    const second = await vend(google.userId, google.connectionId, { force_refresh: true });
+    await service.vend(google.userId, google.connectionId);
+    const second = await service.vend(google.userId, google.connectionId, { force_refresh: true });
     await expectProblem(second, 503, "service-unavailable");
     expect(Number(second.headers.get("Retry-After"))).toBeGreaterThan(0);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
 
@@ -275,7 +262,7 @@ describe("a transient refresh failure", () => {
   it("blocks refreshes for at least the provider's Retry-After", async () => {
     const google = await expiredGoogleFailingWith("fail-retry-after", { failure: "rate_limited", retry_after: "900" });
     const startedAt = Date.now();
-    const response = await vend(google.userId, google.connectionId);
+    const response = await service.vend(google.userId, google.connectionId);
     expect(Number(response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(900);
     expect((await storedRow(google.connectionId)).refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 900_000);
   });
@@ -284,41 +271,41 @@ describe("a transient refresh failure", () => {
     const google = await connectMock("google", "fail-stored-ok");
     // Two minutes left of Google's 3,599 seconds: not fresh enough for the default 300 s, still unexpired.
     await ageStoredToken(google.connectionId, 3479_000);
-    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    await mockProvider.scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
     const stored = await storedPlaintext(google, "access_token");
 
     const token = await vendOk(google);
     expect(token.access_token).toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     const [event] = await waitForAudit(google.userId, "token.vended");
     expect(event!.detail).toEqual({ refreshed: false });
   });
 
   it("answers 503 to force_refresh even though the stored token is still unexpired", async () => {
     const google = await connectMock("google", "fail-forced");
-    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
-    const response = await vend(google.userId, google.connectionId, { force_refresh: true });
+    await mockProvider.scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    const response = await service.vend(google.userId, google.connectionId, { force_refresh: true });
     await expectProblem(response, 503, "service-unavailable");
     expect(response.headers.get("Retry-After")).not.toBeNull();
   });
 
   it("answers 503 to a caller reporting the stored token rejected", async () => {
     const google = await connectMock("google", "fail-rejected");
-    await scriptTokenResponses(google.flow, [{ failure: "drop" }]);
+    await mockProvider.scriptTokenResponses(google.flow, [{ failure: "drop" }]);
     const stored = await storedPlaintext(google, "access_token");
-    await expectProblem(await vend(google.userId, google.connectionId, { rejected_token: stored }), 503, "service-unavailable");
+    await expectProblem(await service.vend(google.userId, google.connectionId, { rejected_token: stored }), 503, "service-unavailable");
   });
 
   it("is audited as token.refresh_failed with class transient", async () => {
     const google = await expiredGoogleFailingWith("fail-transient-audit", { failure: "rate_limited", retry_after: "60" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     const [event] = await waitForAudit(google.userId, "token.refresh_failed");
     expect(event).toMatchObject({ detail: { class: "transient", reason: "rate_limited", status: 429 } });
   });
 
   it("once the cooldown has passed, the next vend refreshes and clears the failure record", async () => {
     const google = await expiredGoogleFailingWith("fail-recover", { failure: "server_error_html" });
-    await vend(google.userId, google.connectionId);
+    await service.vend(google.userId, google.connectionId);
     await endCooldown(google.connectionId);
     const token = await vendOk(google);
     expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
@@ -332,11 +319,11 @@ describe("a transient refresh failure", () => {
 
   it("backs off longer after consecutive failures", async () => {
     const google = await expiredGoogleFailingWith("fail-backoff", { failure: "server_error_html" });
-    await scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
-    await vend(google.userId, google.connectionId);
+    await mockProvider.scriptTokenResponses(google.flow, [{ failure: "server_error_html" }]);
+    await service.vend(google.userId, google.connectionId);
     await endCooldown(google.connectionId);
     const startedAt = Date.now();
-    const response = await vend(google.userId, google.connectionId);
+    const response = await service.vend(google.userId, google.connectionId);
     expect(Number(response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(60);
     expect(await storedRow(google.connectionId)).toMatchObject({ refresh_failures: 2 });
     expect((await storedRow(google.connectionId)).refresh_blocked_until).toBeGreaterThanOrEqual(startedAt + 60_000);
@@ -348,20 +335,20 @@ describe("a refresh whose response is lost after the provider rotated", () => {
     const notion = await connectMock("notion", `lost-notion-${kind}`);
     const original = await storedPlaintext(notion, "refresh_token");
     await loseNextRefreshResponse(notion, kind);
-    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
+    await expectProblem(await service.vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
     // Notion did rotate: the token we still hold is dead.
-    expect((await mockFlowState(notion.flow)).refresh_tokens).toEqual([
+    expect((await mockProvider.flowState(notion.flow)).refresh_tokens).toEqual([
       { token: original, alive: false },
       { token: expect.any(String), alive: true },
     ]);
 
     await endCooldown(notion.connectionId);
-    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    await expectProblem(await service.vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
     expect((await storedRow(notion.connectionId)).status_reason).toBe("invalid_grant_after_lost_response");
 
     // Never a retry loop: the connection stays put until the user connects again.
-    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
-    expect(await refreshGrantsSent(notion.flow)).toEqual([original, original]);
+    await expectProblem(await service.vend(notion.userId, notion.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    expect(await mockProvider.refreshGrants(notion.flow)).toEqual([original, original]);
   });
 
   it("Microsoft, whose old refresh token stays valid: the next attempt simply succeeds", async () => {
@@ -369,11 +356,11 @@ describe("a refresh whose response is lost after the provider rotated", () => {
     const original = await storedPlaintext(microsoft, "refresh_token");
     await expireStoredToken(microsoft.connectionId);
     await loseNextRefreshResponse(microsoft, "timeout");
-    await expectProblem(await vend(microsoft.userId, microsoft.connectionId), 503, "service-unavailable");
+    await expectProblem(await service.vend(microsoft.userId, microsoft.connectionId), 503, "service-unavailable");
 
     await endCooldown(microsoft.connectionId);
     const token = await vendOk(microsoft);
-    expect(await refreshGrantsSent(microsoft.flow)).toEqual([original, original]);
+    expect(await mockProvider.refreshGrants(microsoft.flow)).toEqual([original, original]);
     expect(await storedPlaintext(microsoft, "access_token")).toBe(token.access_token);
     expect(await storedPlaintext(microsoft, "refresh_token")).not.toBe(original);
     expect(await storedRow(microsoft.connectionId)).toMatchObject({ status: "active", refresh_failures: 0, last_refresh_failure: null });
@@ -382,12 +369,12 @@ describe("a refresh whose response is lost after the provider rotated", () => {
   it("Notion, when the mock dropped the connection before rotating: the next attempt succeeds with the same token", async () => {
     const notion = await connectMock("notion", "lost-notion-before");
     const original = await storedPlaintext(notion, "refresh_token");
-    await scriptTokenResponses(notion.flow, [{ failure: "drop" }]);
-    await expectProblem(await vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
+    await mockProvider.scriptTokenResponses(notion.flow, [{ failure: "drop" }]);
+    await expectProblem(await service.vend(notion.userId, notion.connectionId, { force_refresh: true }), 503, "service-unavailable");
 
     await endCooldown(notion.connectionId);
     await vendOk(notion, { force_refresh: true });
-    expect(await refreshGrantsSent(notion.flow)).toEqual([original, original]);
+    expect(await mockProvider.refreshGrants(notion.flow)).toEqual([original, original]);
     expect((await storedRow(notion.connectionId)).status).toBe("active");
   });
 });
@@ -395,28 +382,28 @@ describe("a refresh whose response is lost after the provider rotated", () => {
 describe("failures at the local oidc-provider", () => {
   it("a grant revoked at the provider's revocation endpoint: invalid_grant, 409 and needs_reauth", async () => {
     const oidc = await connectLocalOidc("oidc-revoked");
-    await revokeAtLocalOidc(await storedPlaintext(oidc, "refresh_token"));
+    await localOidc.revoke(await storedPlaintext(oidc, "refresh_token"), "refresh_token");
     await expireStoredToken(oidc.connectionId);
 
-    await expectProblem(await vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
     expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "needs_reauth", status_reason: "invalid_grant" });
     // oidc-provider cannot attribute a grant error to an account once the token is gone, so count what it can.
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ revocation: 1, refresh_token: 0 });
-    await expectProblem(await vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ revocation: 1, refresh_token: 0 });
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
   });
 
   it("a lost response after rotation: the reused token is refused, the grant revoked, the connection needs_reauth, once", async () => {
     const oidc = await connectLocalOidc("oidc-lost");
     await expireStoredToken(oidc.connectionId);
     await loseNextRefreshResponse(oidc, "network");
-    await expectProblem(await vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
 
     await endCooldown(oidc.connectionId);
-    await expectProblem(await vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 409, "needs-reauth");
     expect((await storedRow(oidc.connectionId)).status_reason).toBe("invalid_grant_after_lost_response");
-    await expectProblem(await vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId, { force_refresh: true }), 409, "needs-reauth");
 
-    const events = await oidcEvents(oidc.flow);
+    const events = await localOidc.events(oidc.flow);
     expect(events.counts).toMatchObject({ refresh_token: 1, token_error: 1 });
     expect(events.counts.grant_revoked).toBeGreaterThanOrEqual(1);
   });
@@ -428,9 +415,9 @@ describe("failures at the local oidc-provider", () => {
       forward({ Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:wrong-secret`)}` }),
     );
 
-    await expectProblem(await vend(oidc.userId, oidc.connectionId), 502, "provider-rejected-client");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 502, "provider-rejected-client");
     expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", last_refresh_failure: "invalid_client" });
-    expect((await oidcEvents(oidc.flow)).counts.refresh_token).toBe(0);
+    expect((await localOidc.events(oidc.flow)).counts.refresh_token).toBe(0);
   });
 
   it("a connection dropped before reaching the provider: 503, tokens kept, and the refresh after the cooldown succeeds", async () => {
@@ -442,7 +429,7 @@ describe("failures at the local oidc-provider", () => {
       return forward();
     });
 
-    await expectProblem(await vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
+    await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 503, "service-unavailable");
     expect(await storedRow(oidc.connectionId)).toMatchObject({
       status: "active",
       refresh_token_ciphertext: before.refresh_token_ciphertext,
@@ -451,7 +438,7 @@ describe("failures at the local oidc-provider", () => {
 
     await endCooldown(oidc.connectionId);
     await vendOk(oidc);
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });
     expect((await storedRow(oidc.connectionId)).status).toBe("active");
   });
 });

@@ -14,10 +14,13 @@ import type { VaultServices } from "../../src/vault/vault-services";
 import { MAX_RE_ENCRYPTIONS_PER_RUN } from "../../src/scheduled/limits";
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { updateConnection } from "../../src/storage/connections";
-import { configuredProvider, connect, mockRequests, queueResponses, tokensOf, uniqueFlow } from "../providers/support";
-import { appWithEnv, connectThroughApp, useEnvInVault } from "../support/app-with-env";
+import { configuredProvider, connect, tokensOf } from "../providers/support";
+import { apiClient } from "../support/api-client";
+import { appWithEnv, useEnvInVault } from "../support/app-with-env";
 import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
-import { authHeaders } from "../support/caller-token";
+import { Browser } from "../support/browser";
+import { connectAccount } from "../support/connect-flow";
+import { newMockId } from "../support/mock-control";
 import {
   cipherFor,
   decryptRow,
@@ -26,7 +29,6 @@ import {
   K1,
   K2,
   K3,
-  mockFlow,
   moveRowToKeys,
   readRow,
   seedConnection,
@@ -37,11 +39,10 @@ import {
   expireStoredToken,
   failNextConnectionWrite,
   moveWriteAheadCopyToKeys,
-  oidcEvents,
   vendOk,
   writeAheadCopy,
 } from "../support/refresh-fixtures";
-import { callWorker } from "../support/worker";
+import { localOidc, mockProvider, service } from "../support/toolkit";
 
 beforeEach(deleteAllConnections);
 afterEach(() => {
@@ -54,22 +55,12 @@ interface KeyStatus {
   remaining_to_re_encrypt: number;
 }
 
-async function keyStatus(): Promise<KeyStatus> {
-  const response = await callWorker("/v1/admin/keys", { headers: await authHeaders("rotation-admin", { scope: "admin" }) });
-  expect(response.status).toBe(200);
-  return (await response.json()) as KeyStatus;
+function keyStatus(): Promise<KeyStatus> {
+  return service.json<KeyStatus>("rotation-admin", "/v1/admin/keys", { scope: "admin" });
 }
 
 function countOf(status: KeyStatus, keyId: string): number | undefined {
   return status.keys.find((key) => key.key_id === keyId)?.connections;
-}
-
-async function vend(userId: string, connectionId: string, body: object = {}, call = callWorker): Promise<Response> {
-  return call(`/v1/connections/${connectionId}/token`, {
-    method: "POST",
-    headers: { ...(await authHeaders(userId, { scope: "connections:token" })), "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
 }
 
 /** Runs the cron once; returns its re-encryption summary line. */
@@ -94,7 +85,7 @@ async function keyIdsOfAllRows(): Promise<Record<string, number>> {
 
 /** A live Google refresh token of a mock flow of its own (Google does not rotate, so rows may share it). */
 async function googleTokens(): Promise<{ flow: string; refreshToken: string; accessToken: string }> {
-  const flow = uniqueFlow("rotation-google");
+  const flow = newMockId("rotation-google");
   const tokens = tokensOf((await connect(configuredProvider("google"), { mock_flow: flow })).result);
   return { flow, refreshToken: tokens.refreshToken!, accessToken: tokens.accessToken };
 }
@@ -104,11 +95,10 @@ describe("after a new key is put first in the ring", () => {
     const ring = `${K3},${TEST_ENCRYPTION_KEYS}`;
     const call = appWithEnv(envWithKeys(ring));
     await useEnvInVault("rotation-new-write", envWithKeys(ring));
-    const flow = uniqueFlow("rotation-new-write");
+    const flow = newMockId("rotation-new-write");
 
-    const response = await connectThroughApp(call, "rotation-new-write", "google", {
-      mock_flow: flow,
-      mock_account: JSON.stringify({ sub: flow }),
+    const response = await connectAccount(apiClient(call), new Browser(call), "rotation-new-write", "google", {
+      providerParams: { mock_flow: flow, mock_account: JSON.stringify({ sub: flow }) },
     });
 
     expect(response.status).toBe(200);
@@ -118,15 +108,15 @@ describe("after a new key is put first in the ring", () => {
     expect(row.accessTokenCiphertext).toMatch(/^v1\.k3\./);
     expect(row.refreshTokenCiphertext).toMatch(/^v1\.k3\./);
     const tokens = await decryptRow(row, ring);
-    expect(tokens.refreshToken).toBe((await mockFlow(flow)).refresh_tokens[0]!.token);
+    expect(tokens.refreshToken).toBe((await mockProvider.flowState(flow)).refresh_tokens[0]!.token);
   });
 
   it("connections written under the older keys still vend", async () => {
-    const call = appWithEnv(envWithKeys(`${K3},${TEST_ENCRYPTION_KEYS}`));
+    const rotated = apiClient(appWithEnv(envWithKeys(`${K3},${TEST_ENCRYPTION_KEYS}`)));
     const underK1 = await seedConnection({ userId: "rotation-read", keys: K1, accessToken: "at-under-k1" });
     const underK2 = await seedConnection({ userId: "rotation-read", keys: K2, accessToken: "at-under-k2" });
 
-    const responses = [await vend("rotation-read", underK1.id, {}, call), await vend("rotation-read", underK2.id, {}, call)];
+    const responses = [await rotated.vend("rotation-read", underK1.id), await rotated.vend("rotation-read", underK2.id)];
 
     expect(responses.map((response) => response.status)).toEqual([200, 200]);
     expect(
@@ -143,7 +133,7 @@ describe("after a new key is put first in the ring", () => {
       expiresAt: Date.now() + 60_000,
     });
 
-    const response = await vend("rotation-refresh", row.id);
+    const response = await service.vend("rotation-refresh", row.id);
 
     expect(response.status).toBe(200);
     const after = (await readRow(row.id))!;
@@ -248,14 +238,14 @@ describe("re-encryption by the cron", () => {
         rounds++;
         await Promise.all([
           ...hot.map(async (row, index) => {
-            const response = await vend(row.userId, row.id);
+            const response = await service.vend(row.userId, row.id);
             statuses.push(response.status);
             if (!cronDone) answeredDuringCron++;
             const body = (await response.json()) as { access_token?: string };
             if (body.access_token !== `hot-${index}`) wrongTokens.push(row.id);
           }),
           ...expiring.map(async (row) => {
-            const response = await vend(row.userId, row.id);
+            const response = await service.vend(row.userId, row.id);
             statuses.push(response.status);
             await response.body?.cancel();
           }),
@@ -280,7 +270,7 @@ describe("re-encryption by the cron", () => {
 
 describe("re-encryption and a concurrent token write", () => {
   it("waits for a refresh under way in the Durable Object, so the rotated refresh token survives", async () => {
-    const flow = uniqueFlow("rotation-race");
+    const flow = newMockId("rotation-race");
     const tokens = tokensOf((await connect(configuredProvider("notion"), { mock_flow: flow })).result);
     const row = await seedConnection({
       userId: "rotation-race",
@@ -291,12 +281,12 @@ describe("re-encryption and a concurrent token write", () => {
       expiresAt: null,
     });
     // Notion rotates, and the old refresh token dies: writing it back would break the connection.
-    await queueResponses(flow, "token", [{ failure: "delay", delay_ms: 700 }]);
+    await mockProvider.scriptResponses(flow, "token", [{ failure: "delay", delay_ms: 700 }]);
     const tokenPath = "/notion/v1/oauth/token";
-    const exchanges = (await mockRequests({ flow, path: tokenPath })).length;
+    const exchanges = (await mockProvider.requests({ flow, path: tokenPath })).length;
 
-    const refreshing = vend("rotation-race", row.id, { force_refresh: true });
-    while ((await mockRequests({ flow, path: tokenPath })).length === exchanges) await scheduler.wait(5);
+    const refreshing = service.vend("rotation-race", row.id, { force_refresh: true });
+    while ((await mockProvider.requests({ flow, path: tokenPath })).length === exchanges) await scheduler.wait(5);
     // The refresh is now waiting for Notion, inside the user's Durable Object.
     const summary = await runCron();
     const refreshed = await refreshing;
@@ -308,10 +298,10 @@ describe("re-encryption and a concurrent token write", () => {
     const after = (await readRow(row.id))!;
     expect(after.keyId).toBe("k2");
     const stored = await decryptRow(after, K2);
-    const alive = (await mockFlow(flow)).refresh_tokens.filter((token) => token.alive).map((token) => token.token);
+    const alive = (await mockProvider.flowState(flow)).refresh_tokens.filter((token) => token.alive).map((token) => token.token);
     expect(alive).toEqual([stored.refreshToken]);
     expect(stored.refreshToken).not.toBe(tokens.refreshToken);
-    expect((await vend("rotation-race", row.id, { force_refresh: true })).status).toBe(200);
+    expect((await service.vend("rotation-race", row.id, { force_refresh: true })).status).toBe(200);
   });
 
   it("does not overwrite a row another writer changed after it was read (compare-and-swap on version)", async () => {
@@ -372,7 +362,7 @@ describe("re-encryption and a write-ahead copy", () => {
     expect(await writeAheadCopy(oidc)).toBeUndefined();
     await expireStoredToken(oidc.connectionId);
     await vendOk(oidc);
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0, grant_revoked: 0 });
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0, grant_revoked: 0 });
     expect((await readRow(oidc.connectionId))!.status).toBe("active");
   });
 });

@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { userVault, type UserVault } from "../../src/vault/user-vault";
-import { newUser } from "../support/refresh-fixtures";
+import { newUserId } from "../support/users";
 
 const INDEX_PREFIX = "pending-authorization:";
 
@@ -23,7 +23,7 @@ async function storedInKv(keys: readonly string[]): Promise<string[]> {
 
 describe("the index of pending authorizations", () => {
   it("is swept by the alarm once an authorization's KV record has expired, and the alarm re-arms for the next", async () => {
-    const userId = newUser("index-sweep");
+    const userId = newUserId("index-sweep");
     const stub = userVault(env, userId);
     const now = Date.now();
     await stub.registerPendingAuthorization("authz:live", now + 60_000);
@@ -43,7 +43,7 @@ describe("the index of pending authorizations", () => {
   });
 
   it("orders an authorization registered right after an erasure after it, even within the same millisecond", async () => {
-    const userId = newUser("index-order");
+    const userId = newUserId("index-order");
     const stub = userVault(env, userId);
     const expiresAt = Date.now() + 60_000;
     const before = await stub.registerPendingAuthorization("authz:before", expiresAt);
@@ -56,7 +56,7 @@ describe("the index of pending authorizations", () => {
   });
 
   it("is ended by an erasure with more authorizations than one invocation may delete from KV: the alarm deletes the rest", async () => {
-    const userId = newUser("index-erasure");
+    const userId = newUserId("index-erasure");
     const stub = userVault(env, userId);
     const expiresAt = Date.now() + 600_000;
     const keys = Array.from({ length: 520 }, (_, index) => `authz:${userId}-${String(index).padStart(3, "0")}`);

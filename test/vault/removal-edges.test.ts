@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { userVault } from "../../src/vault/user-vault";
-import { auditEvents, connectMock, newUser, storedRow } from "../support/refresh-fixtures";
+import { auditEvents, connectMock, storedRow } from "../support/refresh-fixtures";
+import { newUserId } from "../support/users";
 
 async function remove(userId: string, connectionId: string) {
   return userVault(env, userId).remove({ userId, connectionId, client: { ip: null, userAgent: null } });
@@ -39,13 +40,13 @@ describe("connection removal edge cases", () => {
   });
 
   it("removing a connection the user does not have is not_found", async () => {
-    expect(await remove(newUser("remove-missing"), "no-such-connection")).toEqual({ kind: "not_found" });
+    expect(await remove(newUserId("remove-missing"), "no-such-connection")).toEqual({ kind: "not_found" });
   });
 });
 
 describe("re-encryption edge cases", () => {
   it("re-encrypting a connection that is gone is not_found", async () => {
-    const userId = newUser("re-encrypt-missing");
+    const userId = newUserId("re-encrypt-missing");
     expect(await userVault(env, userId).reEncrypt(userId, "no-such-connection")).toBe("not_found");
   });
 });

@@ -8,19 +8,17 @@ import { describe, expect, it, onTestFinished, vi } from "vitest";
 import type { UserVault } from "../../src/vault/user-vault";
 import { updateConnection } from "../../src/storage/connections";
 import {
+  type Connected,
   connectLocalOidc,
   connectMock,
   expireStoredToken,
   failNextConnectionWrite,
-  mockFlowState,
-  oidcEvents,
   pendingWrites,
-  refreshGrantsSent,
   storedPlaintext,
   storedRow,
   vendOk,
-  type Connected,
 } from "../support/refresh-fixtures";
+import { localOidc, mockProvider } from "../support/toolkit";
 
 describe("refreshing at a provider that rotates refresh tokens", () => {
   it("Notion: each refresh sends the refresh token the previous one returned, never a dead one", async () => {
@@ -29,9 +27,9 @@ describe("refreshing at a provider that rotates refresh tokens", () => {
     let current = await storedPlaintext(notion, "access_token");
     for (let round = 0; round < 3; round += 1) current = (await vendOk(notion, { rejected_token: current })).access_token;
 
-    const issued = (await mockFlowState(notion.flow)).refresh_tokens;
+    const issued = (await mockProvider.flowState(notion.flow)).refresh_tokens;
     expect(issued).toHaveLength(4);
-    expect(await refreshGrantsSent(notion.flow)).toEqual(issued.slice(0, 3).map((entry) => entry.token));
+    expect(await mockProvider.refreshGrants(notion.flow)).toEqual(issued.slice(0, 3).map((entry) => entry.token));
     expect(issued.map((entry) => entry.alive)).toEqual([false, false, false, true]);
     expect(await storedPlaintext(notion, "refresh_token")).toBe(issued[3]!.token);
     expect((await storedRow(notion.connectionId)).status).toBe("active");
@@ -47,7 +45,7 @@ describe("refreshing at a provider that rotates refresh tokens", () => {
     }
 
     expect(new Set(refreshTokens).size).toBe(4);
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 3, token_error: 0, grant_revoked: 0 });
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ refresh_token: 3, token_error: 0, grant_revoked: 0 });
     const row = await storedRow(oidc.connectionId);
     expect(row).toMatchObject({ status: "active", refresh_failures: 0, last_refresh_failure: null });
   });
@@ -71,7 +69,7 @@ describe("a D1 write failure right after a rotation", () => {
     expect(vended).not.toBe(await storedPlaintext(oidc, "access_token"));
     // The mark is what GET /v1/admin/keys counts and the re-encryption pass visits: the copy itself is out of D1's sight.
     expect(await storedRow(oidc.connectionId)).toEqual({ ...before, pending_write_key_id: "k2" });
-    expect((await oidcEvents(oidc.flow)).counts.refresh_token).toBe(1);
+    expect((await localOidc.events(oidc.flow)).counts.refresh_token).toBe(1);
   });
 
   it("keeps the rotated tokens in the Durable Object's storage as ciphertext only", async () => {
@@ -102,7 +100,7 @@ describe("a D1 write failure right after a rotation", () => {
     expect(row.version).toBe(before.version + 1);
     expect(row.refresh_token_ciphertext).not.toBe(before.refresh_token_ciphertext);
     expect((await pendingWrites(oidc.userId)).size).toBe(0);
-    expect((await oidcEvents(oidc.flow)).counts.refresh_token).toBe(1);
+    expect((await localOidc.events(oidc.flow)).counts.refresh_token).toBe(1);
   });
 
   it("loses nothing: the following refresh uses the rotated refresh token and succeeds", async () => {
@@ -111,7 +109,7 @@ describe("a D1 write failure right after a rotation", () => {
     await expireStoredToken(oidc.connectionId);
     await vendOk(oidc);
 
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0, grant_revoked: 0 });
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0, grant_revoked: 0 });
     expect((await storedRow(oidc.connectionId)).status).toBe("active");
   });
 
@@ -121,8 +119,8 @@ describe("a D1 write failure right after a rotation", () => {
     const first = await vendOk(notion, { force_refresh: true });
     const second = await vendOk(notion, { rejected_token: first.access_token });
 
-    const issued = (await mockFlowState(notion.flow)).refresh_tokens.map((entry) => entry.token);
-    expect(await refreshGrantsSent(notion.flow)).toEqual([issued[0], issued[1]]);
+    const issued = (await mockProvider.flowState(notion.flow)).refresh_tokens.map((entry) => entry.token);
+    expect(await mockProvider.refreshGrants(notion.flow)).toEqual([issued[0], issued[1]]);
     expect(await storedPlaintext(notion, "refresh_token")).toBe(issued[2]);
     expect(await storedPlaintext(notion, "access_token")).toBe(second.access_token);
     expect((await pendingWrites(notion.userId)).size).toBe(0);
@@ -136,7 +134,7 @@ describe("a D1 write failure right after a rotation", () => {
 
     const reported = await vendOk(notion, { rejected_token: original });
     expect(reported.access_token).toBe(refreshed.access_token);
-    expect(await refreshGrantsSent(notion.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(notion.flow)).toHaveLength(1);
   });
 
   it("that in fact reached D1 leaves a copy that the next refresh discards, refreshing from D1's row", async () => {
@@ -158,6 +156,6 @@ describe("a D1 write failure right after a rotation", () => {
     await vendOk(oidc, { rejected_token: vended });
     expect((await pendingWrites(oidc.userId)).size).toBe(0);
     expect((await storedRow(oidc.connectionId)).version).toBe(before.version + 2);
-    expect((await oidcEvents(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0 });
+    expect((await localOidc.events(oidc.flow)).counts).toMatchObject({ refresh_token: 2, token_error: 0 });
   });
 });

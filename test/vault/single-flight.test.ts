@@ -6,26 +6,22 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { RefreshResult } from "../../src/vault/refresh";
+import type { VendBody, VendedToken } from "../support/api-client";
 import {
+  type Connected,
   connectLocalOidc,
   connectMock,
   expireStoredToken,
   holdNextConnectionWrite,
   holdRefreshUntilCallersArrive,
-  mockFlowState,
-  oidcEvents,
-  refreshGrantsSent,
   storedPlaintext,
   storedRow,
-  vend,
   vendConcurrently,
   vendOk,
   watchVaultRefreshes,
-  type Connected,
-  type VendBody,
-  type VendedToken,
 } from "../support/refresh-fixtures";
 import { K1, moveRowToKeys } from "../support/seed-connections";
+import { localOidc, mockProvider, service } from "../support/toolkit";
 
 const CALLERS = 120;
 
@@ -57,10 +53,10 @@ describe("concurrent vends of an expired token", () => {
 
     expect(held.arrived()).toBe(CALLERS);
     expect(held.attempts()).toBe(1);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     const token = theOneToken(tokens);
     expect(token).not.toBe(old);
-    expect((await mockFlowState(google.flow)).access_tokens.at(-1)?.token).toBe(token);
+    expect((await mockProvider.flowState(google.flow)).access_tokens.at(-1)?.token).toBe(token);
     expect(await storedPlaintext(google, "access_token")).toBe(token);
   });
 
@@ -73,7 +69,7 @@ describe("concurrent vends of an expired token", () => {
     const tokens = await tokensOf(await vendConcurrently(google, bodies));
 
     expect(held.attempts()).toBe(1);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     expect(theOneToken(tokens)).toBe(await storedPlaintext(google, "access_token"));
   });
 
@@ -102,7 +98,7 @@ describe("concurrent vends of an expired token", () => {
     const tokens = await tokensOf(await vendConcurrently(oidc, bodies));
 
     expect(held.attempts()).toBe(1);
-    const events = await oidcEvents(oidc.flow);
+    const events = await localOidc.events(oidc.flow);
     expect(events.counts).toMatchObject({ refresh_token: 1, token_error: 0, grant_revoked: 0 });
     expect(theOneToken(tokens)).toBe(await storedPlaintext(oidc, "access_token"));
     expect((await storedRow(oidc.connectionId)).status).toBe("active");
@@ -114,7 +110,7 @@ describe("concurrent vends of an expired token", () => {
     const first = await vendOk(google);
     const later = await vendOk(google);
     expect(later.access_token).toBe(first.access_token);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
 
@@ -132,7 +128,7 @@ describe("callers reporting a rejected token", () => {
     );
 
     expect(held.attempts()).toBe(1);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     const token = theOneToken(tokens);
     expect(token).not.toBe(rejected);
     expect(await storedPlaintext(google, "access_token")).toBe(token);
@@ -144,7 +140,7 @@ describe("callers reporting a rejected token", () => {
     const first = await vendOk(google, { rejected_token: rejected });
     const second = await vendOk(google, { rejected_token: rejected });
     expect(second.access_token).toBe(first.access_token);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 
   it("cause no refresh when the reported token is not the stored one, and get the stored token", async () => {
@@ -152,7 +148,7 @@ describe("callers reporting a rejected token", () => {
     const stored = await storedPlaintext(google, "access_token");
     const token = await vendOk(google, { rejected_token: "ya29.some-token-this-connection-no-longer-holds" });
     expect(token.access_token).toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toEqual([]);
+    expect(await mockProvider.refreshGrants(google.flow)).toEqual([]);
   });
 
   it("cause no refresh when the reported token was replaced by an earlier refresh", async () => {
@@ -161,7 +157,7 @@ describe("callers reporting a rejected token", () => {
     const current = (await vendOk(google, { force_refresh: true })).access_token;
     const token = await vendOk(google, { rejected_token: replaced });
     expect(token.access_token).toBe(current);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
 
@@ -180,7 +176,7 @@ describe("a forced refresh that reaches the Durable Object late", () => {
       requestedAt: askedAt,
     });
     expect(result).toMatchObject({ kind: "token", refreshed: false, accessToken: refreshed.access_token });
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 
   it("asked after the last refresh finished makes a new one", async () => {
@@ -197,7 +193,7 @@ describe("a forced refresh that reaches the Durable Object late", () => {
     });
     expect(result).toMatchObject({ kind: "token", refreshed: true });
     expect(result.kind === "token" && result.accessToken).not.toBe(refreshed.access_token);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(2);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(2);
   });
 });
 
@@ -225,7 +221,7 @@ describe("a caller who joins a call to the Durable Object that did not refresh",
       requestedAt: Date.now(),
     });
     await vi.waitFor(() => expect(calls.calls()).toBe(1));
-    const joined = vend(google.userId, google.connectionId, body);
+    const joined = service.vend(google.userId, google.connectionId, body);
 
     const [, plainResult, joinedResponse] = await Promise.all([reEncrypting, plain, joined]);
     return { plain: plainResult, joined: joinedResponse };
@@ -241,7 +237,7 @@ describe("a caller who joins a call to the Durable Object that did not refresh",
     expect(joined.status).toBe(200);
     const token = (await joined.json()) as VendedToken;
     expect(token.access_token).not.toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
     expect(await storedPlaintext(google, "access_token")).toBe(token.access_token);
   });
 
@@ -253,6 +249,6 @@ describe("a caller who joins a call to the Durable Object that did not refresh",
 
     expect(joined.status).toBe(200);
     expect(((await joined.json()) as VendedToken).access_token).not.toBe(stored);
-    expect(await refreshGrantsSent(google.flow)).toHaveLength(1);
+    expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
   });
 });
