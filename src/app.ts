@@ -1,15 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "./config";
 import { ProblemError, problemResponse } from "./errors";
+import { APP_MIDDLEWARE } from "./http/app-middleware";
 import type { AppEnv } from "./http/env";
-import { requireJsonBody } from "./middleware/json-body";
-import { requestId } from "./middleware/request-id";
-import { requestServices } from "./middleware/request-services";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
 import { connectionRoutes } from "./routes/connections";
@@ -21,8 +15,6 @@ import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
-
-const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The one error exit: known problems as they are, anything else a 500 that reveals nothing. Hono hands `onError`
@@ -46,33 +38,7 @@ function toProblem(error: Error): ProblemError {
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
-  app.use(requestId);
-  app.use(secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site" }));
-  app.use(requestServices);
-  app.use(
-    "/v1/*",
-    cors({
-      origin: (origin, c: Context<AppEnv>) => (c.get("services").config.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ["GET", "POST", "DELETE"],
-      allowHeaders: ["Authorization", "Content-Type"],
-      exposeHeaders: ["Retry-After", "X-Request-Id"],
-      maxAge: 600,
-    }),
-  );
-  app.use("/v1/*", async function noStore(c, next) {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ProblemError("payload-too-large");
-      },
-    }),
-  );
-  app.use("/v1/*", requireJsonBody);
+  for (const { path, handler } of APP_MIDDLEWARE) app.use(path, handler);
 
   // Each router decides who may call its routes (src/http/routers.ts): public, the user's browser, or the JWT API.
   app.route("/", healthRoutes);
