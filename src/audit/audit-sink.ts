@@ -96,28 +96,16 @@ export class AuditSink {
   }
 
   /** Writes the events recorded with `record`; a failed write is logged, never thrown (the operation itself succeeded). */
-  async flush(): Promise<void> {
-    const events = this.#beforeResponse.splice(0);
-    if (events.length === 0) return;
-    try {
-      await insertAuditEvents(this.db, events);
-    } catch (error) {
-      logLost("audit write failed", events, error);
-    }
+  flush(): Promise<void> {
+    return handOver(this.#beforeResponse.splice(0), "audit write failed", (events) => insertAuditEvents(this.db, events));
   }
 
   /**
    * Sends the events recorded with `recordAfterResponse` to the audit queue; hand the promise to this invocation's
    * `waitUntil`, so the response does not wait for it. A failed send is logged, never thrown.
    */
-  async flushAfterResponse(): Promise<void> {
-    const events = this.#afterResponse.splice(0);
-    if (events.length === 0) return;
-    try {
-      await sendAuditEvents(this.queue, events);
-    } catch (error) {
-      logLost("audit send failed", events, error);
-    }
+  flushAfterResponse(): Promise<void> {
+    return handOver(this.#afterResponse.splice(0), "audit send failed", (events) => sendAuditEvents(this.queue, events));
   }
 
   /** The event as stored, its id made now: a queue may deliver it twice, and the second write must change nothing. */
@@ -138,6 +126,16 @@ export class AuditSink {
   }
 }
 
-function logLost(message: string, events: readonly AuditEventRecord[], error: unknown): void {
-  console.error(JSON.stringify({ message, events: events.length, error: error instanceof Error ? error.name : typeof error }));
+/** Hands `events` to `deliver`; a failure is logged with the number of events lost, never thrown. */
+async function handOver(
+  events: AuditEventRecord[],
+  failure: string,
+  deliver: (events: AuditEventRecord[]) => Promise<void>,
+): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    await deliver(events);
+  } catch (error) {
+    console.error(JSON.stringify({ message: failure, events: events.length, error: error instanceof Error ? error.name : typeof error }));
+  }
 }
