@@ -178,6 +178,16 @@ describe("the audit-events consumer", () => {
       { message: "malformed audit event message skipped", queue: "audit-events", id: "msg-1", fields: ["outcome", "ip"] },
     ]);
   });
+
+  it("acknowledges a batch of nothing but malformed messages without calling D1", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const watched = watchedDatabase(env.DB);
+
+    const result = await deliver("audit-events", [{ id: "not-an-event" }, "text"], { env: { ...env, DB: watched.db } });
+
+    expect(result.retryBatch.retry).toBe(false);
+    expect(watched.roundTrips()).toBe(0);
+  });
 });
 
 describe("the audit-events dead-letter consumer", () => {
