@@ -1,7 +1,8 @@
 /**
  * The breakdown's steps (bench/breakdown/index.ts) run in Node: the same modules in V8 (workerd's engine), with the
  * bindings answered in process — D1 by SQLite (bench/lib/sqlite-d1.ts), the rate limiter by a function that always
- * allows. What a step adds here is its JavaScript and SQL cost alone, measured on one thread with nothing in
+ * allows, the audit queue by a producer that keeps nothing (its consumer's batched write is not the request's). What a
+ * step adds here is its JavaScript and SQL cost alone, measured on one thread with nothing in
  * between, so it resolves differences far below what `wrangler dev` under load can; what it leaves out (the
  * platform's round trips for D1, the rate limiter, the assets router) is what the `wrangler dev` breakdown adds.
  */
@@ -72,6 +73,7 @@ export async function ladderInNode(options: LadderOptions): Promise<StepCost[]> 
     ...options.vars,
     DB: sqliteD1(options.setupSql),
     USER_RATE_LIMITER: { limit: async () => ({ success: true }) },
+    AUDIT_QUEUE: { send: async () => {}, sendBatch: async () => {} },
   };
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (promise: Promise<unknown>) => pending.push(promise), passThroughOnException: () => {} };
