@@ -2,19 +2,23 @@
  * `npm run bench`: performance figures of the service under `wrangler dev` on this machine (see docs/performance.md).
  *
  * Starts on 127.0.0.1: the mock Google token endpoint (100 ms) and the local oidc-provider (bench/servers.ts), the
- * service (`wrangler dev` with local D1/KV/DO, every variable as `--var`, `--test-scheduled`) and the reference Worker
- * (bench/reference/, one D1 point read). Seeds both local D1s through `wrangler d1 execute --file`, then measures:
- *   1. the vend hot path vs the reference (autocannon, 32 connections, 10 s each);
+ * service (`wrangler dev` with local D1/KV/DO/Queues, every variable as `--var`, `--test-scheduled`) and the reference
+ * Worker (bench/reference/, one D1 point read). Seeds the local D1s through `wrangler d1 execute --file`, then measures:
+ *   1. the vend hot path vs the reference (autocannon, 32 connections, rounds of 10 s alternating), with the D1
+ *      writes per vend; 1b/1c: where its time goes, step by step (bench/breakdown/), in `wrangler dev` and in Node;
  *   2. 500 concurrent vends of one expired connection (upstream refresh count, latency);
- *   3. the cron against 5,000 connections expiring inside the look-ahead window (`GET /__scheduled` until done);
+ *   3. one cron tick over 5,000 connections expiring inside the look-ahead window (a service and D1 of their own):
+ *      time until all are refreshed, upstream calls, double refreshes, concurrency; 3b: the same with 20,000;
  *   4. 200 concurrent connect flows through the local oidc-provider;
  *   5. the deployable bundle's gzipped size (`wrangler deploy --dry-run --outdir`).
  * Prints a Markdown report and writes it to bench/results/latest.md (+ latest.json, logs/). Every child process is
  * stopped at the end, on failure and on Ctrl-C.
  *
- * Knobs (environment): BENCH_DURATION_S (10), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_STAMPEDE (500),
- * BENCH_CRON_ROWS (5000), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the temp dir).
- */
+ * Knobs (environment): BENCH_SCENARIOS (hot,breakdown,stampede,cron,flows), BENCH_DURATION_S (10), BENCH_HOT_ROUNDS
+ * (2), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_BREAKDOWN_S (4), BENCH_BREAKDOWN_ROUNDS (2),
+ * BENCH_NODE_REQUESTS (3000), BENCH_STAMPEDE (500), BENCH_CRON_ROWS (5000), BENCH_CRON_ROWS_STRETCH (20000; 0 skips
+ * it), BENCH_CRON_TIMEOUT_S (600), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the
+ * temp dir). */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, tmpdir, totalmem, uptime, platform, release } from "node:os";
 import { join } from "node:path";
@@ -33,8 +37,11 @@ import { Browser } from "../test/support/cookie-browser";
 import { sendOverNodeHttp } from "../test/support/node-http";
 import { freePort, onAbnormalExit, startGroup, stopAll } from "../test/support/processes";
 import { REPOSITORY_ROOT as ROOT, runWrangler, startWranglerDev, type WranglerDev } from "../test/support/wrangler";
+import { AUDIT_EVENTS_QUEUE } from "../src/audit/audit-queue";
 import { ladderInNode } from "./breakdown/in-node";
 import { groupCpuMs } from "./lib/cpu-time";
+import { oneCronTick, type TickResult } from "./lib/cron-tick";
+import { summarizeBatches, watchQueueBatches, type QueueBatch } from "./lib/queue-batches";
 import { connectionInserts } from "./lib/seed-sql";
 
 const RESULTS = join(ROOT, "bench", "results");
@@ -54,8 +61,12 @@ const CRON_ROWS = num("BENCH_CRON_ROWS", 5000);
 const CRON_USERS = Math.max(1, Math.ceil(CRON_ROWS / 10));
 const FLOWS = num("BENCH_FLOWS", 200);
 const UPSTREAM_LATENCY_MS = num("BENCH_UPSTREAM_LATENCY_MS", 100);
+/** The stretch figure: a second service with this many expiring connections, one tick (0: skipped). */
+const STRETCH_ROWS = num("BENCH_CRON_ROWS_STRETCH", 20000);
+const STRETCH_USERS = Math.max(1, Math.ceil(STRETCH_ROWS / 10));
+/** How long one tick may take to refresh everything before the bench reports it unfinished. */
+const CRON_TIMEOUT_MS = num("BENCH_CRON_TIMEOUT_S", 600) * 1000;
 const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
-const MAX_CRON_RUNS = 60;
 const HOT_ROUNDS = num("BENCH_HOT_ROUNDS", 2);
 const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
 const BREAKDOWN_ROUNDS = num("BENCH_BREAKDOWN_ROUNDS", 2);
@@ -114,6 +125,28 @@ async function getJson<T>(url: string, method = "GET"): Promise<T> {
   const response = await fetch(url, { method });
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status}`);
   return (await response.json()) as T;
+}
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+/**
+ * What `vends` wrote to D1, from fingerprints of its tables before and after and the audit queue's consumer batches
+ * in between (each batch is one D1 round trip, src/audit/audit-queue.ts).
+ */
+function d1Writes(before: Record<string, number>, after: Record<string, number>, batches: QueueBatch[], vends: number) {
+  const auditRows = (after.audit_events ?? 0) - (before.audit_events ?? 0);
+  const roundTrips = batches.filter((batch) => batch.queue === AUDIT_EVENTS_QUEUE).length;
+  const others = Object.keys(after).filter((item) => item !== "audit_events" && after[item] !== before[item]);
+  const writtenBy =
+    roundTrips > 0
+      ? `written by ${roundTrips} consumer batches of the \`${AUDIT_EVENTS_QUEUE}\` queue, one D1 round trip each: **${(roundTrips / vends).toFixed(3)} D1 writes per vend** (one per ${(vends / roundTrips).toFixed(0)} vends)`
+      : "written without a queue consumer batch, by the requests themselves: one D1 round trip per vend";
+  const text = `${vends} vends added ${auditRows} audit rows (${(auditRows / vends).toFixed(2)} per vend), ${writtenBy}; ${
+    others.length === 0
+      ? "no other table changed"
+      : `also changed: ${others.map((item) => `${item} ${before[item]} → ${after[item]}`).join(", ")}`
+  }.`;
+  return { vends, auditRows, roundTrips, others, text };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -220,7 +253,11 @@ interface CannonTarget {
 async function alternate(targets: CannonTarget[], vends: VendTarget[], durationS: number, rounds: number): Promise<CannonSummary[]> {
   const runs: CannonSummary[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [index, target] of targets.entries()) runs[index]!.push(await cannon(target.server, vends, durationS, target.prefix));
+    for (const [index, target] of targets.entries()) {
+      const run = await cannon(target.server, vends, durationS, target.prefix);
+      log(`  ${target.server.group.name}${target.prefix ?? ""}: ${run.rps.toFixed(0)} req/s, ${run.cpuMs.toFixed(2)} ms CPU per request`);
+      runs[index]!.push(run);
+    }
   }
   return runs.map((own) => {
     const requests = own.reduce((sum, run) => sum + run.requests, 0);
@@ -309,37 +346,32 @@ async function main(): Promise<void> {
   const refState = join(work, "ref-state");
   const breakdownState = join(work, "breakdown-state");
   const refConfig = join(ROOT, "bench", "reference", "wrangler.jsonc");
-  const now = Date.now();
-  const seedRow = (id: string, userId: string, tokens: { accessToken: string; refreshToken: string; expiresAt: number }) =>
+  const seedRow = (id: string, userId: string, now: number, tokens: { accessToken: string; refreshToken: string; expiresAt: number }) =>
     ({ id, userId, accountEmail: `${id}@example.com`, now, ...tokens }) satisfies ConnectionRowOptions;
+  /** Migrates a fresh local D1 under `persistTo` and seeds `rows` into it (before any Worker serves from it). */
+  const seedState = async (persistTo: string, rows: ConnectionRowOptions[], name: string): Promise<string> => {
+    const file = join(work, `${name}.sql`);
+    writeFileSync(file, await seedSql(vars, rows));
+    const config = ["--local", "--persist-to", persistTo, "--config", "wrangler.jsonc"];
+    await wrangler(["d1", "migrations", "apply", "DB", ...config], `seed-${name}`);
+    await wrangler(["d1", "execute", "DB", ...config, "--file", file, "--yes"], `seed-${name}`);
+    return file;
+  };
+  const now = Date.now();
   const hot = Array.from({ length: HOT_USERS }, (_, i) =>
-    seedRow(`conn_bench_hot_${i}`, `bench-hot-${i}`, {
+    seedRow(`conn_bench_hot_${i}`, `bench-hot-${i}`, now, {
       refreshToken: `rt-hot-${i}`,
       accessToken: `ya29.hot-${i}`,
       expiresAt: now + 2 * 3_600_000,
     }),
   );
-  const stampede = seedRow("conn_bench_stampede", "bench-stampede", {
+  const stampede = seedRow("conn_bench_stampede", "bench-stampede", now, {
     refreshToken: "rt-stampede-1",
     accessToken: "ya29.expired",
     expiresAt: now - 60_000,
   });
-  // Spread over the look-ahead window (all inside it, whenever the cron runs within the next few minutes).
-  const cron = Array.from({ length: CRON_ROWS }, (_, i) =>
-    seedRow(`conn_bench_cron_${String(i).padStart(5, "0")}`, `bench-cron-${i % CRON_USERS}`, {
-      refreshToken: `rt-cron-${i}`,
-      accessToken: `ya29.cron-${i}`,
-      expiresAt: now + 60_000 + Math.floor((i / CRON_ROWS) * (LOOKAHEAD_SECONDS - 120) * 1000),
-    }),
-  );
-  log(`seeding ${hot.length + 1 + cron.length} connections`);
-  const seedFile = join(work, "seed.sql");
-  writeFileSync(seedFile, await seedSql(vars, [...hot, stampede, ...cron]));
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc"], "seed");
-  await wrangler(
-    ["d1", "execute", "DB", "--local", "--persist-to", appState, "--config", "wrangler.jsonc", "--file", seedFile, "--yes"],
-    "seed",
-  );
+  log(`seeding ${hot.length + 1} connections`);
+  const seedFile = await seedState(appState, [...hot, stampede], "seed");
   // The reference and breakdown Workers declare the same database id, so a copy of the seeded state is their D1.
   cpSync(appState, refState, { recursive: true });
   cpSync(appState, breakdownState, { recursive: true });
@@ -373,6 +405,50 @@ async function main(): Promise<void> {
   let loadAfterHot = "";
   const skipped = (title: string) => sections.push(`## ${title}\n\nNot run (BENCH_SCENARIOS=${[...SCENARIOS].join(",")}).\n`);
   const appApi = clientOf(app.origin);
+  /** Rows of one query against the service's local D1 (`wrangler d1 execute --local`: a reader beside workerd). */
+  const d1Rows = async <T>(sql: string, logName: string, persistTo = appState): Promise<T[]> => {
+    const output = await wrangler(
+      [
+        "d1",
+        "execute",
+        "DB",
+        "--local",
+        "--persist-to",
+        persistTo,
+        "--config",
+        join(SNAPSHOT, "wrangler.jsonc"),
+        "--json",
+        "--command",
+        sql,
+      ],
+      logName,
+    );
+    return (JSON.parse(output.slice(output.indexOf("["))) as { results: T[] }[])[0]?.results ?? [];
+  };
+  /**
+   * Rows per table of the service's D1 and the sum of the connections' versions (a row rewritten in place), once two
+   * readings 7 s apart agree: the audit queue's consumer waits up to 5 s to fill a batch.
+   */
+  const settledD1Fingerprint = async (): Promise<Record<string, number>> => {
+    const tables = await d1Rows<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND substr(name, 1, 4) <> '_cf_' AND name <> 'd1_migrations'",
+      "d1-fingerprint",
+    );
+    const sql = [
+      ...tables.map(({ name }) => `SELECT '${name}' AS item, COUNT(*) AS n FROM "${name}"`),
+      "SELECT 'connections.version' AS item, COALESCE(SUM(version), 0) AS n FROM connections",
+    ].join(" UNION ALL ");
+    const read = async () =>
+      Object.fromEntries((await d1Rows<{ item: string; n: number }>(sql, "d1-fingerprint")).map((row) => [row.item, row.n]));
+    let last = await read();
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await sleep(7_000);
+      const now = await read();
+      if (JSON.stringify(now) === JSON.stringify(last)) break;
+      last = now;
+    }
+    return last;
+  };
   const hotTargets: VendTarget[] = await Promise.all(
     hot.map(async (row) => ({ connectionId: row.id, caller: await authHeaders(row.userId, VEND_CALLER_TOKEN) })),
   );
@@ -391,16 +467,22 @@ async function main(): Promise<void> {
     }
     await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
     await cannon(ref, hotTargets, 3);
+    // What the measured vends write to D1: every table's rows and the connections' versions, before and after, with
+    // the audit queue's consumer batches (each one D1 round trip) counted in between.
+    const before = await settledD1Fingerprint();
+    const auditBatches = watchQueueBatches(app.group);
     const [hotApp, hotRef] = (await alternate([{ server: app }, { server: ref }], hotTargets, DURATION_S, HOT_ROUNDS)) as [
       CannonSummary,
       CannonSummary,
     ];
     loadAfterHot = hotApp.load;
+    const after = await settledD1Fingerprint();
+    const writes = d1Writes(before, after, auditBatches.stop(), hotApp.requests);
     const throughput = hotApp.rps / hotRef.rps;
     const meanLatency = hotApp.mean / hotRef.mean;
     const met = throughput >= TARGET.throughput && meanLatency <= TARGET.meanLatency;
     log(`hot path: service ${hotApp.rps.toFixed(0)} req/s, reference ${hotRef.rps.toFixed(0)} req/s (${throughput.toFixed(2)}×)`);
-    json.hot = { service: hotApp, reference: hotRef, throughput, meanLatency, target: TARGET, met };
+    json.hot = { service: hotApp, reference: hotRef, throughput, meanLatency, target: TARGET, met, d1Writes: writes };
     const row = (name: string, r: CannonSummary) =>
       `| ${name} | ${r.rps.toFixed(0)} | ${ms(r.mean)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpuMs.toFixed(2)} ms | ${r.requests} | ${r.non2xx} | ${r.errors} | ${r.load} |`;
     sections.push(`## ${hotTitle}
@@ -412,6 +494,8 @@ ${row("reference Worker (one D1 point read)", hotRef)}
 | **service / reference** | **${throughput.toFixed(2)}×** | **${meanLatency.toFixed(2)}×** | ${(hotApp.p50 / hotRef.p50).toFixed(2)}× | ${(hotApp.p99 / hotRef.p99).toFixed(2)}× | ${(hotApp.cpuMs / hotRef.cpuMs).toFixed(2)}× | | | | |
 
 Target: at least ${TARGET.throughput}× the reference's throughput and at most ${TARGET.meanLatency}× its mean latency — **${met ? "met" : "not met"}** (${throughput.toFixed(2)}×, ${meanLatency.toFixed(2)}×).
+
+**D1 writes per vend under load**: ${writes.text}
 
 Req/s is the mean of the rounds; mean latency and CPU per request are over all requests; median and p99 are the mean of the rounds'.
 ² CPU time (user + system) of that \`wrangler dev\` process group (wrangler's Node process and workerd) divided by the requests served: independent of what else runs on the machine, unlike req/s.
@@ -507,30 +591,13 @@ router, workerd's HTTP — is the difference between 1b and 1c. Node's WebCrypto
     const latencies = results.map((result) => result.ms).sort((a, b) => a - b);
     const upstream = await getJson<{ calls: number }>(`${mockOrigin}/__stats?prefix=rt-stampede-`);
     // What the Durable Object recorded about the refresh (its audit), read from the local D1 file.
-    const audited = await wrangler(
-      [
-        "d1",
-        "execute",
-        "DB",
-        "--local",
-        "--persist-to",
-        appState,
-        "--config",
-        join(SNAPSHOT, "wrangler.jsonc"),
-        "--json",
-        "--command",
-        `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
-      ],
+    const refreshAudit = await d1Rows<{ action: string; detail: string }>(
+      `SELECT action, detail FROM audit_events WHERE connection_id = '${stampede.id}' AND action LIKE 'token.refresh%' ORDER BY at`,
       "stampede-audit",
+    ).then(
+      (rows) => rows.map((row) => `${row.action} ${row.detail}`).join("; ") || "none",
+      () => "unreadable",
     );
-    const refreshAudit = (() => {
-      try {
-        const parsed = JSON.parse(audited.slice(audited.indexOf("["))) as { results: { action: string; detail: string }[] }[];
-        return parsed[0]?.results.map((row) => `${row.action} ${row.detail}`).join("; ") || "none";
-      } catch {
-        return "unreadable";
-      }
-    })();
     json.stampede = {
       upstream: upstream.calls,
       statuses: statusCounts,
@@ -552,57 +619,79 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
   } else skipped(stampedeTitle);
 
   // ------------------------------------------------------------------------------------------------ 3. cron
-  const cronTitle = `3. Cron: ${CRON_ROWS} connections (${CRON_USERS} users) expiring inside the ${LOOKAHEAD_SECONDS} s window, production bounds (6 concurrent, pages of 50, ≤ 300 a run)`;
-  if (SCENARIOS.has("cron")) {
-    log(`scenario 3: cron over ${CRON_ROWS} expiring connections`);
-    await getJson(`${mockOrigin}/__reset_peak`, "POST");
-    const runs: { ms: number; scanned: number; refreshed: number; failed: number }[] = [];
-    const started = performance.now();
-    let allDoneMs = NaN;
-    let runsToFinish = NaN;
-    for (let runIndex = 0; runIndex < MAX_CRON_RUNS; runIndex++) {
-      const mark = app.group.output().length;
-      const runStarted = performance.now();
-      const response = await timed(() =>
-        sendOverNodeHttp(new Request(`${app.origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`)),
-      );
-      if (response.status !== 200) throw new Error(`/__scheduled answered ${response.status}: ${response.body.slice(0, 300)}`);
-      // The run's last task logs last: proof the handler finished, whether or not /__scheduled waited for it.
-      const done = await app.group.waitForLine(/\{"message":"cron\.prune_audit/, 300_000, mark).catch(() => null);
-      const refreshLine = /\{"message":"cron\.refresh"[^\n]*\}/.exec(app.group.output().slice(mark));
-      if (!done || !refreshLine) throw new Error("no cron.refresh log line after /__scheduled; see bench/results/logs/app.log");
-      const summary = JSON.parse(refreshLine[0]) as { scanned: number; refreshed: number; failed: Record<string, number> };
-      const runMs = performance.now() - runStarted;
-      runs.push({
-        ms: runMs,
-        scanned: summary.scanned,
-        refreshed: summary.refreshed,
-        failed: Object.values(summary.failed).reduce((a, b) => a + b, 0),
-      });
-      const stats = await getJson<{ distinct: number }>(`${mockOrigin}/__stats?prefix=rt-cron-`);
-      log(
-        `  cron run ${runIndex + 1}: scanned ${summary.scanned}, refreshed ${summary.refreshed}, ${Math.round(runMs)} ms; distinct refreshed upstream ${stats.distinct}`,
-      );
-      if (Number.isNaN(allDoneMs) && stats.distinct >= CRON_ROWS) {
-        allDoneMs = performance.now() - started;
-        runsToFinish = runIndex + 1;
-      }
-      if (summary.scanned === 0) break;
-    }
-    const final = await getJson<{ calls: number; distinct: number; repeated: number; max_in_flight: number; tokens_repeated: string[] }>(
-      `${mockOrigin}/__stats?prefix=rt-cron-`,
+  const tickRow = (result: TickResult) => {
+    const queues = Object.entries(summarizeBatches(result.batches))
+      .map(([queue, { batches, messages, peak }]) => `${queue}: ${batches} batches, ${messages} messages, ≤ ${peak} at once`)
+      .join("; ");
+    const done =
+      result.allRefreshedMs === null
+        ? `**not finished** (${result.upstream.distinct}/${result.rows})`
+        : `**${(result.allRefreshedMs / 1000).toFixed(1)} s**`;
+    return `| ${result.rows} | ${done} | ${result.upstream.calls} | **${result.upstream.repeated}** | ${result.secondTickCalls} | ${result.upstream.max_in_flight} | ${result.peakBatches} | ${queues || "none logged"} | ${load()} |`;
+  };
+  const tickTable = (
+    rows: string[],
+  ) => `| connections | time until all refreshed (must be < 300 s) | upstream calls | double refreshes (must be 0) | upstream calls of a second tick (must be 0) | peak upstream calls in flight | peak consumer batches at once | consumer batches per queue | load after |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
+${rows.join("\n")}`;
+  const tickNotes = `One \`GET /__scheduled\` (wrangler's \`--test-scheduled\`); the time runs from that request until the mock provider
+has seen every connection's refresh token. "Double refreshes" are refresh tokens the mock saw more than once (over
+both ticks). Peak upstream calls in flight is the mock's own counter. Consumer batches are read from \`wrangler dev\`'s
+log (\`QUEUE <queue> <acked>/<total> (<ms>)\`, one line per consumer invocation, stamped when read every 100 ms, so
+"at once" is within that); \`wrangler dev\` runs one batch per queue at a time, whatever \`max_concurrency\` says.`;
+  /**
+   * `rows` connections of `rows / 10` users, seeded into a D1 of their own just before a service of their own starts
+   * on it, their expiry spread over the look-ahead window from two minutes on; then one tick.
+   */
+  const cronTick = async (name: "cron" | "stretch", rows: number): Promise<TickResult> => {
+    const users = Math.max(1, Math.ceil(rows / 10));
+    const seededAt = Date.now();
+    const expiring = Array.from({ length: rows }, (_, i) =>
+      seedRow(`conn_bench_${name}_${String(i).padStart(5, "0")}`, `bench-${name}-${i % users}`, seededAt, {
+        refreshToken: `rt-${name}-${i}`,
+        accessToken: `ya29.${name}-${i}`,
+        expiresAt: seededAt + 120_000 + Math.floor((i / rows) * (LOOKAHEAD_SECONDS - 180) * 1000),
+      }),
     );
-    const failed = runs.reduce((sum, r) => sum + r.failed, 0);
-    json.cron = { allDoneMs, runsToFinish, runs, upstream: final };
+    log(`  seeding ${rows} connections`);
+    const state = join(work, `${name}-state`);
+    await seedState(state, expiring, name);
+    const server = await startWorker(`app-${name}`, join(SNAPSHOT, "wrangler.jsonc"), state, vars, {
+      args: ["--test-scheduled", "--name", `bench-${name}`],
+      readyPath: "/health",
+    });
+    try {
+      return await oneCronTick({ server, mockOrigin, prefix: `rt-${name}-`, rows, timeoutMs: CRON_TIMEOUT_MS, log });
+    } finally {
+      await server.group.stop();
+    }
+  };
+  const cronTitle = `3. Cron: ${CRON_ROWS} connections (${CRON_USERS} users) expiring inside the ${LOOKAHEAD_SECONDS} s window, one tick`;
+  if (SCENARIOS.has("cron")) {
+    log(`scenario 3: one cron tick over ${CRON_ROWS} expiring connections`);
+    const result = await cronTick("cron", CRON_ROWS);
+    json.cron = { ...result, batches: summarizeBatches(result.batches) };
     sections.push(`## ${cronTitle}
 
-| time until all refreshed | cron runs (\`GET /__scheduled\`) | upstream calls | double refreshes | max upstream calls in flight | failed | load after |
-| ---: | ---: | ---: | ---: | ---: | ---: | --- |
-| ${Number.isNaN(allDoneMs) ? "not finished" : `${(allDoneMs / 1000).toFixed(1)} s`} | ${Number.isNaN(runsToFinish) ? "n/a" : runsToFinish} (+1 that found nothing left) | ${final.calls} | **${final.repeated}** (must be 0) | ${final.max_in_flight} | ${failed} | ${load()} |
+${tickTable([tickRow(result)])}
 
-Per run (refreshed/scanned in time): ${runs.map((r) => `${r.refreshed}/${r.scanned} in ${(r.ms / 1000).toFixed(1)} s`).join("; ")}.
+${tickNotes}
 `);
   } else skipped(cronTitle);
+
+  // ------------------------------------------------------------------------------------------------ 3b. cron, stretch
+  const stretchTitle = `3b. Cron stretch: ${STRETCH_ROWS} connections (${STRETCH_USERS} users) expiring inside the window, one tick`;
+  if (SCENARIOS.has("cron") && STRETCH_ROWS > 0) {
+    log(`scenario 3b: one cron tick over ${STRETCH_ROWS} expiring connections`);
+    const result = await cronTick("stretch", STRETCH_ROWS);
+    json.cronStretch = { ...result, batches: summarizeBatches(result.batches) };
+    sections.push(`## ${stretchTitle}
+
+${tickTable([tickRow(result)])}
+
+As section 3, with ${STRETCH_ROWS} connections.
+`);
+  } else skipped(stretchTitle);
 
   // ------------------------------------------------------------------------------------------------ 4. connect flows
   const flowsTitle = `4. ${FLOWS} concurrent connect flows through the local oidc-provider`;
