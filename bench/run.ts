@@ -15,7 +15,7 @@
  * stopped at the end, on failure and on Ctrl-C.
  *
  * Knobs (environment): BENCH_SCENARIOS (hot,breakdown,stampede,cron,flows), BENCH_DURATION_S (10), BENCH_HOT_ROUNDS
- * (2), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_BREAKDOWN_S (4), BENCH_BREAKDOWN_ROUNDS (2),
+ * (2), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_BREAKDOWN_S (4), BENCH_BREAKDOWN_ROUNDS (3),
  * BENCH_NODE_REQUESTS (3000), BENCH_STAMPEDE (500), BENCH_CRON_ROWS (5000), BENCH_CRON_ROWS_STRETCH (20000; 0 skips
  * it), BENCH_CRON_TIMEOUT_S (600), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the
  * temp dir). */
@@ -69,7 +69,7 @@ const CRON_TIMEOUT_MS = num("BENCH_CRON_TIMEOUT_S", 600) * 1000;
 const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
 const HOT_ROUNDS = num("BENCH_HOT_ROUNDS", 2);
 const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
-const BREAKDOWN_ROUNDS = num("BENCH_BREAKDOWN_ROUNDS", 2);
+const BREAKDOWN_ROUNDS = num("BENCH_BREAKDOWN_ROUNDS", 3);
 /** Requests per step of the breakdown in Node (after as many to warm up). */
 const NODE_LADDER_REQUESTS = num("BENCH_NODE_REQUESTS", 3000);
 /** The hot path's target (issue 9): throughput and mean latency relative to the reference Worker. */
