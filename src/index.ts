@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { consumeQueueBatch } from "./queues/dispatch";
 import { runScheduledTasks } from "./scheduled/run";
 
 export { UserVault } from "./vault/user-vault";
@@ -9,5 +10,8 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
     await runScheduledTasks(env, controller.scheduledTime);
+  },
+  async queue(batch, env) {
+    await consumeQueueBatch(batch, env);
   },
 } satisfies ExportedHandler<Env>;
