@@ -38,7 +38,7 @@ export async function recordDeadLetters(batch: MessageBatch, env: Env): Promise<
       outcome: "failure",
       userId: dead.userId,
       connectionId: dead.connectionId,
-      detail: { job: dead.job, attempts: dead.attempts, queued_at: message.timestamp.getTime() },
+      detail: { job: dead.job, attempts: dead.attempts },
     });
     console.error(
       JSON.stringify({

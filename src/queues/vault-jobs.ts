@@ -14,14 +14,14 @@ import { JOB_CONCURRENCY, MAX_RETRY_DELAY_SECONDS } from "./limits";
 import { VAULT_QUEUES, vaultJobSchema, type VaultJob } from "./messages";
 
 /** How the queue is to settle a message: done, or delivered again (after `delaySeconds`, else the consumer's `retry_delay`). */
-export type Settlement = { kind: "ack" } | { kind: "retry"; delaySeconds?: number };
+type Settlement = { kind: "ack" } | { kind: "retry"; delaySeconds?: number };
 
 const ACK: Settlement = { kind: "ack" };
 
 export type RefreshOutcome = "refreshed" | "fresh" | "transient" | "reauth" | "operator" | "not_found";
 
 /** What a refresh job's result means for its message. */
-export function settleRefresh(result: RefreshResult): { outcome: RefreshOutcome; settlement: Settlement } {
+function settleRefresh(result: RefreshResult): { outcome: RefreshOutcome; settlement: Settlement } {
   switch (result.kind) {
     case "token":
       return { outcome: result.refreshed ? "refreshed" : "fresh", settlement: ACK };
