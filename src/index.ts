@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import { runScheduledTasks } from "./scheduled/run";
 
+export { UnverifiedFlow } from "./vault/unverified-flow";
 export { UserVault } from "./vault/user-vault";
 
 const app = createApp();
