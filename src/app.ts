@@ -12,6 +12,7 @@ import { requestId } from "./middleware/request-id";
 import { requestServices } from "./middleware/request-services";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
+import { connectVerificationRoutes } from "./routes/connect-verifications";
 import { connectionRoutes } from "./routes/connections";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
@@ -86,6 +87,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     adminRoutes,
     integrationRoutes,
     historyRoutes,
+    connectVerificationRoutes,
   ]) {
     app.route("/", api);
   }

@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { consumeQueueBatch } from "./queues/dispatch";
 import { runScheduledTasks } from "./scheduled/run";
 
+export { UnverifiedFlow } from "./vault/unverified-flow";
 export { UserVault } from "./vault/user-vault";
 
 const app = createApp();

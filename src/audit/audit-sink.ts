@@ -19,6 +19,7 @@ export type AuditAction =
   | "authorization.started"
   | "authorization.start_url_refused"
   | "authorization.callback"
+  | "authorization.verification"
   | "token.vended"
   | "token.refreshed"
   | "token.refresh_failed"

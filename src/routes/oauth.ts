@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bindBrowser, isBoundBrowser, unbindBrowser } from "../connect/browser-binding";
-import { completeConnect, type CallbackOutcome } from "../connect/complete";
+import { completeConnect, type SettledCallbackOutcome } from "../connect/complete";
 import { redirectToProvider } from "../connect/redirect-to-provider";
 import { returnUrlWith } from "../connect/return-to";
 import { presentConnection } from "../connections/present";
@@ -57,11 +57,11 @@ const callback = createRoute({
   tags: ["Browser"],
   summary: "The provider's redirect back",
   description:
-    "Needs the state and the cookie set by the start URL. With a return_to: 302 to it with status=connected&connection_id=… or error=…. Without: 200 with the connection, or a problem with the same error code.",
+    "Needs the state and the cookie set by the start URL. With a return_to: 302 to it with status=connected&connection_id=… or error=…. Without: 200 with the connection, or a problem with the same error code. With CONNECT_VERIFY_URL set, a successful flow creates nothing yet and answers 302 to that URL with a flow_id, whatever return_to says (see POST /v1/connect-verifications).",
   request: { params: ProviderIdParam, query: CallbackQuery },
   responses: {
     200: { description: "Connected", content: { "application/json": { schema: z.object({ connection: ConnectionSchema }) } } },
-    302: { description: "Back to return_to with the outcome" },
+    302: { description: "Back to return_to with the outcome, or on to CONNECT_VERIFY_URL with a flow_id" },
     400: problem("Invalid state, provider error or issuer mismatch"),
     403: problem("Fewer scopes granted than requested"),
     502: problem("Exchange, id_token or identity failure"),
@@ -82,7 +82,7 @@ const FAILURE_PROBLEMS = {
   issuer_mismatch: "issuer-mismatch",
 } as const satisfies Record<string, ProblemType>;
 
-function outcomeProblem(outcome: Exclude<CallbackOutcome, { kind: "connected" }>): ProblemError {
+function outcomeProblem(outcome: Exclude<SettledCallbackOutcome, { kind: "connected" }>): ProblemError {
   switch (outcome.kind) {
     case "provider_error":
       return new ProblemError("authorization-failed", `The provider answered ${outcome.error}.`, { extensions: { error: outcome.error } });
@@ -97,7 +97,7 @@ function outcomeProblem(outcome: Exclude<CallbackOutcome, { kind: "connected" }>
   }
 }
 
-function outcomeParams(outcome: CallbackOutcome): Record<string, string> {
+function outcomeParams(outcome: SettledCallbackOutcome): Record<string, string> {
   switch (outcome.kind) {
     case "connected":
       return { status: "connected", connection_id: outcome.connection.id };
@@ -138,6 +138,8 @@ export const oauthRoutes = createBrowserRouter()
       now: services.clock(),
     });
     unbindBrowser(c, services.config, pending.bindingId);
+    // CONNECT_VERIFY_URL: the application's verify URL with the flow_id, whatever return_to says.
+    if (outcome.kind === "verification_required") return c.redirect(outcome.verifyUrl, 302);
     if (pending.returnTo) return c.redirect(returnUrlWith(pending.returnTo, outcomeParams(outcome)), 302);
     if (outcome.kind === "connected") return c.json({ connection: presentConnection(outcome.connection) }, 200);
     throw outcomeProblem(outcome);
