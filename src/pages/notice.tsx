@@ -6,24 +6,15 @@ export interface NoticeProps {
   language: Language;
   title: string;
   paragraphs: readonly string[];
-  /** Where a "Done" link leads, when there is somewhere to go. */
-  next?: { label: string; href: string } | null;
 }
 
-export function renderNotice({ language, title, paragraphs, next = null }: NoticeProps): Promise<string> {
+export function renderNotice({ language, title, paragraphs }: NoticeProps): Promise<string> {
   return renderDocument(
     <Layout language={language} title={title}>
       <h1>{title}</h1>
       {paragraphs.map((paragraph) => (
         <p>{paragraph}</p>
       ))}
-      {next && (
-        <p class="done">
-          <a class="button" href={next.href}>
-            {next.label}
-          </a>
-        </p>
-      )}
     </Layout>,
   );
 }
