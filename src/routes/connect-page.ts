@@ -177,8 +177,8 @@ export const connectPageRoutes = createPageRouter()
   .openapi(landing, async (c) => {
     const services = c.get("services");
     const secret = c.req.valid("query").session;
-    const opened =
-      secret === undefined ? ({ kind: "unknown" } as const) : await landOnLink(services, secret, presentedBinding(c), services.clock());
+    if (secret === undefined) return expired(c, languageOf(c, null));
+    const opened = await landOnLink(services, secret, presentedBinding(c), services.clock());
     switch (opened.kind) {
       case "unknown":
         return expired(c, languageOf(c, null));
@@ -186,7 +186,7 @@ export const connectPageRoutes = createPageRouter()
         return c.redirect(pagePath(opened.sessionId), 303);
       case "landing": {
         const language = languageOf(c, opened.session);
-        const html = await renderLanding({ language, messages: messagesFor(language), secret: secret!, who: whoOf(opened.session) });
+        const html = await renderLanding({ language, messages: messagesFor(language), secret, who: whoOf(opened.session) });
         return c.html(html, 200);
       }
     }
