@@ -24,7 +24,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 const service = apiClient((path, init) => fetch(`${endpoints().serviceOrigin}${path}`, init));
-export const { call: api, json: apiJson, vend, vendOk, connection: getConnection, beginConnect, auditEvents } = service;
+export const { call: api, json: apiJson, vend, vendOk, connection: getConnection, beginConnect, auditEvents, connectSession } = service;
 
 const mock = mockProviderControl(endpoints().mockProviderOrigin);
 export const { scriptTokenResponses, flowState: mockFlowState, refreshGrants } = mock;
