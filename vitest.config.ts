@@ -60,7 +60,7 @@ export default defineConfig(async () => {
       testTimeout: 20_000,
       coverage: {
         provider: "istanbul" as const,
-        include: ["src/**/*.ts"],
+        include: ["src/**/*.ts", "src/**/*.tsx"],
         reporter: ["text-summary", "text"],
         thresholds: { statements: 90, branches: 90 },
       },

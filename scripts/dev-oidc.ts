@@ -1,6 +1,7 @@
 /**
  * A local OpenID Provider for trying the connect flow by hand (`npm run dev` in one terminal, `npm run dev:oidc` in
- * another). Logins and consent complete on their own, as in the tests; stop it with Ctrl-C.
+ * another). A browser signs in (any account id) and consents on its pages; with a login_hint the two steps complete
+ * on their own, as in the tests. Stop it with Ctrl-C.
  */
 import { LOCAL_OIDC_CLIENT, LOCAL_OIDC_ID } from "../test/support/bindings";
 import { startOidcServer } from "../test/support/oidc-server";
@@ -19,8 +20,8 @@ const providerEntry = {
 console.log(`Local OpenID Provider: ${server.issuer}
 Redirect URI registered: http://localhost:8787/v1/oauth/${LOCAL_OIDC_ID}/callback
 
-Accounts: you are logged in as "alice" (alice@example.com) without a login page. To log in as someone else, add
-login_hint=<id> (letters, digits, ".", "_", "-") to the ${server.issuer}/auth URL; the email is <id>@example.com.
+Accounts: sign in on its page with any account id (letters, digits, ".", "_", "-"), then allow access; the email is
+<id>@example.com. With login_hint=<id> on the ${server.issuer}/auth URL, sign-in and consent complete on their own.
 
 For the Worker, put in .dev.vars:
   OIDC_PROVIDERS='${JSON.stringify([providerEntry])}'

@@ -1,11 +1,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { HTTPException } from "hono/http-exception";
-import { ConfigError } from "./config";
-import { ProblemError, problemResponse } from "./errors";
+import { asProblem, ProblemError, problemResponse } from "./errors";
 import { APP_MIDDLEWARE } from "./http/app-middleware";
 import type { AppEnv } from "./http/env";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
+import { connectPageAssetRoutes, connectPageRoutes } from "./routes/connect-page";
+import { connectSessionRoutes } from "./routes/connect-sessions";
+import { connectVerificationRoutes } from "./routes/connect-verifications";
 import { connectionRoutes } from "./routes/connections";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
@@ -16,26 +17,6 @@ import { oauthRoutes } from "./routes/oauth";
 import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
 
-/**
- * The one error exit: known problems as they are, anything else a 500 that reveals nothing. Hono hands `onError`
- * only `Error`s (anything else thrown is rethrown by its dispatcher), hence the parameter's type.
- */
-function toProblem(error: Error): ProblemError {
-  if (error instanceof ProblemError) return error;
-  if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", "The body is not valid JSON.");
-  if (error instanceof HTTPException && error.status === 413) return new ProblemError("payload-too-large");
-  // @hono/zod-openapi's own media-type gate: a non-JSON Content-Type on a JSON route, even without a body.
-  if (error instanceof HTTPException && error.status === 415) return new ProblemError("unsupported-media-type");
-  if (error instanceof ConfigError) {
-    // Names the variable, never its value: safe for the operator's log, not for the caller.
-    console.error(JSON.stringify({ message: error.message }));
-    return new ProblemError("internal", "The service is misconfigured.");
-  }
-  // Messages of unknown errors can carry query parameters; log where it failed, not what it held.
-  console.error(JSON.stringify({ message: "unhandled error", error: error.name, stack: error.stack?.split("\n").slice(1, 6).join(" | ") }));
-  return new ProblemError("internal", "Something went wrong on our side. Quote the request_id when reporting it.");
-}
-
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   for (const { path, handler } of APP_MIDDLEWARE) app.use(path, handler);
@@ -43,6 +24,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   // Each router decides who may call its routes (src/http/routers.ts): public, the user's browser, or the JWT API.
   app.route("/", healthRoutes);
   app.route("/", oauthRoutes);
+  app.route("/", connectPageRoutes);
+  app.route("/", connectPageAssetRoutes);
   for (const api of [
     providerRoutes,
     connectRoutes,
@@ -52,6 +35,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     adminRoutes,
     integrationRoutes,
     historyRoutes,
+    connectSessionRoutes,
+    connectVerificationRoutes,
   ]) {
     app.route("/", api);
   }
@@ -82,7 +67,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return problemResponse(new ProblemError("not-found", "There is nothing at this path."), c.get("requestId"));
   });
   app.onError((error, c) => {
-    const response = problemResponse(toProblem(error), c.get("requestId"));
+    const response = problemResponse(asProblem(error), c.get("requestId"));
     // Keep what the handler already set: security headers, a flow cookie's deletion.
     for (const [name, value] of c.res.headers) {
       if (name === "set-cookie") response.headers.append(name, value);

@@ -4,6 +4,12 @@ import { z } from "zod";
 export const BUILT_IN_PROVIDER_IDS = ["google", "youtube", "microsoft", "notion"] as const;
 export type BuiltInProviderId = (typeof BUILT_IN_PROVIDER_IDS)[number];
 
+/**
+ * Ids kept for the service's own paths beside the providers' (`/v1/connect-sessions`, `/v1/connect-verifications`, an
+ * application's verify step): `OIDC_PROVIDERS` may not use them, so no provider's URLs can ever be mistaken for those.
+ */
+export const RESERVED_PROVIDER_IDS = ["verify", "sessions", "verifications"] as const;
+
 const ENDPOINT_VARIABLES = {
   AUTHORIZATION_URL: "authorizationUrl",
   TOKEN_URL: "tokenUrl",
@@ -85,6 +91,11 @@ export interface Config {
   oidcProviders: readonly OidcProviderConfig[];
   refreshLookaheadSeconds: number;
   auditRetentionDays: number;
+  /**
+   * Where a completed flow sends the browser (with `flow_id`) to wait for `POST /v1/connect-verifications` by the
+   * flow's own user (`CONNECT_VERIFY_URL`); `null`: flows complete at their callback.
+   */
+  connectVerifyUrl: string | null;
 }
 
 /** A configuration problem; the message names the variable, never its value. */
@@ -182,7 +193,8 @@ const oidcProviderEntry = z.strictObject({
   id: z
     .string()
     .regex(/^[a-z][a-z0-9-]{1,31}$/)
-    .refine((id) => !(BUILT_IN_PROVIDER_IDS as readonly string[]).includes(id), "shadows a built-in provider"),
+    .refine((id) => !(BUILT_IN_PROVIDER_IDS as readonly string[]).includes(id), "shadows a built-in provider")
+    .refine((id) => !(RESERVED_PROVIDER_IDS as readonly string[]).includes(id), "is a reserved id (verify, sessions, verifications)"),
   name: z.string().min(1).max(100),
   issuer: endpointUrl,
   client_id: z.string().min(1),
@@ -342,6 +354,7 @@ export function parseConfig(env: RawEnv): Config {
     }),
     refreshLookaheadSeconds: read(env, "REFRESH_LOOKAHEAD_SECONDS", positiveInteger(600)),
     auditRetentionDays: read(env, "AUDIT_RETENTION_DAYS", positiveInteger(365)),
+    connectVerifyUrl: read(env, "CONNECT_VERIFY_URL", optionalEndpointUrl) ?? null,
   };
   return deepFreeze(config);
 }

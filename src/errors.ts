@@ -1,4 +1,6 @@
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConfigError } from "./config";
 
 /** Every problem this service answers with; the key is the stable end of the RFC 9457 `type`. */
 export const PROBLEMS = {
@@ -6,6 +8,8 @@ export const PROBLEMS = {
   "invalid-state": { status: 400, title: "The authorization state is unknown, expired, replayed or not bound to this browser" },
   "scope-not-allowed": { status: 400, title: "A requested scope is not allowed for this provider" },
   "return-to-not-allowed": { status: 400, title: "return_to is not an allowed origin" },
+  "opener-origin-not-allowed": { status: 400, title: "opener_origin is not one of CORS_ORIGINS or RETURN_TO_ORIGINS" },
+  "unknown-offer": { status: 400, title: "A connect session offers an integration or provider that does not exist" },
   "authorization-failed": { status: 400, title: "The provider refused the authorization" },
   unauthorized: { status: 401, title: "A valid bearer token is required" },
   forbidden: { status: 403, title: "The caller lacks the power for this operation" },
@@ -79,4 +83,27 @@ export function problemResponse(problem: ProblemError, requestId?: string): Resp
   // Responses built here bypass the context's prepared headers (not-found, 405), so the id is set again.
   if (requestId) headers.set("X-Request-Id", requestId);
   return new Response(JSON.stringify(body), { status: problem.status, headers });
+}
+
+/**
+ * The one error exit: known problems as they are, anything else a 500 that reveals nothing. Hono hands `onError`
+ * only `Error`s (anything else thrown is rethrown by its dispatcher), hence the parameter's type.
+ */
+export function asProblem(error: Error): ProblemError {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", "The body is not valid JSON.");
+  // hono/csrf's refusal of a form post from another site (the hosted pages' routers).
+  if (error instanceof HTTPException && error.status === 403)
+    return new ProblemError("forbidden", "The form was not sent from this service's pages.");
+  if (error instanceof HTTPException && error.status === 413) return new ProblemError("payload-too-large");
+  // @hono/zod-openapi's own media-type gate: a non-JSON Content-Type on a JSON route, even without a body.
+  if (error instanceof HTTPException && error.status === 415) return new ProblemError("unsupported-media-type");
+  if (error instanceof ConfigError) {
+    // Names the variable, never its value: safe for the operator's log, not for the caller.
+    console.error(JSON.stringify({ message: error.message }));
+    return new ProblemError("internal", "The service is misconfigured.");
+  }
+  // Messages of unknown errors can carry query parameters; log where it failed, not what it held.
+  console.error(JSON.stringify({ message: "unhandled error", error: error.name, stack: error.stack?.split("\n").slice(1, 6).join(" | ") }));
+  return new ProblemError("internal", "Something went wrong on our side. Quote the request_id when reporting it.");
 }

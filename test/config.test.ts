@@ -135,6 +135,26 @@ describe("configuration", () => {
     expect(configError({ OIDC_PROVIDERS: JSON.stringify([{ ...entry, id: "Bad_Id" }]) }).variable).toBe("OIDC_PROVIDERS");
   });
 
+  it.each(["verify", "sessions", "verifications"])("refuses the reserved provider id %s in OIDC_PROVIDERS, naming the variable", (id) => {
+    const entry = { id, name: "Reserved", issuer: "https://sso.example.com", client_id: "x", scopes: ["openid"] };
+    const error = configError({ OIDC_PROVIDERS: JSON.stringify([entry]) });
+    expect(error.variable).toBe("OIDC_PROVIDERS");
+    expect(error.message).toContain("reserved");
+  });
+
+  it("reads CONNECT_VERIFY_URL as an optional https URL (or http on loopback), unset when empty", () => {
+    expect(parseConfig(minimal).connectVerifyUrl).toBeNull();
+    expect(parseConfig({ ...minimal, CONNECT_VERIFY_URL: "" }).connectVerifyUrl).toBeNull();
+    expect(parseConfig({ ...minimal, CONNECT_VERIFY_URL: "https://app.example.com/connect/verify?from=cm" }).connectVerifyUrl).toBe(
+      "https://app.example.com/connect/verify?from=cm",
+    );
+    expect(parseConfig({ ...minimal, CONNECT_VERIFY_URL: "http://localhost:3000/verify" }).connectVerifyUrl).toBe(
+      "http://localhost:3000/verify",
+    );
+    expect(configError({ CONNECT_VERIFY_URL: "http://app.example.com/verify" }).variable).toBe("CONNECT_VERIFY_URL");
+    expect(configError({ CONNECT_VERIFY_URL: "not a url" }).variable).toBe("CONNECT_VERIFY_URL");
+  });
+
   it("refuses a malformed number", () => {
     expect(configError({ REFRESH_LOOKAHEAD_SECONDS: "ten" }).variable).toBe("REFRESH_LOOKAHEAD_SECONDS");
   });

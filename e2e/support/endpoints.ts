@@ -17,6 +17,10 @@ export interface E2eEndpoints {
   serviceOrigin: string;
   mockProviderOrigin: string;
   oidcIssuer: string;
+  /** An application's frontend, listed in CORS_ORIGINS and RETURN_TO_ORIGINS: the connect page's `opener_origin`. */
+  appOrigin: string;
+  /** A site the service knows nothing of. */
+  otherSiteOrigin: string;
 }
 
 declare module "vitest" {

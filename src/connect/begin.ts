@@ -12,7 +12,13 @@ export interface BeginConnectRequest {
   userId: string;
   providerId: string;
   scopes?: string[] | undefined;
+  /** Where the callback sends the browser: an absolute URL on one of the RETURN_TO_ORIGINS. */
   returnTo?: string | undefined;
+  /**
+   * Instead of `returnTo`: a path of this service's own pages (the connect page), starting with one `/`. It is on
+   * the service's own origin by construction, so no allow-list needs to name that origin.
+   */
+  returnToServicePath?: string | undefined;
   /** The connection an incremental authorization extends. */
   connectionId?: string | null;
   hasRefreshToken?: boolean;
@@ -56,7 +62,9 @@ export async function beginConnect(services: Services, request: BeginConnectRequ
   const provider = configuredProvider(services, request.providerId);
   const scopes = scopesToRequest(provider, request.scopes);
   let returnTo: string | null = null;
-  if (request.returnTo !== undefined) {
+  if (request.returnToServicePath !== undefined) {
+    returnTo = `${services.config.publicBaseUrl}${request.returnToServicePath}`;
+  } else if (request.returnTo !== undefined) {
     returnTo = allowedReturnTo(request.returnTo, services.config.returnToOrigins);
     if (returnTo === null) {
       throw new ProblemError("return-to-not-allowed", "return_to must be an absolute URL on one of the RETURN_TO_ORIGINS.");

@@ -1,4 +1,5 @@
 /** Step 3 of the connect flow: the provider's redirect back to the callback. */
+import { holdForVerification } from "../connect-verifications/hold";
 import { ProblemError } from "../errors";
 import type { ConsentClient } from "../storage/consents";
 import { grantedScopes, missingScopes as scopesMissing, parseScopes } from "../scopes";
@@ -10,6 +11,7 @@ import {
   type PendingAuthorization,
 } from "../storage/pending-authorizations";
 import type { ConnectionRow } from "../storage/schema";
+import type { AuthorizationCompletion } from "../vault/authorization-completion";
 import { userVault } from "../vault/user-vault";
 import { redirectUri } from "./redirect-uri";
 
@@ -25,8 +27,16 @@ export type CallbackFailure = "exchange_failed" | "invalid_id_token" | "scope_no
 
 export type CallbackOutcome =
   | { kind: "connected"; connection: ConnectionRow }
+  /**
+   * `CONNECT_VERIFY_URL` is set: the authorization is held, nothing is created, and the browser goes to `verifyUrl`
+   * (which carries the flow_id: it goes into that redirect and nowhere else).
+   */
+  | { kind: "verification_required"; verifyUrl: string }
   | { kind: "provider_error"; error: string }
   | { kind: "failed"; error: CallbackFailure; connection?: ConnectionRow; missingScopes?: string[] };
+
+/** An outcome that ends at the callback, as "Callback outcomes" describes it. */
+export type SettledCallbackOutcome = Exclude<CallbackOutcome, { kind: "verification_required" }>;
 
 export interface CompletedConnect {
   pending: PendingAuthorization;
@@ -84,12 +94,25 @@ export async function completeConnect(services: Services, request: CallbackReque
   const outcome = await finish(services, pending, request);
   services.audit.record({
     action: "authorization.callback",
-    outcome: outcome.kind === "connected" ? "success" : "failure",
+    outcome: outcome.kind === "connected" || outcome.kind === "verification_required" ? "success" : "failure",
     provider: providerId,
     connectionId: "connection" in outcome && outcome.connection ? outcome.connection.id : null,
-    detail: outcome.kind === "connected" ? { scopes: parseScopes(outcome.connection.scopes).length } : { reason: outcome.error },
+    detail: callbackDetail(outcome),
   });
   return { pending, outcome };
+}
+
+/** Codes and counts only: a held flow's audit row says it waits, never which flow_id it waits under. */
+function callbackDetail(outcome: CallbackOutcome): Record<string, string | number> {
+  switch (outcome.kind) {
+    case "connected":
+      return { scopes: parseScopes(outcome.connection.scopes).length };
+    case "verification_required":
+      return { verification: "pending" };
+    case "provider_error":
+    case "failed":
+      return { reason: outcome.error };
+  }
 }
 
 async function finish(services: Services, pending: PendingAuthorization, request: CallbackRequest): Promise<CallbackOutcome> {
@@ -129,23 +152,29 @@ async function finish(services: Services, pending: PendingAuthorization, request
   // Providers that omit `scope` (Notion) granted what was asked; the others say what was really granted.
   const granted = grantedScopes(provider, tokens.scope, tokens.refreshToken, requested);
   const missingScopes = scopesMissing(requested, granted);
+  const authorization: AuthorizationCompletion = {
+    userId: pending.userId,
+    provider: provider.id,
+    account: identity.account,
+    grantKey: identity.grantKey ?? null,
+    tokens: { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn },
+    scopes: granted,
+    missingScopes,
+    integration: pending.integration,
+    begunAt: pending.createdAt,
+    client: request.client,
+    now: request.now,
+  };
+  // With verification, a partial grant waits too: storing it here would let a forwarded link connect a reduced grant.
+  const verifyUrl = services.config.connectVerifyUrl;
+  if (verifyUrl !== null) {
+    return {
+      kind: "verification_required",
+      verifyUrl: await holdForVerification(services, authorization, { verifyUrl, returnTo: pending.returnTo }),
+    };
+  }
   // Stored by the user's vault, in turn with an erasure of the user: a connection must not outlive one.
-  const completed = await userVault(services.env, pending.userId).completeAuthorization(
-    {
-      userId: pending.userId,
-      provider: provider.id,
-      account: identity.account,
-      grantKey: identity.grantKey ?? null,
-      tokens: { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn },
-      scopes: granted,
-      missingScopes,
-      integration: pending.integration,
-      begunAt: pending.createdAt,
-      client: request.client,
-      now: request.now,
-    },
-    services.audit.trace(),
-  );
+  const completed = await userVault(services.env, pending.userId).completeAuthorization(authorization, services.audit.trace());
   if (completed.kind === "ended_by_erasure") throw invalidState(services, provider.id, "user_erased", pending.userId);
   if (missingScopes.length > 0) return { kind: "failed", error: "scope_not_granted", connection: completed.connection, missingScopes };
   return { kind: "connected", connection: completed.connection };

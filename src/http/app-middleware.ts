@@ -26,7 +26,9 @@ export const APP_MIDDLEWARE: readonly AppMiddleware[] = [
   {
     name: "secureHeaders",
     path: "*",
-    handler: secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site" }),
+    // A route that sets one of these headers itself keeps its value: the hosted pages, the start URL and the callback
+    // answer `Cross-Origin-Opener-Policy: unsafe-none`, so that a popup keeps its opener.
+    handler: secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site", overwrite: false }),
   },
   { name: "requestServices", path: "*", handler: requestServices },
   {

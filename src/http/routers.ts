@@ -1,10 +1,14 @@
 /**
- * The three kinds of router. Who is authenticated is decided by the router a route is registered on, never by a
+ * The four kinds of router. Who is authenticated is decided by the router a route is registered on, never by a
  * path: every route of an API router runs caller authentication and the per-user limit before its own middleware
- * and validation; every route of a browser router runs the per-address limit; public routes run neither.
+ * and validation; every route of a browser router runs the per-address limit; every route of a page router runs
+ * that limit too, the pages' security headers and the refusal of cross-site form posts; public routes run none.
  */
 import { OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
+import { createMiddleware } from "hono/factory";
 import { ProblemError } from "../errors";
 import { callerAuth } from "../middleware/caller-auth";
 import { rateLimit } from "../middleware/rate-limit";
@@ -74,6 +78,63 @@ export function createBrowserRouter(): OpenAPIHono<AppEnv> {
   return guarded(newRouter<AppEnv>(), [limitPerAddress as MiddlewareHandler], (route) => ({
     responses: { 429: problem("Too many requests from this address (Retry-After)"), ...route.responses },
   }));
+}
+
+/**
+ * The hosted pages' policy. Nothing from another origin; scripts and styles only as files of the service's own (no
+ * inline script or style, no eval). No `form-action`: browsers apply it to every redirect that follows a form post,
+ * and the page's Connect buttons post to the page, which redirects to the start URL and on to the provider.
+ */
+export const PAGE_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Pages hold forms only: a short body is plenty, and nothing larger is read. */
+const MAX_PAGE_BODY_BYTES = 8 * 1024;
+
+/**
+ * Every page answer, error pages included: its CSP; `Cross-Origin-Opener-Policy: unsafe-none`, so a page opened as a
+ * popup keeps its opener through the provider and back (the default `same-origin` would cut it off); never cached
+ * (the page shows a user's accounts).
+ */
+const pageHeaders = createMiddleware(async function pageHeaders(c, next) {
+  await next();
+  c.header("Content-Security-Policy", PAGE_CONTENT_SECURITY_POLICY);
+  c.header("Cross-Origin-Opener-Policy", "unsafe-none");
+  c.header("Cache-Control", "no-store");
+});
+
+const limitPageBody = bodyLimit({
+  maxSize: MAX_PAGE_BODY_BYTES,
+  onError: () => {
+    throw new ProblemError("payload-too-large");
+  },
+});
+
+/**
+ * A form post must come from the service's own pages: the browser says so in `Sec-Fetch-Site` (W3C Fetch Metadata)
+ * or, where it does not send that, in `Origin`. Anything else is refused with 403 before the handler runs. The
+ * binding cookie is `SameSite=Lax` as well, so a cross-site post would not carry it anyway.
+ */
+const refuseCrossSitePosts = createMiddleware<AppEnv>(function refuseCrossSitePosts(c, next) {
+  return csrf({ origin: c.get("services").config.publicBaseUrl, secFetchSite: "same-origin" })(c, next);
+});
+
+/** A router of the hosted pages a person's browser opens (the connect page): HTML, forms, no bearer token. */
+export function createPageRouter(): OpenAPIHono<AppEnv> {
+  return guarded(
+    newRouter<AppEnv>(),
+    [pageHeaders, limitPerAddress as MiddlewareHandler, limitPageBody, refuseCrossSitePosts as MiddlewareHandler],
+    (route) => ({
+      tags: ["Connect page"],
+      responses: { 429: { description: "Too many requests from this address (an HTML page)" }, ...route.responses },
+    }),
+  );
 }
 
 /** A router of endpoints open to anyone (health). */

@@ -15,6 +15,8 @@ export interface ActivationRequest {
   key: string;
   connectionId?: string | undefined;
   returnTo?: string | undefined;
+  /** Instead of `returnTo`: a page of this service (see `BeginConnectRequest`). */
+  returnToServicePath?: string | undefined;
   client: ConsentClient;
   now: number;
 }
@@ -79,6 +81,7 @@ export async function activateIntegration(services: Services, request: Activatio
     providerId: provider.id,
     scopes,
     returnTo: request.returnTo,
+    returnToServicePath: request.returnToServicePath,
     connectionId: target?.id ?? null,
     // One that no key decrypts counts as none, so Google is asked for consent again and sends a new one.
     hasRefreshToken: target !== undefined && (await usableRefreshToken(services.cipher, target)) !== null,
@@ -100,7 +103,7 @@ export async function activateIntegration(services: Services, request: Activatio
 /** Turns an integration off; the connection and other integrations on it stay as they are. */
 export async function deactivateIntegration(
   services: Services,
-  request: Omit<ActivationRequest, "connectionId" | "returnTo">,
+  request: Omit<ActivationRequest, "connectionId" | "returnTo" | "returnToServicePath">,
 ): Promise<void> {
   const integration = findIntegration(services, request.key);
   if (!(await deleteActivation(services.db, { userId: request.userId, integration: integration.key }))) return;

@@ -51,8 +51,17 @@ export const connections = sqliteTable(
     pendingWriteKeyId: text("pending_write_key_id"),
     /** Consecutive failed re-encryptions (a key missing from the ring), for exponential backoff. */
     reEncryptFailures: integer("re_encrypt_failures").notNull().default(0),
-    /** The re-encryption pass skips the row until this time. */
+    /**
+     * The re-encryption scan skips the row until this time: a re-encryption job for it is queued (set by the scan,
+     * cleared by the re-encryption), or its re-encryption failed lately (backoff).
+     */
     reEncryptBlockedUntil: timestamp("re_encrypt_blocked_until"),
+    /**
+     * When the refresh scan last queued a refresh job for this connection (the scan's tick time). The scan passes the
+     * row by for one look-ahead window after it, unless a refresh landed since (`last_refreshed_at` at or after it),
+     * so a queued job is not queued again while it waits or is retried.
+     */
+    refreshEnqueuedAt: timestamp("refresh_enqueued_at"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),
@@ -126,7 +135,63 @@ export const auditEvents = sqliteTable(
   ],
 );
 
+/**
+ * Endpoints the operator subscribed to lifecycle events (docs/http-api.md, "Events (webhooks)"). The signing secret
+ * is stored encrypted with the token key ring, bound to its row; during a rotation's overlap the previous secret
+ * signs beside the new one until `previousSecretExpiresAt`.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    url: text("url").notNull(),
+    /** JSON array of event types; `null`: every type. */
+    events: text("events"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** Why the service disabled it (`gone`: the endpoint answered 410); `null` when enabled or disabled by the operator. */
+    disabledReason: text("disabled_reason"),
+    description: text("description").notNull().default(""),
+    /** `v1.{kid}.{iv}.{ciphertext}` of the `whsec_…` secret. */
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    previousSecretCiphertext: text("previous_secret_ciphertext"),
+    previousSecretExpiresAt: timestamp("previous_secret_expires_at"),
+    /** The key id both ciphertexts were written with, for rotation progress. */
+    keyId: text("key_id").notNull(),
+    /** Incremented by every write of the secret columns (compare-and-swap, as for connections). */
+    version: integer("version").notNull().default(1),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (table) => [index("webhook_endpoints_key_id").on(table.keyId)],
+);
+
+/** Every delivery attempt of an event to an endpoint; pruned like the audit trail. Never a payload or response body. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id").notNull(),
+    /** The `webhook-id` of the event: the same on every attempt. */
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** `delivered`, `failed` (another attempt follows), `abandoned` (past 24 h) or `disabled` (the endpoint answered 410). */
+    status: text("status", { enum: ["delivered", "failed", "abandoned", "disabled"] }).notNull(),
+    responseStatus: integer("response_status"),
+    /** A failure class (`timeout`, `network`, `http_status`, `redirect`), never the receiver's text. */
+    error: text("error"),
+    at: timestamp("at").notNull(),
+    nextAttemptAt: timestamp("next_attempt_at"),
+  },
+  (table) => [
+    index("webhook_deliveries_endpoint_at").on(table.endpointId, table.at, table.id),
+    index("webhook_deliveries_at").on(table.at),
+  ],
+);
+
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ConsentRow = typeof consents.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type IntegrationActivationRow = typeof integrationActivations.$inferSelect;
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -1,12 +1,12 @@
 /**
- * Revoking a grant at its provider (RFC 7009) for the vault: when a connection is removed, and when an erasure
- * refuses a connection whose code was already exchanged. Never throws: whatever the provider does is audited and
- * never stands between the user and the local wipe they asked for.
+ * Revoking a grant at its provider (RFC 7009) for the vault: when a connection is removed, when an erasure refuses a
+ * connection whose code was already exchanged, and when a flow held for verification is discarded or expires. Never
+ * throws: whatever the provider does is audited and never stands between the user and the local wipe they asked for.
  */
 import type { AuditDetail } from "../audit/audit-sink";
+import type { Services } from "../services";
 import { isGrantHeld } from "../storage/connections";
 import { failureLabel } from "./refresh-policy";
-import type { VaultServices } from "./vault-services";
 
 /**
  * - `unsupported`: the provider has no revocation endpoint (Microsoft, some OpenID providers); the local wipe is all
@@ -18,7 +18,7 @@ export type UpstreamRevocation = "revoked" | "failed" | "unsupported" | "skipped
 export interface GrantToRevoke {
   userId: string;
   provider: string;
-  /** The connection removed; `null` for tokens that never became one. */
+  /** The connection removed; `null` for tokens that never became one (a refused or discarded flow's). */
   connectionId: string | null;
   /** The refresh token, else the access token (RFC 7009 §2.1: revoking the refresh token ends the grant). */
   field: "refresh_token" | "access_token";
@@ -32,11 +32,14 @@ export interface GrantToRevoke {
  * Revokes the grant upstream unless another connection (of any user) still holds it, and audits `token.revoked`
  * with what happened. Details are codes only: never a token, never the provider's own text.
  */
-export async function revokeGrant(vault: VaultServices, grant: GrantToRevoke): Promise<UpstreamRevocation> {
-  const provider = vault.providers.get(grant.provider);
+export async function revokeGrant(
+  services: Pick<Services, "providers" | "db" | "audit">,
+  grant: GrantToRevoke,
+): Promise<UpstreamRevocation> {
+  const provider = services.providers.get(grant.provider);
   if (!provider?.configured) return "unsupported";
   const audit = (outcome: "success" | "failure", detail: AuditDetail) =>
-    vault.audit.record({
+    services.audit.record({
       userId: grant.userId,
       action: "token.revoked",
       outcome,
@@ -46,7 +49,7 @@ export async function revokeGrant(vault: VaultServices, grant: GrantToRevoke): P
     });
   const credential = grant.field === "refresh_token" ? "refresh" : "access";
   try {
-    if (grant.grantKey !== null && (await isGrantHeld(vault.db, grant.grantKey))) {
+    if (grant.grantKey !== null && (await isGrantHeld(services.db, grant.grantKey))) {
       audit("success", { upstream: "skipped", reason: "shared_grant" });
       return "skipped";
     }

@@ -15,8 +15,9 @@ import type { VaultServices } from "./vault-services";
 
 /**
  * Stored keys in this object's storage:
- *   `claim:{name}` -> expiry (ms). A claim is a single-use step (redirecting to the provider or completing one
- *     pending authorization); kept until its expiry so a replay inside the state's TTL is refused, then swept by the alarm.
+ *   `claim:{name}` -> expiry (ms). A claim is a single-use step (redirecting to the provider, completing one
+ *     pending authorization, binding a connect link to a browser); kept until its expiry so a replay inside the
+ *     state's TTL is refused, then swept by the alarm. `claim:{name}#{holder}` -> expiry: whom `bindOnce` bound it to.
  *   `pending-write:{connectionId}` -> PendingWrite (./pending-writes.ts): refreshed token ciphertexts not yet
  *     confirmed in D1; erased once D1 holds them or the connection is removed. The row's `pending_write_key_id`
  *     tells those outside this object that one may exist, and under which key.
@@ -63,6 +64,21 @@ export class UserVault extends DurableObject<Env> {
     await this.ctx.storage.put(key, expiresAt);
     await this.armAlarm(expiresAt);
     return true;
+  }
+
+  /**
+   * Binds `name` to `holder` (a digest) until `expiresAt`, the first time it is asked; answers whether `holder` is the
+   * one bound, now or before. The binding is a second claim named after its holder, so the alarm sweeps it alike.
+   */
+  async bindOnce(name: string, holder: string, expiresAt: number): Promise<boolean> {
+    if (!(await this.claimOnce(name, expiresAt))) return this.isBoundTo(name, holder);
+    await this.ctx.storage.put(`${CLAIM_PREFIX}${name}#${holder}`, expiresAt);
+    return true;
+  }
+
+  /** True when `bindOnce` bound `name` to `holder`. */
+  async isBoundTo(name: string, holder: string): Promise<boolean> {
+    return (await this.ctx.storage.get<number>(`${CLAIM_PREFIX}${name}#${holder}`)) !== undefined;
   }
 
   /**

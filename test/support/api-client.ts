@@ -54,6 +54,21 @@ export interface ConnectStarted {
   expires_at: string;
 }
 
+/** `POST /v1/connect-sessions` (docs/http-api.md, "Connect sessions and the connect page"). */
+export interface ConnectSessionBody {
+  integrations?: string[];
+  providers?: string[];
+  return_to?: string;
+  opener_origin?: string;
+  end_user?: { display_name?: string; email?: string };
+  locale?: string;
+}
+
+export interface ConnectSessionCreated {
+  connect_url: string;
+  expires_at: string;
+}
+
 export interface AuditEvent {
   id: string;
   at: string;
@@ -66,8 +81,8 @@ export interface AuditEvent {
   detail: Record<string, string | number | boolean | null>;
 }
 
-/** The scope a caller needs to vend tokens. */
-const VEND_TOKEN: CallerTokenOptions = { scope: "connections:token" };
+/** The power of the application's backend: vending tokens, asking for connect links. */
+const BACKEND_TOKEN: CallerTokenOptions = { scope: "connections:token" };
 
 export interface ApiClient {
   /** One call as `caller`. */
@@ -84,6 +99,8 @@ export interface ApiClient {
   beginConnect(caller: Caller, provider: string, body?: ConnectBody): Promise<ConnectStarted>;
   /** The caller's audit events (one page of up to 200, newest first), optionally of one action. */
   auditEvents(caller: Caller, action?: string): Promise<AuditEvent[]>;
+  /** `POST /v1/connect-sessions` as the application's backend (`connections:token`), expecting a 201 with the link. */
+  connectSession(caller: Caller, body?: ConnectSessionBody): Promise<ConnectSessionCreated>;
 }
 
 export function apiClient(send: SendToService): ApiClient {
@@ -109,7 +126,7 @@ export function apiClient(send: SendToService): ApiClient {
     call,
     json: async <T>(caller: Caller, path: string, options: ApiOptions = {}) =>
       expectJson<T>(await call(caller, path, options), `${options.method ?? "GET"} ${path}`),
-    vend: (caller, connectionId, body = {}, token = VEND_TOKEN) =>
+    vend: (caller, connectionId, body = {}, token = BACKEND_TOKEN) =>
       call(caller, `/v1/connections/${connectionId}/token`, { ...token, method: "POST", body }),
     vendOk: async (caller, connectionId, body = {}) =>
       expectJson<VendedToken>(await client.vend(caller, connectionId, body), `vend ${connectionId}`, 200),
@@ -124,6 +141,12 @@ export function apiClient(send: SendToService): ApiClient {
       const query = new URLSearchParams({ limit: "200", ...(action === undefined ? {} : { action }) });
       return (await client.json<{ events: AuditEvent[] }>(caller, `/v1/audit?${query}`)).events;
     },
+    connectSession: async (caller, body = {}) =>
+      expectJson<ConnectSessionCreated>(
+        await call(caller, "/v1/connect-sessions", { ...BACKEND_TOKEN, method: "POST", body }),
+        "POST /v1/connect-sessions",
+        201,
+      ),
   };
   return client;
 }

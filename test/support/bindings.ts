@@ -78,5 +78,7 @@ export function testBindings({ mockProviderOrigin, oidcIssuer }: TestEndpoints):
     UPSTREAM_TIMEOUT_MS: "1500",
     REFRESH_LOOKAHEAD_SECONDS: "600",
     AUDIT_RETENTION_DAYS: "30",
+    // Unset: flows complete at their callback; test/connect-verifications/ sets it on an app of its own.
+    CONNECT_VERIFY_URL: "",
   };
 }

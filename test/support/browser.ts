@@ -5,20 +5,27 @@
  * 127.0.0.1) goes to the network.
  */
 import type { SendToService } from "./api-client";
-import { Browser as NetworkBrowser } from "./cookie-browser";
+import { Browser as NetworkBrowser, type BrowserOptions } from "./cookie-browser";
 import { callWorker, WORKER_ORIGIN } from "./worker";
 
 export { CookieJar, rewriteQuery, type FollowOptions, type FollowResult } from "./cookie-browser";
 
 export class Browser extends NetworkBrowser {
-  /** `toService` receives the requests for the Worker's origin; default: the Worker under test. */
-  constructor(private readonly toService: SendToService = callWorker) {
-    super();
+  /**
+   * `toService` receives the requests for the Worker's origin; default: the Worker under test. `headers` go with every
+   * request (an `Accept-Language`, say).
+   */
+  constructor(
+    private readonly toService: SendToService = callWorker,
+    options: Pick<BrowserOptions, "headers"> = {},
+  ) {
+    super(options);
   }
 
-  protected override send(request: Request): Promise<Response> {
+  protected override async send(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.origin !== WORKER_ORIGIN) return super.send(request);
-    return this.toService(url.pathname + url.search, { method: request.method, headers: request.headers, redirect: "manual" });
+    const body = request.method === "GET" || request.method === "HEAD" ? {} : { body: await request.text() };
+    return this.toService(url.pathname + url.search, { method: request.method, headers: request.headers, redirect: "manual", ...body });
   }
 }

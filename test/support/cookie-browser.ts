@@ -112,14 +112,34 @@ export class Browser {
   }
 
   /** One GET with this browser's cookies, without following redirects; stores the cookies it sets. */
-  async request(url: URL | string): Promise<Response> {
+  request(url: URL | string): Promise<Response> {
+    return this.#navigate(new URL(url), {});
+  }
+
+  /**
+   * Submits a form (`POST`, urlencoded `fields`) as a page of the target's own origin would: with this browser's
+   * cookies and `Origin` and `Sec-Fetch-Site: same-origin`, which `headers` may replace (a cross-site post), or remove
+   * with an empty value. Redirects are not followed; the cookies the answer sets are stored.
+   */
+  submit(url: URL | string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     url = new URL(url);
+    return this.#navigate(url, {
+      method: "POST",
+      body: new URLSearchParams(fields).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: url.origin, "sec-fetch-site": "same-origin", ...headers },
+    });
+  }
+
+  async #navigate(url: URL, init: { method?: string; body?: string; headers?: Record<string, string> }): Promise<Response> {
     // What a browser sends for a top-level navigation (W3C Fetch Metadata); the start URL is spent only by those.
     // Node's global fetch replaces Sec-Fetch-Mode with "cors", so Node callers pass the node:http transport.
-    const headers = new Headers({ "sec-fetch-mode": "navigate", "sec-fetch-dest": "document", ...this.#options.headers });
+    const headers = new Headers({ "sec-fetch-mode": "navigate", "sec-fetch-dest": "document", ...this.#options.headers, ...init.headers });
+    for (const [name, value] of [...headers]) if (value === "") headers.delete(name);
     const cookie = this.cookies.header(url);
     if (cookie !== undefined) headers.set("cookie", cookie);
-    const response = await this.send(new Request(url, { headers, redirect: "manual" }));
+    const response = await this.send(
+      new Request(url, { method: init.method ?? "GET", body: init.body ?? null, headers, redirect: "manual" }),
+    );
     this.cookies.store(url, response.headers.getSetCookie());
     return response;
   }

@@ -8,14 +8,18 @@
  *   id_tokens carrying the scope's claims, and the RFC 9207 `iss` authorization response parameter.
  * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 allows, `offline_access`
  *   is dropped from a grant unless `prompt` includes `consent`.
- * - Accounts: any `login_hint` matching `[A-Za-z0-9._-]{1,64}` is an account id (`sub`); without one, `alice`.
+ * - Accounts: any id matching `[A-Za-z0-9._-]{1,64}` is an account (`sub`), given as `login_hint` or typed in.
  *   Claims (per granted scope, OIDC Core §5.4): `email` = `{sub}@example.com` and `email_verified` = true with
  *   `email`; `name` = `User {sub}` with `profile`. One browser session holds one account: an authorization request
  *   hinting another account in the same cookie jar stops at the interaction with a 409 (use a new Browser).
  *
- * Interactions complete without a human: the provider redirects the browser to `/interaction/{uid}` on this same
- * server, which logs the hinted account in, grants the requested scopes (minus any denied ones) and redirects back,
- * so following redirects with a cookie jar goes authorize → interaction → authorize (resume) → client callback.
+ * Interactions: the provider redirects the browser to `/interaction/{uid}` on this same server.
+ * - With a `login_hint` (tests, the bench), it completes without a human: it logs the hinted account in, grants the
+ *   requested scopes (minus any denied ones) and redirects back, so following redirects with a cookie jar goes
+ *   authorize → interaction → authorize (resume) → client callback.
+ * - Without one (a person, or a real browser in the e2e suite), it shows real pages: a sign-in form ("Account", any
+ *   account id, "Sign in"), then a consent page listing the scopes ("Allow", "Deny"). They post to
+ *   `/interaction/{uid}/login`, `/confirm` and `/abort`; the account's test behaviour applies at consent as above.
  *
  * Control API for tests (client: ./oidc-control.ts). Key everything by an account id of your own (`login_hint`,
  * `newOidcAccount()`): test files run in parallel against this one server.
@@ -73,6 +77,8 @@ interface KoaContext {
   oidc?: OidcRequestContext;
 }
 interface Interaction {
+  uid: string;
+  prompt: { name: string };
   params: Record<string, string | undefined>;
   session?: { accountId?: string };
 }
@@ -168,7 +174,7 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
     const path = new URL(req.url ?? "/", issuer).pathname;
     let handled: Promise<void>;
     if (path.startsWith("/__control/")) handled = handleControl(req, res, behaviours, events);
-    else if (path.startsWith("/interaction/")) handled = completeInteraction(provider, req, res, behaviours);
+    else if (path.startsWith("/interaction/")) handled = handleInteraction(provider, req, res, behaviours);
     else handled = Promise.resolve(handleProviderRequest(req, res));
     handled.catch((error: unknown) => {
       console.error("oidc test server:", error);
@@ -248,14 +254,29 @@ function providerConfiguration(options: OidcServerOptions): object {
   };
 }
 
+/** A hinted interaction completes on its own; any other is a person's, on the sign-in and consent pages. */
+async function handleInteraction(
+  provider: OidcProvider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  behaviours: Map<string, AccountBehaviour>,
+): Promise<void> {
+  const interaction = await provider.interactionDetails(req, res);
+  const step = /^\/interaction\/[^/]+\/(login|confirm|abort)$/.exec(new URL(req.url ?? "/", "http://127.0.0.1").pathname)?.[1];
+  if (req.method === "POST" && step !== undefined) return submitInteraction(provider, req, res, behaviours, interaction, step);
+  if (interaction.params.login_hint !== undefined) return completeInteraction(provider, req, res, behaviours, interaction);
+  const page = interaction.prompt.name === "login" ? signInPage(interaction) : consentPage(interaction);
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(page);
+}
+
 /** Logs in the hinted account and consents on its behalf, honouring the account's test behaviour. */
 async function completeInteraction(
   provider: OidcProvider,
   req: IncomingMessage,
   res: ServerResponse,
   behaviours: Map<string, AccountBehaviour>,
+  { params, session }: Interaction,
 ): Promise<void> {
-  const { params, session } = await provider.interactionDetails(req, res);
   const accountId = params.login_hint ?? session?.accountId ?? DEFAULT_ACCOUNT_ID;
   if (!ACCOUNT_ID_PATTERN.test(accountId)) {
     res.writeHead(400, { "content-type": "text/plain" }).end(`login_hint must match ${ACCOUNT_ID_PATTERN}`);
@@ -270,25 +291,114 @@ async function completeInteraction(
     return;
   }
   const behaviour = behaviours.get(accountId) ?? accountBehaviourSchema.parse({});
-  if (behaviour.deny) {
-    await provider.interactionFinished(
-      req,
-      res,
-      { error: "access_denied", error_description: "the end-user denied the request" },
-      { mergeWithLastSubmission: false },
-    );
+  if (behaviour.deny) return denyInteraction(provider, req, res);
+  const grantId = await grantFor(provider, accountId, params.scope, behaviour);
+  await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } });
+}
+
+/** A person's answer on the sign-in page (`login`) or the consent page (`confirm`, `abort`). */
+async function submitInteraction(
+  provider: OidcProvider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  behaviours: Map<string, AccountBehaviour>,
+  interaction: Interaction,
+  step: string,
+): Promise<void> {
+  if (step === "abort") return denyInteraction(provider, req, res);
+  if (step === "login") {
+    const accountId = (await formBody(req)).get("account")?.trim() ?? "";
+    if (!ACCOUNT_ID_PATTERN.test(accountId)) {
+      res
+        .writeHead(400, { "content-type": "text/html; charset=utf-8" })
+        .end(signInPage(interaction, "Use letters, digits, '.', '_' or '-'."));
+      return;
+    }
+    await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
     return;
   }
+  const accountId = interaction.session?.accountId ?? DEFAULT_ACCOUNT_ID;
+  const behaviour = behaviours.get(accountId) ?? accountBehaviourSchema.parse({});
+  if (behaviour.deny) return denyInteraction(provider, req, res);
+  const grantId = await grantFor(provider, accountId, interaction.params.scope, behaviour);
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
 
-  const requestedScopes = (params.scope ?? "").split(" ").filter(Boolean);
-  const grantedScopes = requestedScopes.filter((scope) => !behaviour.deny_scopes.includes(scope));
-  const deniedScopes = requestedScopes.filter((scope) => behaviour.deny_scopes.includes(scope));
-  // A fresh grant per interaction keeps each flow's outcome independent of earlier ones in the same browser.
+/** A fresh grant per interaction keeps each flow's outcome independent of earlier ones in the same browser. */
+async function grantFor(
+  provider: OidcProvider,
+  accountId: string,
+  scope: string | undefined,
+  behaviour: AccountBehaviour,
+): Promise<string> {
+  const requestedScopes = (scope ?? "").split(" ").filter(Boolean);
+  const grantedScopes = requestedScopes.filter((requested) => !behaviour.deny_scopes.includes(requested));
+  const deniedScopes = requestedScopes.filter((requested) => behaviour.deny_scopes.includes(requested));
   const grant = new provider.Grant({ accountId, clientId: LOCAL_OIDC_CLIENT.clientId });
   grant.addOIDCScope(grantedScopes.join(" "));
   if (deniedScopes.length > 0) grant.rejectOIDCScope(deniedScopes.join(" "));
-  const grantId = await grant.save();
-  await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } });
+  return grant.save();
+}
+
+function denyInteraction(provider: OidcProvider, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return provider.interactionFinished(
+    req,
+    res,
+    { error: "access_denied", error_description: "the end-user denied the request" },
+    { mergeWithLastSubmission: false },
+  );
+}
+
+async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function interactionPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>${escapeHtml(title)} · Local OpenID Provider</title>
+  </head>
+  <body>
+    <main>
+      <h1>${escapeHtml(title)}</h1>
+${body}
+    </main>
+  </body>
+</html>
+`;
+}
+
+function signInPage({ uid }: Interaction, problem?: string): string {
+  return interactionPage(
+    "Sign in",
+    `      ${problem ? `<p role="alert">${escapeHtml(problem)}</p>` : ""}
+      <form method="post" action="/interaction/${escapeHtml(uid)}/login">
+        <label for="account">Account</label>
+        <input id="account" name="account" autocomplete="username" required>
+        <button type="submit">Sign in</button>
+      </form>
+      <form method="post" action="/interaction/${escapeHtml(uid)}/abort"><button type="submit">Cancel</button></form>`,
+  );
+}
+
+function consentPage({ uid, params, session }: Interaction): string {
+  const scopes = (params.scope ?? "").split(" ").filter(Boolean);
+  return interactionPage(
+    "Allow access?",
+    `      <p>The application asks to access the account ${escapeHtml(session?.accountId ?? "")}:</p>
+      <ul>${scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join("")}</ul>
+      <form method="post" action="/interaction/${escapeHtml(uid)}/confirm"><button type="submit">Allow</button></form>
+      <form method="post" action="/interaction/${escapeHtml(uid)}/abort"><button type="submit">Deny</button></form>`,
+  );
 }
 
 async function handleControl(

@@ -151,6 +151,50 @@ describe("local OIDC server", () => {
     expect(tokens.scope.split(" ")).not.toContain("api:write");
   });
 
+  it("shows a person without a login hint a sign-in page and a consent page, and redirects with a code once they allow", async () => {
+    const accountId = newOidcAccount();
+    const browser = new Browser();
+    const { url } = await authorizationUrl(accountId);
+    const signIn = await browser.follow(rewriteQuery(url, { login_hint: null }));
+    const signInPage = await signIn.response.text();
+    expect(signInPage).toContain("<h1>Sign in</h1>");
+    const login = /action="(\/interaction\/[^"]+\/login)"/.exec(signInPage)![1]!;
+    const afterLogin = await browser.submit(new URL(login, issuer), { account: accountId });
+    expect(afterLogin.status).toBe(303);
+    const consent = await browser.follow(new URL(afterLogin.headers.get("location")!, issuer));
+    const consentPage = await consent.response.text();
+    expect(consentPage).toContain("Allow access?");
+    expect(consentPage).toContain(`the account ${accountId}:`);
+    const confirm = /action="(\/interaction\/[^"]+\/confirm)"/.exec(consentPage)![1]!;
+    const allowed = await browser.submit(new URL(confirm, issuer), {});
+    const { stoppedAt } = await browser.follow(new URL(allowed.headers.get("location")!, issuer), { stopBefore: isCallback });
+    expect(stoppedAt?.searchParams.get("code")).toMatch(/\S/);
+    expect(stoppedAt?.searchParams.get("iss")).toBe(issuer);
+  });
+
+  it("ends a person's flow with access_denied when they deny at consent", async () => {
+    const browser = new Browser();
+    const { url } = await authorizationUrl(newOidcAccount());
+    const signInPage = await (await browser.follow(rewriteQuery(url, { login_hint: null }))).response.text();
+    const login = /action="(\/interaction\/[^"]+\/login)"/.exec(signInPage)![1]!;
+    const afterLogin = await browser.submit(new URL(login, issuer), { account: newOidcAccount() });
+    const consentPage = await (await browser.follow(new URL(afterLogin.headers.get("location")!, issuer))).response.text();
+    const abort = /action="(\/interaction\/[^"]+\/abort)"/.exec(consentPage)![1]!;
+    const denied = await browser.submit(new URL(abort, issuer), {});
+    const { stoppedAt } = await browser.follow(new URL(denied.headers.get("location")!, issuer), { stopBefore: isCallback });
+    expect(stoppedAt?.searchParams.get("error")).toBe("access_denied");
+  });
+
+  it("asks again on the sign-in page for an account id it cannot use", async () => {
+    const browser = new Browser();
+    const { url } = await authorizationUrl(newOidcAccount());
+    const signInPage = await (await browser.follow(rewriteQuery(url, { login_hint: null }))).response.text();
+    const login = /action="(\/interaction\/[^"]+\/login)"/.exec(signInPage)![1]!;
+    const refused = await browser.submit(new URL(login, issuer), { account: "no spaces <please>" });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('role="alert"');
+  });
+
   it("revokes the whole grant when a rotated refresh token is spent twice", async () => {
     const accountId = newOidcAccount();
     const { refresh_token: original = "" } = await connect(accountId);
