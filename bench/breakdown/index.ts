@@ -102,7 +102,8 @@ steps.push({
 
 const byName = new Map(steps.map((step) => [step.name, step]));
 
-export { UserVault } from "../../src/index";
+// The service's Durable Object classes, which its config binds.
+export * from "../../src/index";
 
 export default {
   ...service,
