@@ -16,9 +16,10 @@
  *
  * Knobs (environment): BENCH_SCENARIOS (hot,breakdown,stampede,cron,flows), BENCH_DURATION_S (10), BENCH_HOT_ROUNDS
  * (2), BENCH_CONNECTIONS (32), BENCH_HOT_USERS (512), BENCH_BREAKDOWN_S (4), BENCH_BREAKDOWN_ROUNDS (3),
- * BENCH_NODE_REQUESTS (3000), BENCH_STAMPEDE (500), BENCH_CRON_ROWS (5000), BENCH_CRON_ROWS_STRETCH (20000; 0 skips
- * it), BENCH_CRON_TIMEOUT_S (600), BENCH_FLOWS (200), BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the
- * temp dir). */
+ * BENCH_NODE_REQUESTS (3000), BENCH_STAMPEDE (500), BENCH_CRON_ROWS (5000), BENCH_CRON_ROWS_STRETCH (0 skips it; the
+ * stretch figure is 20000, about ten more minutes), BENCH_CRON_TIMEOUT_S (900), BENCH_FLOWS (200),
+ * BENCH_UPSTREAM_LATENCY_MS (100), BENCH_KEEP_STATE=1 (keep the temp dir).
+ */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, tmpdir, totalmem, uptime, platform, release } from "node:os";
 import { join } from "node:path";
@@ -61,11 +62,14 @@ const CRON_ROWS = num("BENCH_CRON_ROWS", 5000);
 const CRON_USERS = Math.max(1, Math.ceil(CRON_ROWS / 10));
 const FLOWS = num("BENCH_FLOWS", 200);
 const UPSTREAM_LATENCY_MS = num("BENCH_UPSTREAM_LATENCY_MS", 100);
-/** The stretch figure: a second service with this many expiring connections, one tick (0: skipped). */
-const STRETCH_ROWS = num("BENCH_CRON_ROWS_STRETCH", 20000);
+/**
+ * The stretch figure: the cron scenario again with this many connections (20,000 for the documented figure). Off by
+ * default: one tick over 20,000 takes about ten minutes under `wrangler dev`, which runs one consumer batch at a time.
+ */
+const STRETCH_ROWS = num("BENCH_CRON_ROWS_STRETCH", 0);
 const STRETCH_USERS = Math.max(1, Math.ceil(STRETCH_ROWS / 10));
 /** How long one tick may take to refresh everything before the bench reports it unfinished. */
-const CRON_TIMEOUT_MS = num("BENCH_CRON_TIMEOUT_S", 600) * 1000;
+const CRON_TIMEOUT_MS = num("BENCH_CRON_TIMEOUT_S", 900) * 1000;
 const LOOKAHEAD_SECONDS = 600; // wrangler.jsonc's REFRESH_LOOKAHEAD_SECONDS
 const HOT_ROUNDS = num("BENCH_HOT_ROUNDS", 2);
 const BREAKDOWN_S = num("BENCH_BREAKDOWN_S", 4);
@@ -620,25 +624,31 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
 
   // ------------------------------------------------------------------------------------------------ 3. cron
   const tickRow = (result: TickResult) => {
+    const span = result.allRefreshedMs ?? NaN;
     const queues = Object.entries(summarizeBatches(result.batches))
-      .map(([queue, { batches, messages, peak }]) => `${queue}: ${batches} batches, ${messages} messages, ≤ ${peak} at once`)
+      .map(
+        ([queue, { batches, messages, busyMs }]) =>
+          `${queue}: ${batches} batches, ${messages} messages, busy ${(busyMs / 1000).toFixed(0)} s${Number.isNaN(span) ? "" : ` (${(busyMs / span).toFixed(2)} in progress on average)`}`,
+      )
       .join("; ");
     const done =
       result.allRefreshedMs === null
         ? `**not finished** (${result.upstream.distinct}/${result.rows})`
         : `**${(result.allRefreshedMs / 1000).toFixed(1)} s**`;
-    return `| ${result.rows} | ${done} | ${result.upstream.calls} | **${result.upstream.repeated}** | ${result.secondTickCalls} | ${result.upstream.max_in_flight} | ${result.peakBatches} | ${queues || "none logged"} | ${load()} |`;
+    return `| ${result.rows} | ${done} | ${result.upstream.calls} | **${result.upstream.repeated}** | ${result.secondTickCalls} | ${result.upstream.max_in_flight} | ${queues || "none logged"} | ${load()} |`;
   };
   const tickTable = (
     rows: string[],
-  ) => `| connections | time until all refreshed (must be < 300 s) | upstream calls | double refreshes (must be 0) | upstream calls of a second tick (must be 0) | peak upstream calls in flight | peak consumer batches at once | consumer batches per queue | load after |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
+  ) => `| connections | time until all refreshed (must be < 300 s) | upstream calls | double refreshes (must be 0) | upstream calls of a second tick (must be 0) | peak refreshes in flight | consumer batches per queue | load after |
+| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
 ${rows.join("\n")}`;
   const tickNotes = `One \`GET /__scheduled\` (wrangler's \`--test-scheduled\`); the time runs from that request until the mock provider
 has seen every connection's refresh token. "Double refreshes" are refresh tokens the mock saw more than once (over
-both ticks). Peak upstream calls in flight is the mock's own counter. Consumer batches are read from \`wrangler dev\`'s
-log (\`QUEUE <queue> <acked>/<total> (<ms>)\`, one line per consumer invocation, stamped when read every 100 ms, so
-"at once" is within that); \`wrangler dev\` runs one batch per queue at a time, whatever \`max_concurrency\` says.`;
+both ticks). Peak refreshes in flight is the mock's own counter of concurrent token requests. Consumer batches come from
+\`wrangler dev\`'s log (\`QUEUE <queue> <acked>/<total> (<ms>)\`, one line per consumer invocation): "in progress on
+average" is their summed duration over the time to refresh everything. \`wrangler dev\` delivers one batch per queue at
+a time whatever \`max_concurrency\` says, so locally the consumer concurrency is one batch per queue, and the refreshes
+in flight are what one batch runs at once.`;
   /**
    * `rows` connections of `rows / 10` users, seeded into a D1 of their own just before a service of their own starts
    * on it, their expiry spread over the look-ahead window from two minutes on; then one tick.
@@ -691,6 +701,8 @@ ${tickTable([tickRow(result)])}
 
 As section 3, with ${STRETCH_ROWS} connections.
 `);
+  } else if (SCENARIOS.has("cron")) {
+    sections.push(`## ${stretchTitle}\n\nNot run (BENCH_CRON_ROWS_STRETCH=0; set it to 20000 for the stretch figure).\n`);
   } else skipped(stretchTitle);
 
   // ------------------------------------------------------------------------------------------------ 4. connect flows

@@ -1,12 +1,12 @@
 /**
  * One cron tick against a `wrangler dev` of the service (`GET /__scheduled`, which `--test-scheduled` adds), and
  * what followed it: how long until the mock provider had seen every expiring connection's refresh token, how many
- * upstream calls that took, whether any token was refreshed twice, how many refreshes and consumer batches ran at
- * once, and what a second tick right after does (it must find nothing left to do).
+ * upstream calls that took, whether any token was refreshed twice, how many refreshes ran at once, which consumer
+ * batches ran, and what a second tick right after does (it must find nothing left to do).
  */
 import { sendOverNodeHttp } from "../../test/support/node-http";
 import type { WranglerDev } from "../../test/support/wrangler";
-import { peakConcurrency, watchQueueBatches, type QueueBatch } from "./queue-batches";
+import { watchQueueBatches, type QueueBatch } from "./queue-batches";
 
 export interface UpstreamStats {
   calls: number;
@@ -24,9 +24,8 @@ export interface TickResult {
   upstream: UpstreamStats;
   /** Upstream calls caused by a second tick once the first had finished (must be 0). */
   secondTickCalls: number;
+  /** Consumer batches from the first tick to the end (second tick included). */
   batches: QueueBatch[];
-  /** The most consumer batches running at one moment, over all queues. */
-  peakBatches: number;
 }
 
 export interface TickOptions {
@@ -112,6 +111,5 @@ export async function oneCronTick(options: TickOptions): Promise<TickResult> {
     upstream,
     secondTickCalls: upstream.calls - afterFirst.calls,
     batches,
-    peakBatches: peakConcurrency(batches),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Queue consumer invocations of a `wrangler dev`, as it logs each one when the batch is settled:
- * `QUEUE <queue> <acked>/<total> (<duration>ms)` (miniflare's queue broker). The log line carries no time, so lines
- * are stamped when they are read, every `everyMs`: a batch ran from (read time − duration) to the read time, give or
- * take that interval.
+ * `QUEUE <queue> <acked>/<total> (<duration>ms)` (miniflare's queue broker). The line carries no time and wrangler
+ * passes lines on in bursts, so when a batch ran is known only roughly (it ended by the time its line was read);
+ * its count and duration are exact. Summed durations over a span of time say how many batches of a queue were in
+ * progress on average: locally never more than one, since the broker delivers one batch per queue at a time.
  */
 import type { ProcessGroup } from "../../test/support/processes";
 
@@ -45,32 +46,24 @@ export function watchQueueBatches(group: ProcessGroup, everyMs = 100): { batches
   };
 }
 
-/** The most batches (of `queue`, or of any queue) running at one moment. */
-export function peakConcurrency(batches: readonly QueueBatch[], queue?: string): number {
-  const edges = batches
-    .filter((batch) => queue === undefined || batch.queue === queue)
-    .flatMap((batch) => [
-      { at: batch.startedAt, change: 1 },
-      { at: batch.endedAt, change: -1 },
-    ])
-    // At the same instant an end goes first: back-to-back batches did not overlap.
-    .sort((a, b) => a.at - b.at || a.change - b.change);
-  let running = 0;
-  let peak = 0;
-  for (const edge of edges) {
-    running += edge.change;
-    peak = Math.max(peak, running);
-  }
-  return peak;
+export interface QueueSummary {
+  batches: number;
+  messages: number;
+  /** The batches' durations added up, ms. */
+  busyMs: number;
 }
 
-/** Batches and messages per queue, e.g. `vault-jobs: 50 batches, 5000 messages`. */
-export function summarizeBatches(batches: readonly QueueBatch[]): Record<string, { batches: number; messages: number; peak: number }> {
+/** Batches, messages and time spent per queue. */
+export function summarizeBatches(batches: readonly QueueBatch[]): Record<string, QueueSummary> {
   const queues = [...new Set(batches.map((batch) => batch.queue))].sort();
   return Object.fromEntries(
     queues.map((queue) => {
       const own = batches.filter((batch) => batch.queue === queue);
-      return [queue, { batches: own.length, messages: own.reduce((sum, batch) => sum + batch.total, 0), peak: peakConcurrency(own) }];
+      const sum = (field: (batch: QueueBatch) => number) => own.reduce((total, batch) => total + field(batch), 0);
+      return [
+        queue,
+        { batches: own.length, messages: sum((batch) => batch.total), busyMs: sum((batch) => batch.endedAt - batch.startedAt) },
+      ];
     }),
   );
 }
