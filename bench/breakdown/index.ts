@@ -96,7 +96,7 @@ steps.push({
 });
 steps.push({
   name: "service",
-  adds: "the service's own app (src/app.ts): its vend handler with the `token.vended` audit after the response, every other route, the error exit",
+  adds: "the service's own app (src/app.ts): its vend handler, which sends the `token.vended` event to the audit queue after the response (and the queue's consumer writes it), every other route, the error exit",
   handle: service.fetch as Handle,
 });
 

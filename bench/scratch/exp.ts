@@ -34,7 +34,7 @@ function cpuByComm(pgid: number): Record<string, number> {
     const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(f[2]) !== pgid) continue;
-    out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) * 10;
+    out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import service from "../../../src/index";
 import { readConnection } from "../../reference";
-export { UserVault } from "../../../src/index";
+export * from "../../../src/index";
 let n = 0;
 export default {
   ...service,
