@@ -1,12 +1,42 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { testBindings } from "./test/support/bindings";
 
 // Wrangler, which the plugin uses to read wrangler.jsonc, loads a developer's `.dev.vars` and, when there is none,
 // `.env` files. `.env` loading has a switch (a documented wrangler system environment variable); `.dev.vars` has
 // none, so the bindings below name every configuration variable and override it (test/support/bindings.ts).
 process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
+
+interface WranglerQueueConsumer {
+  queue: string;
+  max_batch_size?: number;
+  max_retries?: number;
+  retry_delay?: number;
+  dead_letter_queue?: string;
+}
+
+/**
+ * The audit queue's consumer as wrangler.jsonc declares it, except that a batch is delivered as soon as a message
+ * arrives: the tests see the consumer's rows without waiting out the production batch window (`max_batch_timeout`),
+ * which `npm run test:e2e` exercises under `wrangler dev`.
+ */
+function auditConsumerDeliveringAtOnce() {
+  // wrangler's declarations leave its Config type unresolved (`any`): these are the fields used here.
+  const { queues } = unstable_readConfig({ config: "./wrangler.jsonc" }) as { queues: { consumers?: WranglerQueueConsumer[] } };
+  const consumer = queues.consumers?.find(({ queue }) => queue === "audit-events");
+  if (!consumer) throw new Error("wrangler.jsonc declares no consumer for the audit-events queue");
+  return {
+    "audit-events": {
+      maxBatchSize: consumer.max_batch_size,
+      maxBatchTimeout: 0,
+      maxRetries: consumer.max_retries,
+      retryDelay: consumer.retry_delay,
+      deadLetterQueue: consumer.dead_letter_queue,
+    },
+  };
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -19,6 +49,7 @@ export default defineConfig(async () => {
             ...testBindings({ mockProviderOrigin: inject("mockProviderOrigin"), oidcIssuer: inject("oidcIssuer") }),
             TEST_MIGRATIONS: migrations,
           },
+          queueConsumers: auditConsumerDeliveringAtOnce(),
         },
       })),
     ],

@@ -30,6 +30,6 @@ export function createServices(env: Env, origin: AuditOrigin, clock: () => numbe
     cipher: getTokenCipher(config.encryptionKeys),
     providers: getProviderRegistry(config),
     clock,
-    audit: new AuditSink(db, origin, clock),
+    audit: new AuditSink(db, env.AUDIT_QUEUE, origin, clock),
   };
 }

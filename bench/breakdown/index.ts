@@ -6,7 +6,8 @@
  *   jwt       + HS256 caller JWT verification with jose, as src/middleware/caller-auth.ts does (secret as bytes)
  *   ratelimit + the USER_RATE_LIMITER binding call (under wrangler dev: a call into a local Durable Object)
  *   decrypt   + AES-256-GCM decryption of the stored access token (src/crypto/token-cipher.ts)
- *   audit     + the audit write after the response (src/audit/audit-sink.ts, through this request's waitUntil)
+ *   audit     + the vend's audit event sent to the audit queue after the response (src/audit/audit-sink.ts, through
+ *             this request's waitUntil); the queue's consumer, which writes the events to D1, is not on the hot path
  */
 import { jwtVerify } from "jose";
 import { AuditSink } from "../../src/audit/audit-sink";
@@ -16,6 +17,7 @@ import { database } from "../../src/storage/database";
 
 interface Env {
   DB: D1Database;
+  AUDIT_QUEUE: Queue;
   USER_RATE_LIMITER: RateLimit;
   AUTH_JWT_SECRET: string;
   TOKEN_ENCRYPTION_KEYS: string;
@@ -66,7 +68,8 @@ export default {
       token = opened.plaintext;
     }
     if (variant === "audit") {
-      const audit = new AuditSink(database(env.DB), { requestId: null, ip: null, userId: row.user_id, actor: "backend" }, Date.now);
+      const origin = { requestId: null, ip: null, userId: row.user_id, actor: "backend" as const };
+      const audit = new AuditSink(database(env.DB), env.AUDIT_QUEUE, origin, Date.now);
       audit.recordAfterResponse({
         action: "token.vended",
         outcome: "success",

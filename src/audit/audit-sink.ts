@@ -1,10 +1,12 @@
 /**
  * The one way events reach the audit trail. Every invocation (a request, a Durable Object call, a cron task) owns a
- * sink and writes what it collected itself: nothing is shared across invocations, because the runtime cancels work
- * tied to an invocation and a promise it cancelled never settles.
+ * sink and hands over what it collected itself: nothing is shared across invocations, because the runtime cancels
+ * work tied to an invocation and a promise it cancelled never settles.
  */
-import { insertAuditEvents, type AuditDetail, type NewAuditEvent } from "../storage/audit-events";
+import { randomId } from "../crypto/random";
+import { insertAuditEvents, type AuditDetail, type AuditEventRecord } from "../storage/audit-events";
 import type { Database } from "../storage/database";
+import { sendAuditEvents } from "./audit-queue";
 
 export type { AuditDetail };
 
@@ -55,12 +57,14 @@ export type AuditTrace = Pick<AuditOrigin, "requestId" | "ip">;
 export const NO_TRACE: AuditTrace = { requestId: null, ip: null };
 
 export class AuditSink {
-  readonly #beforeResponse: NewAuditEvent[] = [];
-  readonly #afterResponse: NewAuditEvent[] = [];
+  readonly #beforeResponse: AuditEventRecord[] = [];
+  readonly #afterResponse: AuditEventRecord[] = [];
   readonly #origin: AuditOrigin;
 
   constructor(
     private readonly db: Database,
+    /** The audit queue (`AUDIT_QUEUE`), which the hot path's events go through. */
+    private readonly queue: Queue,
     origin: AuditOrigin,
     private readonly clock: () => number,
   ) {
@@ -83,23 +87,31 @@ export class AuditSink {
     this.#beforeResponse.push(this.#complete(event));
   }
 
-  /** An event of the hot path, written after the response within the same invocation (`waitUntil`). */
+  /**
+   * An event of the hot path (`token.vended`): sent to the audit queue after the response, and written by the queue's
+   * consumer with others in one D1 round trip, so the vend pays for no audit write (src/audit/audit-queue.ts).
+   */
   recordAfterResponse(event: AuditRecord): void {
     this.#afterResponse.push(this.#complete(event));
   }
 
   /** Writes the events recorded with `record`; a failed write is logged, never thrown (the operation itself succeeded). */
   flush(): Promise<void> {
-    return this.#write(this.#beforeResponse.splice(0));
+    return handOver(this.#beforeResponse.splice(0), "audit write failed", (events) => insertAuditEvents(this.db, events));
   }
 
-  /** Writes the events recorded with `recordAfterResponse`; hand the promise to this invocation's `waitUntil`. */
+  /**
+   * Sends the events recorded with `recordAfterResponse` to the audit queue; hand the promise to this invocation's
+   * `waitUntil`, so the response does not wait for it. A failed send is logged, never thrown.
+   */
   flushAfterResponse(): Promise<void> {
-    return this.#write(this.#afterResponse.splice(0));
+    return handOver(this.#afterResponse.splice(0), "audit send failed", (events) => sendAuditEvents(this.queue, events));
   }
 
-  #complete(event: AuditRecord): NewAuditEvent {
+  /** The event as stored, its id made now: a queue may deliver it twice, and the second write must change nothing. */
+  #complete(event: AuditRecord): AuditEventRecord {
     return {
+      id: randomId("evt_"),
       at: this.clock(),
       userId: event.userId === undefined ? this.#origin.userId : event.userId,
       actor: event.actor ?? this.#origin.actor,
@@ -112,15 +124,18 @@ export class AuditSink {
       detail: event.detail ?? {},
     };
   }
+}
 
-  async #write(events: NewAuditEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    try {
-      await insertAuditEvents(this.db, events);
-    } catch (error) {
-      console.error(
-        JSON.stringify({ message: "audit write failed", events: events.length, error: error instanceof Error ? error.name : typeof error }),
-      );
-    }
+/** Hands `events` to `deliver`; a failure is logged with the number of events lost, never thrown. */
+async function handOver(
+  events: AuditEventRecord[],
+  failure: string,
+  deliver: (events: AuditEventRecord[]) => Promise<void>,
+): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    await deliver(events);
+  } catch (error) {
+    console.error(JSON.stringify({ message: failure, events: events.length, error: error instanceof Error ? error.name : typeof error }));
   }
 }

@@ -9,8 +9,9 @@ export interface ServicesVariables {
 
 /**
  * Builds the request's services (configuration parsed once per isolate; a misconfiguration throws `ConfigError`,
- * which the error exit turns into a 500 that names nothing) and writes the request's audit events: lifecycle events
- * before the response leaves, hot-path events after it, through this request's own `waitUntil`.
+ * which the error exit turns into a 500 that names nothing) and hands over the request's audit events: lifecycle
+ * events are written before the response leaves; hot-path events are sent to the audit queue after it, through this
+ * request's own `waitUntil` (the queue holds them from then on; its consumer writes them in batches).
  */
 export const requestServices = createMiddleware<{ Bindings: Env; Variables: RequestIdVariables & ServicesVariables }>(
   async function requestServices(c, next) {

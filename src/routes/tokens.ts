@@ -82,7 +82,7 @@ export const tokenRoutes = createApiRouter().openapi(vend, async (c) => {
     },
     (request) => userVault(c.env, userId).refresh(request, services.audit.trace()),
   );
-  // The hot path: its audit is written after the response.
+  // The hot path: its audit event goes to the audit queue after the response; the queue's consumer writes it.
   services.audit.recordAfterResponse({
     action: "token.vended",
     actor: "backend",

@@ -6,6 +6,8 @@ import { AuditSink } from "../../src/audit/audit-sink";
 import { database } from "../../src/storage/database";
 import { authHeaders } from "../support/caller-token";
 import { failingDatabase } from "../support/failing-db";
+import { recordingQueue } from "../support/recording-queue";
+import { waitForAudit } from "../support/refresh-fixtures";
 import { newUserId } from "../support/users";
 import { WORKER_ORIGIN } from "../support/worker";
 
@@ -13,14 +15,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function auditCount(userId: string, action: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ? AND action = ?")
-    .bind(userId, action)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
-/** A vend of a connection that does not exist: a 404 whose `token.vended` event is written after the response. */
+/** A vend of a connection that does not exist: a 404 whose `token.vended` event is sent to the audit queue after the response. */
 async function vendMissing(userId: string): Promise<Request> {
   return new Request(`${WORKER_ORIGIN}/v1/connections/conn_missing/token`, {
     method: "POST",
@@ -33,7 +28,7 @@ describe("audit sink", () => {
   it("a failed write is logged with the number of events lost and does not reject", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     const db = failingDatabase(env.DB, { batch: () => Promise.reject(new RangeError("D1 batch failed")) });
-    const sink = new AuditSink(database(db), { requestId: null, ip: null, userId: "sink-a", actor: "user" }, Date.now);
+    const sink = new AuditSink(database(db), env.AUDIT_QUEUE, { requestId: null, ip: null, userId: "sink-a", actor: "user" }, Date.now);
     sink.record({ action: "user.erased", outcome: "success" });
     sink.record({ action: "user.erased", outcome: "success" });
 
@@ -45,21 +40,31 @@ describe("audit sink", () => {
   it("names a non-Error failure by its type", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     const db = failingDatabase(env.DB, { batch: () => Promise.reject("no") });
-    const sink = new AuditSink(database(db), { requestId: null, ip: null, userId: "sink-b", actor: "user" }, Date.now);
-    sink.recordAfterResponse({ action: "token.vended", outcome: "success" });
-    await sink.flushAfterResponse();
+    const sink = new AuditSink(database(db), env.AUDIT_QUEUE, { requestId: null, ip: null, userId: "sink-b", actor: "user" }, Date.now);
+    sink.record({ action: "user.erased", outcome: "success" });
+    await sink.flush();
     expect(JSON.parse(String(error.mock.calls[0]?.[0]))).toMatchObject({ error: "string" });
   });
 
-  it("a request whose after-response write never settles (its waitUntil dropped) stops no later request's audit", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => {});
+  it("a failed queue send is logged with the number of events lost and does not reject", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const queue = { ...recordingQueue().queue, sendBatch: () => Promise.reject(new TypeError("queue unavailable")) };
+    const sink = new AuditSink(database(env.DB), queue, { requestId: null, ip: null, userId: "sink-c", actor: "backend" }, Date.now);
+    sink.recordAfterResponse({ action: "token.vended", outcome: "success" });
+
+    await expect(sink.flushAfterResponse()).resolves.toBeUndefined();
+
+    expect(JSON.parse(String(error.mock.calls[0]?.[0]))).toEqual({ message: "audit send failed", events: 1, error: "TypeError" });
+  });
+
+  it("a request whose queue send never settles (its waitUntil dropped) stops no later request's event", async () => {
     const app = createApp();
     const userId = newUserId("sink-dropped");
     // The runtime cancels a request's waitUntil work 30 s after the response or when the client goes away, and a
-    // cancelled promise never settles: a write that hangs forever and a context that drops it stand for that.
-    const hanging = failingDatabase(env.DB, { batch: () => new Promise(() => {}) });
+    // cancelled promise never settles: a send that hangs forever and a context that drops it stand for that.
+    const hanging = { ...recordingQueue().queue, sendBatch: () => new Promise<never>(() => {}) };
     const dropped = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
-    const first = await app.fetch(await vendMissing(userId), { ...env, DB: hanging }, dropped);
+    const first = await app.fetch(await vendMissing(userId), { ...env, AUDIT_QUEUE: hanging }, dropped);
     expect(first.status).toBe(404);
 
     const context = createExecutionContext();
@@ -67,6 +72,7 @@ describe("audit sink", () => {
     await waitOnExecutionContext(context);
 
     expect(second.status).toBe(404);
-    expect(await auditCount(userId, "token.vended")).toBe(1);
+    // The second request's event goes through the audit queue, whose consumer writes it.
+    expect(await waitForAudit(userId, "token.vended")).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { randomId } from "../../src/crypto/random";
 import { insertAuditEvents } from "../../src/storage/audit-events";
 import { type ConsentKind, recordConsent } from "../../src/storage/consents";
 import { database } from "../../src/storage/database";
@@ -51,6 +52,7 @@ async function seedAudit(userId: string, ats: number[], action = "seeded.event")
   await insertAuditEvents(
     database(env.DB),
     ats.map((at) => ({
+      id: randomId("evt_"),
       at,
       userId,
       actor: "user",

@@ -169,7 +169,7 @@ async function auditRowsWhere(condition: string, ...params: string[]): Promise<A
   return result.results.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, raw: row.detail }));
 }
 
-/** Waits for the deferred (after-response) audit write of `count` events. */
+/** Waits for `count` audit rows; a vend's row is written by the audit queue's consumer, after the response. */
 export async function waitForAudit(userId: string, action: string, count = 1): Promise<AuditRow[]> {
   return vi.waitFor(
     async () => {
