@@ -1,9 +1,10 @@
 /**
  * The life of a connection over real HTTP against `wrangler dev`: connect through a browser and the local
- * oidc-provider, vend, refresh after a real expiry, a burst of concurrent vends, the cron, disconnect, history.
+ * oidc-provider, vend, refresh after a real expiry, a burst of concurrent vends, the cron (through the local queues),
+ * disconnect, history.
  * Tests run in order and build on each other's connections (one user per scenario).
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Connection, VendedToken } from "../test/support/api-client";
 import type { Browser } from "../test/support/cookie-browser";
 import { expectProblem } from "../test/support/problems";
@@ -165,19 +166,29 @@ describe("the cron trigger", () => {
     cronConnection = await connectLocalOidc(newUserId("cron"));
   });
 
-  it("refreshes an active connection expiring within the look-ahead, through the same single-flight path", async () => {
+  it("refreshes an active connection expiring within the look-ahead through the queues, in the same single-flight path", async () => {
     const before = await getConnection(cronConnection.userId, cronConnection.connection.id);
     expect(before.last_refreshed_at).toBeNull();
     // A token issued with a life shorter than the look-ahead stays fresh enough until half of that life has passed.
     const issuedAt = Date.parse(before.created_at);
     await sleep(issuedAt + (Date.parse(before.access_token_expires_at!) - issuedAt) / 2 + 1_000 - Date.now());
+    const tick = Date.now();
     await runCron();
 
+    // The tick only queued the scans: the scan page and the refresh job run after it, in the local queues.
+    const [event, ...others] = await vi.waitFor(
+      async () => {
+        const refreshed = await auditEvents(cronConnection.userId, "token.refreshed");
+        expect(refreshed).not.toEqual([]);
+        return refreshed;
+      },
+      { timeout: 30_000, interval: 100 },
+    );
+    console.log(`e2e: a connection refreshed ${Date.now() - tick} ms after the cron tick (wrangler dev, local queues)`);
     expect((await oidcEvents(cronConnection.flow)).counts).toMatchObject({ refresh_token: 1, token_error: 0 });
     const after = await getConnection(cronConnection.userId, cronConnection.connection.id);
     expect(after.status).toBe("active");
     expect(after.last_refreshed_at).not.toBeNull();
-    const [event, ...others] = await auditEvents(cronConnection.userId, "token.refreshed");
     expect(others).toEqual([]);
     expect(event).toMatchObject({
       actor: "cron",

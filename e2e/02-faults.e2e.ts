@@ -1,16 +1,18 @@
 /**
- * Faults at the issuer, for vending and for the cron: 500, 429 with Retry-After, a response slower than
- * UPSTREAM_TIMEOUT_MS, a dropped connection, malformed JSON, invalid_grant (mock and real oidc-provider), and a
+ * Faults at the issuer, for vending and for the cron's refresh jobs: 500, 429 with Retry-After, a response slower
+ * than UPSTREAM_TIMEOUT_MS, a dropped connection, malformed JSON, invalid_grant (mock and real oidc-provider), and a
  * response lost after the provider already rotated the refresh token. Each case checks what the caller sees, the
  * connection's state, that exactly one request reached the issuer (no retry loop, even when asked again during the
  * cooldown), and, once the cooldown is over, that the stored refresh token still works (nothing was lost) or that
- * the connection ended needs_reauth with its reason.
+ * the connection ended needs_reauth with its reason. A cron case's job fails during the consumer's work; the queue
+ * delivers it again once the connection's cooldown is over (`wrangler dev` keeps that retry in memory), and the
+ * retry refreshes with the same stored refresh token.
  *
- * Order matters because the cron is global: the cron cases fail first (no vend case exists yet), the vend cases'
- * tokens stay outside the cron's look-ahead or in a cooldown, and after one shared wait for every cooldown the
- * vend cases recover before the cron runs again.
+ * Order matters because the cron is global: the cron cases fail first (no vend case exists yet), their checks run
+ * inside their cooldowns (30 s and more, before the queue's retries), and the vend cases are connected after the last
+ * cron tick, so no cron job ever touches them.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { AuditEvent, VendBody, VendedToken } from "../test/support/api-client";
 import type { MockBehaviour } from "../test/support/mock-provider-server/state";
 import { expectProblem } from "../test/support/problems";
@@ -103,6 +105,18 @@ async function expectStatus(connection: Connected, status: "active" | "needs_rea
   expect((await getConnection(connection.userId, connection.connection.id)).status).toBe(status);
 }
 
+/** Polls until the user has an audit event of `action` (the queues' consumers run after the cron tick), for at most 60 s. */
+async function untilAudited(userId: string, action: string): Promise<AuditEvent[]> {
+  return vi.waitFor(
+    async () => {
+      const events = await auditEvents(userId, action);
+      expect(events, `${userId}: ${action}`).not.toEqual([]);
+      return events;
+    },
+    { timeout: 60_000, interval: 200 },
+  );
+}
+
 interface TransientCase {
   name: string;
   provider: MockProvider;
@@ -152,7 +166,7 @@ const cronCases = {
   lost: undefined as unknown as Prepared,
 };
 
-describe("the cron under refresh faults", () => {
+describe("the cron's refresh jobs under refresh faults", () => {
   /**
    * Tokens issued for 80 s: inside the 600 s look-ahead, and shorter-lived than it, so the cron leaves each alone
    * until half its life (40 s) has passed; then still valid for callers for the checks that follow.
@@ -173,7 +187,10 @@ describe("the cron under refresh faults", () => {
     });
     await sleep(halfLifeOverAt([...transient.values(), cronCases.revoked, cronCases.lost]) - Date.now());
     await runCron();
-  }, 120_000);
+    // Each job's one attempt (the slowest waits UPSTREAM_TIMEOUT_MS); its cooldown now holds the queue's retry back.
+    for (const prepared of [...transient.values(), cronCases.revoked, cronCases.lost])
+      await untilAudited(prepared.userId, "token.refresh_failed");
+  }, 150_000);
 
   for (const fault of TRANSIENT) {
     it(`${fault.name}: the connection stays active with its token, one request upstream, forced vends get 503 during the cooldown`, async () => {
@@ -210,8 +227,11 @@ describe("the cron under refresh faults", () => {
     await retryAfterOf(await vend(lost.userId, lost.connection.id, { force_refresh: true }));
   });
 
-  it("a second cron run during the cooldowns sends nothing upstream for any of them", async () => {
+  it("a second cron tick during the cooldowns queues none of them: its jobs are done, and nothing more went upstream", async () => {
+    // Connected already expired: the tick queues it, and once it is refreshed the tick's scan and jobs have run.
+    const canary = await connectMock(newUserId("cron-canary"), "google", { expiresIn: 0 });
     await runCron();
+    await untilAudited(canary.userId, "token.refreshed");
     for (const prepared of [...transient.values(), cronCases.revoked, cronCases.lost])
       expect(await refreshGrants(prepared.flow)).toHaveLength(1);
   });
@@ -356,17 +376,13 @@ describe("once every cooldown is over", () => {
     expect(await refreshGrants(lost.flow)).toEqual([lost.refreshToken0, lost.refreshToken0]);
   });
 
-  describe("the next cron run", () => {
-    // After the vend cases recovered, so their tokens are out of the look-ahead again.
+  describe("the queue's retry of each failed cron job", () => {
     const cron = cronCases;
-
-    beforeAll(async () => {
-      await runCron();
-    }, 120_000);
 
     for (const fault of TRANSIENT) {
       it(`${fault.name}: refreshes with the same stored refresh token, out of the look-ahead again`, async () => {
         const prepared = cron.transient.get(fault)!;
+        await untilAudited(prepared.userId, "token.refreshed");
         expect(await refreshGrants(prepared.flow)).toEqual([prepared.refreshToken0, prepared.refreshToken0]);
         const connection = await getConnection(prepared.userId, prepared.connection.id);
         expect(connection.status).toBe("active");
@@ -383,7 +399,7 @@ describe("once every cooldown is over", () => {
 
     it("the reply lost after rotation: invalid_grant, needs_reauth with its reason, once", async () => {
       const { lost: cronLost } = cron;
-      await expectStatus(cronLost, "needs_reauth");
+      await vi.waitFor(() => expectStatus(cronLost, "needs_reauth"), { timeout: 60_000, interval: 200 });
       expect(await lastRefreshFailure(cronLost.userId)).toMatchObject({
         actor: "cron",
         detail: { class: "reauth", reason: "invalid_grant_after_lost_response" },

@@ -32,7 +32,10 @@ export const { scriptTokenResponses, flowState: mockFlowState, refreshGrants } =
 const oidc = localOidcControl(endpoints().oidcIssuer);
 export const { events: oidcEvents, userinfoStatus, revoke: revokeAtIssuer } = oidc;
 
-/** Runs the cron trigger as the platform would (`wrangler dev --test-scheduled`); resolves when it finished. */
+/**
+ * Runs the cron trigger as the platform would (`wrangler dev --test-scheduled`); resolves when it finished, which is
+ * once it queued its scans: the local queues' consumers refresh afterwards (poll for the outcome).
+ */
 export async function runCron(): Promise<void> {
   const response = await fetch(`${endpoints().serviceOrigin}/__scheduled?cron=*/5+*+*+*+*`);
   if (response.status !== 200) throw new Error(`/__scheduled: ${response.status} ${await response.text()}`);

@@ -29,7 +29,8 @@ export type AuditAction =
   | "integration.authorization_required"
   | "integration.deactivated"
   | "user.erased"
-  | "keys.re_encrypted";
+  | "keys.re_encrypted"
+  | "vault.job_dead_lettered";
 
 export interface AuditRecord {
   action: AuditAction;
@@ -55,6 +56,9 @@ export type AuditTrace = Pick<AuditOrigin, "requestId" | "ip">;
 
 /** Work no request asked for (the cron, the object's alarm). */
 export const NO_TRACE: AuditTrace = { requestId: null, ip: null };
+
+/** The cron's tasks, and the queue consumers that carry its scans and jobs on. */
+export const CRON_ORIGIN: AuditOrigin = { ...NO_TRACE, userId: null, actor: "cron" };
 
 export class AuditSink {
   readonly #beforeResponse: AuditEventRecord[] = [];

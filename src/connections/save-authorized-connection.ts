@@ -68,13 +68,15 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
       accessTokenExpiresAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
       accessTokenIssuedAt: now,
       updatedAt: now,
-      // A fresh grant ends any cooldown or failure streak of the old one; its tokens are under the current key.
+      // A fresh grant ends any cooldown or failure streak of the old one, and any queued job's hold on the scans;
+      // its tokens are under the current key.
       refreshFailures: 0,
       refreshBlockedUntil: null,
       lastRefreshFailure: null,
       lastRefreshFailureClass: null,
       reEncryptFailures: 0,
       reEncryptBlockedUntil: null,
+      refreshEnqueuedAt: null,
     };
     if (previous) {
       const update = { ...fields, lastRefreshedAt: previous.lastRefreshedAt };

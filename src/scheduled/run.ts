@@ -1,7 +1,7 @@
+import { CRON_ORIGIN } from "../audit/audit-sink";
+import { enqueueScanPage, VAULT_QUEUES } from "../queues/messages";
 import { createServices, type Services } from "../services";
 import { pruneAuditEvents } from "./prune-audit";
-import { reEncryptOldKeys } from "./re-encrypt-old-keys";
-import { refreshExpiringConnections, refreshThroughVault } from "./refresh-expiring";
 
 /**
  * Each task runs with services of its own, writes its own audit events and logs its own outcome, so one failing
@@ -10,7 +10,7 @@ import { refreshExpiringConnections, refreshThroughVault } from "./refresh-expir
 async function task(env: Env, name: string, run: (services: Services) => Promise<Record<string, unknown> | number>): Promise<void> {
   const started = Date.now();
   try {
-    const services = createServices(env, { requestId: null, ip: null, userId: null, actor: "cron" });
+    const services = createServices(env, CRON_ORIGIN);
     try {
       const result = await run(services);
       console.log(
@@ -27,17 +27,19 @@ async function task(env: Env, name: string, run: (services: Services) => Promise
 }
 
 /**
- * The cron trigger: proactive refresh, key-rotation re-encryption, audit retention. The tasks run one after the
- * other so their outgoing connections together stay within the per-invocation bound.
+ * The cron trigger: starts the proactive-refresh scan and the key-rotation re-encryption scan by queueing the first
+ * page of each (src/queues/ reads the pages and does the work, however many connections there are), and deletes audit
+ * events past their retention.
  */
 export async function runScheduledTasks(env: Env, scheduledTime: number): Promise<void> {
   const now = scheduledTime;
   await task(env, "refresh", async (services) => {
-    const lookaheadSeconds = services.config.refreshLookaheadSeconds;
-    return {
-      ...(await refreshExpiringConnections(services.db, refreshThroughVault(env, lookaheadSeconds, now), { now, lookaheadSeconds })),
-    };
+    await enqueueScanPage(env, { kind: "refresh", now, lookaheadSeconds: services.config.refreshLookaheadSeconds, after: null });
+    return { queued: VAULT_QUEUES.scans };
   });
-  await task(env, "re_encrypt", async (services) => ({ ...(await reEncryptOldKeys(services, now)) }));
+  await task(env, "re_encrypt", async () => {
+    await enqueueScanPage(env, { kind: "re_encrypt", now, afterId: null });
+    return { queued: VAULT_QUEUES.scans };
+  });
   await task(env, "prune_audit", (services) => pruneAuditEvents(services.db, { now, retentionDays: services.config.auditRetentionDays }));
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNotNull, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Database } from "./database";
 import { connections, type ConnectionRow } from "./schema";
 
@@ -86,7 +86,7 @@ export async function setWriteAheadCopyKey(db: Database, { userId, id }: UserCon
     .where(and(eq(connections.userId, userId), eq(connections.id, id)));
 }
 
-/** Records a failed re-encryption: the pass skips the row until `blockedUntil`. The version is left alone. */
+/** Records a failed re-encryption: the scan skips the row until `blockedUntil`. The version is left alone. */
 export async function deferReEncryption(
   db: Database,
   { userId, id }: UserConnectionKey,
@@ -112,8 +112,8 @@ export async function countWriteAheadCopiesByKey(db: Database): Promise<Map<stri
 }
 
 /**
- * A page of connections for the re-encryption pass: tokens, or a possible write-ahead copy, under a key other than
- * `currentKeyId`, and not skipped after a failed re-encryption.
+ * A page of connections for the re-encryption scan: tokens, or a possible write-ahead copy, under a key other than
+ * `currentKeyId`, with no re-encryption job queued and not skipped after a failed re-encryption.
  */
 export async function findConnectionsToReEncrypt(
   db: Database,
@@ -146,10 +146,12 @@ export interface ExpiringPage {
 }
 
 /**
- * Active connections with a refresh token whose access token is due for a proactive refresh and that are not cooling
- * down: expiring inside the window and, by the vend's rule (vault/refresh-policy.ts `isFreshEnough`, with the window
- * as the validity asked for), no longer fresh enough. A token issued with a shorter life than the window is due only
- * once less than half of that life remains, so the run's budget is not spent on tokens the object would leave alone.
+ * Active connections with a refresh token whose access token is due for a proactive refresh, that are not cooling
+ * down and have no refresh job queued: expiring inside the window and, by the vend's rule (vault/refresh-policy.ts
+ * `isFreshEnough`, with the window as the validity asked for), no longer fresh enough. A token issued with a shorter
+ * life than the window is due only once less than half of that life remains, so no job is queued for a token the
+ * object would leave alone. A row queued within the last window is passed by until a refresh lands (see
+ * `markRefreshEnqueued`).
  */
 export async function findExpiringConnections(
   db: Database,
@@ -157,6 +159,7 @@ export async function findExpiringConnections(
 ): Promise<Pick<ConnectionRow, "id" | "userId" | "accessTokenExpiresAt">[]> {
   const expiry = connections.accessTokenExpiresAt;
   const issuedAt = connections.accessTokenIssuedAt;
+  const enqueuedAt = connections.refreshEnqueuedAt;
   const windowMs = page.expiringBefore - page.now;
   return db
     .select({ id: connections.id, userId: connections.userId, accessTokenExpiresAt: expiry })
@@ -168,6 +171,7 @@ export async function findExpiringConnections(
         lt(expiry, page.expiringBefore),
         sql`(${issuedAt} IS NULL OR ${expiry} - ${issuedAt} >= ${windowMs} OR ${expiry} <= ${page.now} OR 2 * (${expiry} - ${page.now}) < ${expiry} - ${issuedAt})`,
         or(isNull(connections.refreshBlockedUntil), lte(connections.refreshBlockedUntil, page.now)),
+        or(isNull(enqueuedAt), lte(enqueuedAt, page.now - windowMs), gte(connections.lastRefreshedAt, enqueuedAt)),
         page.after
           ? or(gt(expiry, page.after.expiresAt), and(eq(expiry, page.after.expiresAt), gt(connections.id, page.after.id)))
           : undefined,
@@ -175,4 +179,38 @@ export async function findExpiringConnections(
     )
     .orderBy(asc(expiry), asc(connections.id))
     .limit(page.limit);
+}
+
+/** D1 binds at most 100 parameters per statement: the ids of one update, and the value it sets. */
+const IDS_PER_UPDATE = 99;
+
+/** Sets `values` on the connections `ids` (any user's: the scans' bookkeeping, no user data), in one round trip. */
+async function updateByIds(db: Database, ids: readonly string[], values: ConnectionUpdate): Promise<void> {
+  const statements = [];
+  for (let start = 0; start < ids.length; start += IDS_PER_UPDATE) {
+    statements.push(
+      db
+        .update(connections)
+        .set(values)
+        .where(inArray(connections.id, ids.slice(start, start + IDS_PER_UPDATE))),
+    );
+  }
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
+}
+
+/**
+ * Records that the refresh scan of the tick at `enqueuedAt` queued a job for each of `ids`: `findExpiringConnections`
+ * passes them by for one look-ahead window after it, unless a refresh lands first. The version is left alone.
+ */
+export function markRefreshEnqueued(db: Database, ids: readonly string[], enqueuedAt: number): Promise<void> {
+  return updateByIds(db, ids, { refreshEnqueuedAt: enqueuedAt });
+}
+
+/**
+ * Records that the re-encryption scan queued a job for each of `ids`: `findConnectionsToReEncrypt` passes them by
+ * until `until`; the re-encryption clears it (or replaces it with a backoff). The version is left alone.
+ */
+export function holdForReEncryption(db: Database, ids: readonly string[], until: number): Promise<void> {
+  return updateByIds(db, ids, { reEncryptBlockedUntil: until });
 }

@@ -51,8 +51,17 @@ export const connections = sqliteTable(
     pendingWriteKeyId: text("pending_write_key_id"),
     /** Consecutive failed re-encryptions (a key missing from the ring), for exponential backoff. */
     reEncryptFailures: integer("re_encrypt_failures").notNull().default(0),
-    /** The re-encryption pass skips the row until this time. */
+    /**
+     * The re-encryption scan skips the row until this time: a re-encryption job for it is queued (set by the scan,
+     * cleared by the re-encryption), or its re-encryption failed lately (backoff).
+     */
     reEncryptBlockedUntil: timestamp("re_encrypt_blocked_until"),
+    /**
+     * When the refresh scan last queued a refresh job for this connection (the scan's tick time). The scan passes the
+     * row by for one look-ahead window after it, unless a refresh landed since (`last_refreshed_at` at or after it),
+     * so a queued job is not queued again while it waits or is retried.
+     */
+    refreshEnqueuedAt: timestamp("refresh_enqueued_at"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),

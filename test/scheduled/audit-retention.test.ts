@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AUDIT_DELETE_BATCH } from "../../src/scheduled/limits";
 import { runScheduledTasks } from "../../src/scheduled/run";
+import { vaultQueues } from "../support/vault-queues";
 
 const DAY_MS = 86_400_000;
 const RETENTION_MS = 30 * DAY_MS;
@@ -36,7 +37,8 @@ async function remainingIds(): Promise<string[]> {
 
 async function runCron(now: number): Promise<Record<string, unknown>> {
   const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-  await runScheduledTasks(env, now);
+  // The scans the tick queues stay in recording queues: this file counts audit events only.
+  await runScheduledTasks(vaultQueues().env, now);
   const lines = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
   const prune = lines.filter((line) => line.message === "cron.prune_audit");
   expect(prune).toHaveLength(1);

@@ -1,7 +1,15 @@
+/**
+ * The cron trigger's tasks: it queues the first page of the refresh scan and of the re-encryption scan (the queues'
+ * consumers do the rest, test/scheduled/cron-refresh.test.ts and test/vault/key-rotation.test.ts), prunes the audit
+ * trail (./audit-retention.test.ts), and keeps each task's failure to itself.
+ */
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { runScheduledTasks } from "../../src/scheduled/run";
-import { failingDatabase } from "../support/failing-db";
+import { databaseDown } from "../support/failing-db";
+import { vaultQueues } from "../support/vault-queues";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -11,40 +19,62 @@ function logged(spy: { mock: { calls: unknown[][] } }): Array<Record<string, unk
   return spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
 }
 
+describe("a cron tick", () => {
+  it("queues the first page of the refresh scan and of the re-encryption scan, and nothing else", async () => {
+    const queues = vaultQueues();
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const now = Date.now();
+
+    await runScheduledTasks(queues.env, now);
+
+    expect(queues.scans.take()).toEqual([
+      // REFRESH_LOOKAHEAD_SECONDS in the test bindings.
+      { kind: "refresh", now, lookaheadSeconds: 600, after: null },
+      { kind: "re_encrypt", now, afterId: null },
+    ]);
+    expect(queues.jobs.sent).toEqual([]);
+  });
+
+  it("through the Worker's scheduled handler logs one JSON line per task, in order", async () => {
+    const queues = vaultQueues();
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/5 * * * *" }), queues.env);
+
+    expect(logged(log)).toEqual([
+      { message: "cron.refresh", queued: "vault-scans", ms: expect.any(Number) },
+      { message: "cron.re_encrypt", queued: "vault-scans", ms: expect.any(Number) },
+      { message: "cron.prune_audit", count: expect.any(Number), ms: expect.any(Number) },
+    ]);
+    expect(queues.scans.sent).toHaveLength(2);
+  });
+});
+
 describe("cron tasks", () => {
   it("a task that throws is logged once and does not stop the others", async () => {
+    const queues = vaultQueues();
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    let calls = 0;
-    // The first statement of the run is the refresh task's query; only it fails.
-    const db = failingDatabase(env.DB, {
-      prepare: (...args: unknown[]) => {
-        calls += 1;
-        if (calls === 1) throw new TypeError("D1 is down");
-        return env.DB.prepare(args[0] as string);
-      },
-    });
+    // The refresh task's send is the first; only it fails.
+    vi.spyOn(queues.scans, "send").mockRejectedValueOnce(new TypeError("Queue send failed"));
 
-    await runScheduledTasks({ ...env, DB: db }, Date.now());
+    await runScheduledTasks(queues.env, Date.now());
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
     expect(failures).toEqual([{ message: "cron.refresh failed", error: "TypeError", ms: expect.any(Number) }]);
-    const messages = logged(log).map((line) => line.message);
-    expect(messages).toContain("cron.re_encrypt");
-    expect(messages).toContain("cron.prune_audit");
-    expect(messages).not.toContain("cron.refresh");
+    expect(logged(log).map((line) => line.message)).toEqual(["cron.re_encrypt", "cron.prune_audit"]);
+    expect(queues.scans.take()).toEqual([expect.objectContaining({ kind: "re_encrypt" })]);
   });
 
   it("logs a thrown non-Error as unknown", async () => {
+    const queues = vaultQueues({ ...env, DB: databaseDown(env.DB) });
     vi.spyOn(console, "log").mockImplementation(() => {});
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    const db = failingDatabase(env.DB, {
-      prepare: () => {
-        throw "not an error";
-      },
+    vi.spyOn(queues.scans, "send").mockImplementation(() => {
+      throw "not an error";
     });
 
-    await runScheduledTasks({ ...env, DB: db }, Date.now());
+    await runScheduledTasks(queues.env, Date.now());
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
     expect(failures.map((line) => line.message)).toEqual(["cron.refresh failed", "cron.re_encrypt failed", "cron.prune_audit failed"]);

@@ -62,6 +62,7 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     pendingWriteKeyId: null,
     reEncryptFailures: 0,
     reEncryptBlockedUntil: null,
+    refreshEnqueuedAt: null,
     grantKey: null,
   };
 }

@@ -18,7 +18,8 @@ import { authHeaders } from "./caller-token";
 import { connectAccount } from "./connect-flow";
 import { tokenRequestFields, newMockId } from "./mock-control";
 import { newOidcAccount } from "./oidc-control";
-import { cipherFor } from "./seed-connections";
+import { configuredProvider, connect, tokensOf } from "../providers/support";
+import { cipherFor, seedConnection, type SeedOptions } from "./seed-connections";
 import { mockProvider, service } from "./toolkit";
 import { newUserId } from "./users";
 
@@ -59,6 +60,22 @@ async function connectedThroughBrowser(
   expect(response.status, await response.clone().text()).toBe(200);
   const { connection } = (await response.json()) as { connection: { id: string } };
   return { userId, connectionId: connection.id, flow };
+}
+
+/**
+ * A connection seeded straight into D1 that holds a live Google refresh token of a mock flow of its own, so a refresh
+ * of it really happens at the mock (for the scans and jobs that select rows by expiry, cooldown and status).
+ */
+export async function seedGoogleConnection(options: Omit<SeedOptions, "refreshToken" | "provider">): Promise<{ id: string; flow: string }> {
+  const flow = newMockId("seeded");
+  const tokens = tokensOf((await connect(configuredProvider("google"), { mock_flow: flow })).result);
+  const row = await seedConnection({ ...options, provider: "google", refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
+  return { id: row.id, flow };
+}
+
+/** Token requests the mock received for the flow after its code exchange: the refreshes. */
+export async function refreshesAt(flow: string): Promise<number> {
+  return (await mockProvider.flowState(flow)).token_requests - 1;
 }
 
 /** Vends as the connection's user and expects a 200 (./api-client.ts `vendOk`). */

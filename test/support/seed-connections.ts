@@ -46,7 +46,7 @@ function seedRow({ keys = TEST_ENCRYPTION_KEYS, ...options }: SeedOptions): Prom
   return connectionRow(cipherFor(keys), { ...options, now: Date.now() });
 }
 
-/** D1 allows 100 bound parameters per statement; a row has 26 columns. */
+/** D1 allows 100 bound parameters per statement; a row has 27 columns. */
 const ROWS_PER_INSERT = 3;
 
 /** Inserts the rows (in batches) and returns them. */

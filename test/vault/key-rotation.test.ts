@@ -1,7 +1,8 @@
 /**
  * Key rotation end to end. The ring `k2,k1` of the test bindings is the state after a rotation: `k1` was the only key
  * before, `k2` has just been put first. Rows written before the rotation are seeded under `k1`. The Durable Object
- * runs with the bindings' env, so the rotation the cron performs through it is k1 -> k2; a ring with a key the
+ * runs with the bindings' env, so the rotation a cron tick's re-encryption jobs perform through it (the queues
+ * delivered by the test, test/support/vault-queues.ts) is k1 -> k2; a ring with a key the
  * bindings do not hold (`k3`) is exercised where the Worker itself reads (vending hot path, admin view), or through
  * a user's Durable Object given that ring too (`useEnvInVault`: the callback stores connections through it).
  * D1 is per test file: every test starts from an empty connections table so the key counts are its own.
@@ -11,9 +12,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { reEncryptConnection } from "../../src/vault/re-encryption";
 import { createServices } from "../../src/services";
 import type { VaultServices } from "../../src/vault/vault-services";
-import { MAX_RE_ENCRYPTIONS_PER_RUN } from "../../src/scheduled/limits";
-import { runScheduledTasks } from "../../src/scheduled/run";
+import { SCAN_PAGE_SIZE } from "../../src/queues/limits";
 import { updateConnection } from "../../src/storage/connections";
+import { database } from "../../src/storage/database";
 import { configuredProvider, connect, tokensOf } from "../providers/support";
 import { apiClient } from "../support/api-client";
 import { appWithEnv, useEnvInVault } from "../support/app-with-env";
@@ -43,6 +44,7 @@ import {
   writeAheadCopy,
 } from "../support/refresh-fixtures";
 import { localOidc, mockProvider, service } from "../support/toolkit";
+import { runJobs, scanAt, tick, vaultQueues, type ReEncryptionCounts } from "../support/vault-queues";
 
 beforeEach(deleteAllConnections);
 afterEach(() => {
@@ -63,16 +65,10 @@ function countOf(status: KeyStatus, keyId: string): number | undefined {
   return status.keys.find((key) => key.key_id === keyId)?.connections;
 }
 
-/** Runs the cron once; returns its re-encryption summary line. */
-async function runCron(now = Date.now()): Promise<Record<string, unknown>> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-  await runScheduledTasks(env, now);
-  const lines = log.mock.calls
-    .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
-    .filter((line) => line.message === "cron.re_encrypt");
-  log.mockRestore();
-  expect(lines).toHaveLength(1);
-  return lines[0]!;
+/** One cron tick with its scan pages and jobs; returns what its re-encryption jobs did, and how many there were. */
+async function reEncryptionTick(now = Date.now()): Promise<ReEncryptionCounts & { jobs: number }> {
+  const done = await tick(vaultQueues(), now);
+  return { ...done.reEncrypt, jobs: done.jobs.filter((job) => job.kind === "re_encrypt").length };
 }
 
 async function keyIdsOfAllRows(): Promise<Record<string, number>> {
@@ -145,24 +141,19 @@ describe("after a new key is put first in the ring", () => {
   });
 });
 
-describe("re-encryption by the cron", () => {
-  it("moves old rows to the new key in bounded batches until none remain, as GET /v1/admin/keys shows", async () => {
-    const old = await seedConnections(MAX_RE_ENCRYPTIONS_PER_RUN + 25, (index) => ({ userId: `rotation-batch-${index % 9}`, keys: K1 }));
+describe("re-encryption through the queues", () => {
+  it("moves every old row to the new key in one tick, page after page, as GET /v1/admin/keys shows", async () => {
+    const old = await seedConnections(SCAN_PAGE_SIZE + 25, (index) => ({ userId: `rotation-batch-${index % 9}`, keys: K1 }));
     await seedConnections(5, (index) => ({ userId: `rotation-batch-${index}`, keys: K2 }));
     const before = await keyStatus();
     expect(before).toMatchObject({ current_key_id: "k2", remaining_to_re_encrypt: old.length });
     expect(countOf(before, "k1")).toBe(old.length);
 
-    const first = await runCron();
-    const during = await keyStatus();
-    const second = await runCron();
+    const first = await reEncryptionTick();
     const after = await keyStatus();
-    const third = await runCron();
+    const second = await reEncryptionTick();
 
-    expect(first).toMatchObject({ re_encrypted: MAX_RE_ENCRYPTIONS_PER_RUN, undecryptable: 0, conflict: 0 });
-    expect(during.remaining_to_re_encrypt).toBe(25);
-    expect(countOf(during, "k2")).toBe(5 + MAX_RE_ENCRYPTIONS_PER_RUN);
-    expect(second).toMatchObject({ re_encrypted: 25 });
+    expect(first).toMatchObject({ jobs: old.length, re_encrypted: old.length, undecryptable: 0, conflict: 0, error: 0 });
     expect(after.remaining_to_re_encrypt).toBe(0);
     expect(after.keys).toEqual(
       expect.arrayContaining([
@@ -170,7 +161,7 @@ describe("re-encryption by the cron", () => {
         { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0 },
       ]),
     );
-    expect(third).toMatchObject({ re_encrypted: 0 });
+    expect(second.jobs).toBe(0);
   }, 60_000);
 
   it("leaves every token readable without the old key, unchanged in plain text", async () => {
@@ -181,7 +172,7 @@ describe("re-encryption by the cron", () => {
       refreshToken: `rt-${index}`,
     }));
 
-    await runCron();
+    await reEncryptionTick();
 
     for (const [index, row] of old.entries()) {
       const after = (await readRow(row.id))!;
@@ -191,10 +182,10 @@ describe("re-encryption by the cron", () => {
     }
   });
 
-  it("records the pass in the audit log", async () => {
+  it("records each batch of re-encryptions in the audit log", async () => {
     await seedConnections(3, (index) => ({ userId: `rotation-audit-${index}`, keys: K1 }));
 
-    await runCron();
+    await reEncryptionTick();
 
     const event = await env.DB.prepare(
       "SELECT actor, outcome, detail FROM audit_events WHERE action = 'keys.re_encrypted' ORDER BY at DESC LIMIT 1",
@@ -207,7 +198,7 @@ describe("re-encryption by the cron", () => {
     const lost = await seedConnection({ userId: "rotation-lost", keys: K3 });
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
 
-    const summary = await runCron();
+    const summary = await reEncryptionTick();
 
     expect(summary).toMatchObject({ undecryptable: 1, re_encrypted: 0 });
     expect((await readRow(lost.id))!).toMatchObject({ keyId: "k3", version: 1, accessTokenCiphertext: lost.accessTokenCiphertext });
@@ -253,7 +244,7 @@ describe("re-encryption by the cron", () => {
       }
       return rounds;
     })();
-    const cron = runCron(now).finally(() => {
+    const cron = reEncryptionTick(now).finally(() => {
       cronDone = true;
     });
     const [rounds, summary] = await Promise.all([vendRounds, cron]);
@@ -288,7 +279,7 @@ describe("re-encryption and a concurrent token write", () => {
     const refreshing = service.vend("rotation-race", row.id, { force_refresh: true });
     while ((await mockProvider.requests({ flow, path: tokenPath })).length === exchanges) await scheduler.wait(5);
     // The refresh is now waiting for Notion, inside the user's Durable Object.
-    const summary = await runCron();
+    const summary = await reEncryptionTick();
     const refreshed = await refreshing;
 
     expect(refreshed.status).toBe(200);
@@ -337,6 +328,36 @@ describe("re-encryption and a concurrent token write", () => {
   });
 });
 
+describe("a re-encryption job and a reconnect", () => {
+  it("a reconnect landing between the scan and the job keeps its tokens: the job finds the row under the current key", async () => {
+    const row = await seedConnection({ userId: "rotation-reconnect", keys: K1, refreshToken: "rt-old", accessToken: "at-old" });
+    const queues = vaultQueues();
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const jobs = await scanAt(queues, Date.now());
+    // The user connects the same account again meanwhile (written by the Worker, not the Durable Object).
+    const cipher = cipherFor(TEST_ENCRYPTION_KEYS);
+    const owner = { userId: row.userId, connectionId: row.id };
+    const reconnected = await updateConnection(
+      database(env.DB),
+      { userId: row.userId, id: row.id, expectedVersion: row.version },
+      {
+        accessTokenCiphertext: await cipher.encrypt("at-new", { ...owner, field: "access_token" }),
+        refreshTokenCiphertext: await cipher.encrypt("rt-new", { ...owner, field: "refresh_token" }),
+        keyId: cipher.currentKeyId,
+      },
+    );
+
+    const settled = await runJobs(queues, jobs);
+
+    expect(reconnected).toBe(true);
+    expect(jobs).toEqual([{ kind: "re_encrypt", userId: row.userId, connectionId: row.id }]);
+    expect(settled.map(({ settled }) => settled)).toEqual([{ acked: true, retried: false }]);
+    const after = (await readRow(row.id))!;
+    expect(await decryptRow(after)).toEqual({ accessToken: "at-new", refreshToken: "rt-new" });
+    expect(after.version).toBe(row.version + 1);
+  });
+});
+
 describe("re-encryption and a write-ahead copy", () => {
   it("lands a copy left under the old key before re-encrypting, so the rotated refresh token survives and refreshes afterwards", async () => {
     const oidc = await connectLocalOidc("rotation-wal");
@@ -354,7 +375,7 @@ describe("re-encryption and a write-ahead copy", () => {
     });
     if (!rotated.ok) throw new Error(`the copy does not decrypt under k1: ${rotated.reason}`);
 
-    const summary = await runCron();
+    const summary = await reEncryptionTick();
 
     expect(summary).toMatchObject({ re_encrypted: 1, undecryptable: 0 });
     const after = (await readRow(oidc.connectionId))!;
@@ -368,9 +389,9 @@ describe("re-encryption and a write-ahead copy", () => {
 });
 
 describe("rows whose re-encryption fails", () => {
-  it("are skipped for a while, so the next run re-encrypts a row queued behind a whole run's worth of them", async () => {
+  it("never hold up a row queued behind a whole page of them, and are skipped for a while by the next tick", async () => {
     // Written under a key no longer in the ring; re-encryption visits rows in id order, these first.
-    await seedConnections(MAX_RE_ENCRYPTIONS_PER_RUN, (index) => ({
+    await seedConnections(SCAN_PAGE_SIZE, (index) => ({
       id: `conn_a${String(index).padStart(4, "0")}_${crypto.randomUUID()}`,
       userId: `rotation-stuck-${index % 8}`,
       keys: K3,
@@ -378,11 +399,11 @@ describe("rows whose re-encryption fails", () => {
     const healthy = await seedConnection({ id: `conn_z_${crypto.randomUUID()}`, userId: "rotation-stuck-healthy", keys: K1 });
     vi.spyOn(console, "error").mockImplementation(() => undefined);
 
-    const first = await runCron();
-    const second = await runCron();
+    const first = await reEncryptionTick();
+    const second = await reEncryptionTick();
 
-    expect(first).toMatchObject({ undecryptable: MAX_RE_ENCRYPTIONS_PER_RUN, re_encrypted: 0 });
-    expect(second).toMatchObject({ re_encrypted: 1, undecryptable: 0 });
+    expect(first).toMatchObject({ undecryptable: SCAN_PAGE_SIZE, re_encrypted: 1 });
+    expect(second.jobs).toBe(0);
     expect((await readRow(healthy.id))!.keyId).toBe("k2");
   }, 60_000);
 });

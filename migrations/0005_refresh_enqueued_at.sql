@@ -1,0 +1,1 @@
+ALTER TABLE `connections` ADD `refresh_enqueued_at` integer;
