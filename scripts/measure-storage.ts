@@ -36,6 +36,7 @@ const MAX_STATEMENT_CHARS = 90_000;
 const AUDIT_ROWS_PER_INSERT = 100;
 
 const work = mkdtempSync(path.join(tmpdir(), "ocm-storage-"));
+// The tests' key ring: only the ciphertexts' lengths matter here, and they do not depend on the key.
 const cipher = getTokenCipher(
   getConfig(testBindings({ mockProviderOrigin: "http://127.0.0.1:9", oidcIssuer: "http://127.0.0.1:9/oidc" })).encryptionKeys,
 );
