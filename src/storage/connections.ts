@@ -165,8 +165,8 @@ export interface ExpiringPage {
 /**
  * Active connections with a refresh token whose access token is due for a proactive refresh, that are not cooling
  * down and have no refresh job queued: expiring inside the window and, by the vend's rule (vault/refresh-policy.ts
- * `isFreshEnough`, with the window as the validity asked for), no longer fresh enough. A token issued with a shorter
- * life than the window is due only once less than half of that life remains, so no job is queued for a token the
+ * `isFreshEnough`, with the window as the validity asked for), no longer fresh enough. A token issued with a life no
+ * longer than the window is due only once less than half of that life remains, so no job is queued for a token the
  * object would leave alone. A row queued within the last window is passed by until a refresh lands (see
  * `markRefreshEnqueued`).
  */
@@ -186,7 +186,7 @@ export async function findExpiringConnections(
         eq(connections.status, "active"),
         isNotNull(connections.refreshTokenCiphertext),
         lt(expiry, page.expiringBefore),
-        sql`(${issuedAt} IS NULL OR ${expiry} - ${issuedAt} >= ${windowMs} OR ${expiry} <= ${page.now} OR 2 * (${expiry} - ${page.now}) < ${expiry} - ${issuedAt})`,
+        sql`(${issuedAt} IS NULL OR ${expiry} - ${issuedAt} > ${windowMs} OR ${expiry} <= ${page.now} OR 2 * (${expiry} - ${page.now}) < ${expiry} - ${issuedAt})`,
         or(isNull(connections.refreshBlockedUntil), lte(connections.refreshBlockedUntil, page.now)),
         or(isNull(enqueuedAt), lte(enqueuedAt, page.now - windowMs), gte(connections.lastRefreshedAt, enqueuedAt)),
         page.after

@@ -22,9 +22,9 @@ export interface TokenLife {
 }
 
 /**
- * True when the token stays valid for `minValiditySeconds`, or, when it was issued with a shorter life than that,
+ * True when the token stays valid for `minValiditySeconds`, or, when it was issued with a life no longer than that,
  * while at least half of that life remains: a provider issuing 5-minute tokens must not cause a refresh on every
- * vend. An unknown expiry (Notion) counts as fresh; an unknown issue time leaves `minValiditySeconds` alone to decide.
+ * vend (with the default 300 s, a 300 s token could never stay valid that long). An unknown expiry (Notion) counts as fresh; an unknown issue time leaves `minValiditySeconds` alone to decide.
  */
 export function isFreshEnough(token: TokenLife, now: number, minValiditySeconds: number): boolean {
   const { expiresAt, issuedAt } = token;
@@ -34,7 +34,7 @@ export function isFreshEnough(token: TokenLife, now: number, minValiditySeconds:
   if (remaining >= wanted) return true;
   if (issuedAt === null) return false;
   const life = expiresAt - issuedAt;
-  return life < wanted && remaining > 0 && remaining * 2 >= life;
+  return life <= wanted && remaining > 0 && remaining * 2 >= life;
 }
 
 /** True when a token has not expired yet (an unknown expiry counts as unexpired). */

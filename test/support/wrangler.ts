@@ -25,6 +25,9 @@ export function wranglerEnvironment(workDir: string): NodeJS.ProcessEnv {
     WRANGLER_SEND_METRICS: "false",
     WRANGLER_LOG_PATH: path.join(workDir, "wrangler-logs"),
     CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false",
+    // Every `wrangler dev` on the machine shares one dev registry by default, and a change to it (another run starting
+    // or stopping) reloads this Worker, which drops the local queues' in-memory messages mid-run.
+    WRANGLER_REGISTRY_PATH: path.join(workDir, "wrangler-registry"),
   };
 }
 

@@ -86,6 +86,9 @@ describe("whether a stored token is fresh enough", () => {
     ["2 s left of a 5 s token, 0 s asked", true, NOW + 2 * SECOND, NOW - 3 * SECOND, 0],
     ["an expired 120 s token", false, NOW - SECOND, NOW - 121 * SECOND, 300],
     ["150 s left of a 300 s token (Keycloak's default life), 1,800 s asked", true, NOW + 150 * SECOND, NOW - 150 * SECOND, 1800],
+    // A life equal to what is asked could never meet it: 5-minute tokens with the default 300 s would refresh on every vend.
+    ["299 s left of a 300 s token, 300 s asked", true, NOW + 299 * SECOND, NOW - SECOND, 300],
+    ["149 s left of a 300 s token, 300 s asked", false, NOW + 149 * SECOND, NOW - 151 * SECOND, 300],
   ] as const)("%s: %s", (_case, expected, expiresAt, issuedAt, minValiditySeconds) => {
     expect(isFreshEnough({ expiresAt, issuedAt }, NOW, minValiditySeconds)).toBe(expected);
   });
