@@ -8,16 +8,22 @@
  * (src/tokens/vend.ts). The bench serves this Worker with the service's own wrangler.jsonc (`--name bench-breakdown`),
  * so it has the same bindings and the assets in front of it, and its other handlers (cron, queues) are the service's:
  * the first step differs from the reference Worker only by that configuration.
+ *
+ * `POST /floor/v1/connections/{id}/token` is no step but a second yardstick for the hot path: the reference's read
+ * with the two binding calls every vend makes besides it — the per-user limit and the audit event's send to the
+ * queue — behind the same configuration. What the service costs beyond it is the service's own code.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono, type MiddlewareHandler } from "hono";
+import { AuditSink } from "../../src/audit/audit-sink";
 import service from "../../src/index";
 import { APP_MIDDLEWARE } from "../../src/http/app-middleware";
 import type { ApiEnv } from "../../src/http/env";
 import { API_MIDDLEWARE, createApiRouter } from "../../src/http/routers";
 import { requirePower } from "../../src/middleware/caller-auth";
 import { vendRoute } from "../../src/routes/tokens";
-import { vendToken } from "../../src/tokens/vend";
+import { database } from "../../src/storage/database";
+import { vendAuditEvent, vendToken } from "../../src/tokens/vend";
 import { DEFAULT_MIN_VALIDITY_SECONDS } from "../../src/vault/refresh-policy";
 import { readConnection } from "../reference";
 
@@ -72,35 +78,65 @@ steps.push({
   // The route's typed responses describe the vend's answer; the read answers with its own JSON.
   handle: apiApp(createApiRouter().openapi(vendRoute, async (c) => (await readConnection(c.env.DB, c.req.valid("param").id)) as never)),
 });
-steps.push({
-  name: "vend",
-  adds: "the service's vend (src/tokens/vend.ts: Drizzle read, scopes, freshness, AES-GCM decrypt) answers instead of the read",
-  handle: apiApp(
+/**
+ * The service's vend answering on an API router; with `audited`, its `token.vended` event is also sent to the audit
+ * queue after the response, as the vend route does (the queue's consumer writes it).
+ */
+function vendApp(audited: boolean): Handle {
+  return apiApp(
     createApiRouter().openapi(vendRoute, async (c) => {
       const services = c.get("services");
+      const connectionId = c.req.valid("param").id;
       const outcome = await vendToken(
         services,
         {
           userId: c.get("caller").userId,
-          connectionId: c.req.valid("param").id,
+          connectionId,
           minValiditySeconds: DEFAULT_MIN_VALIDITY_SECONDS,
           forceRefresh: false,
           now: services.clock(),
         },
         () => Promise.reject(new Error("the breakdown vends fresh tokens only")),
       );
+      if (audited) services.audit.recordAfterResponse(vendAuditEvent(connectionId, outcome));
       if (outcome.kind !== "token") throw new Error(`the breakdown's vend answered ${outcome.kind}`);
       return c.json({ access_token: outcome.accessToken, token_type: "Bearer" as const, expires_at: null, scopes: outcome.scopes }, 200);
     }),
-  ),
+  );
+}
+
+steps.push({
+  name: "vend",
+  adds: "the service's vend (src/tokens/vend.ts: Drizzle read, scopes, freshness, AES-GCM decrypt) answers instead of the read",
+  handle: vendApp(false),
+});
+steps.push({
+  name: "audit",
+  adds: "the vend's `token.vended` event sent to the `audit-events` queue after the response (a binding call; the queue's consumer writes it)",
+  handle: vendApp(true),
 });
 steps.push({
   name: "service",
-  adds: "the service's own app (src/app.ts): its vend handler, which sends the `token.vended` event to the audit queue after the response (and the queue's consumer writes it), every other route, the error exit",
+  adds: "the service's own app (src/app.ts): its vend route among every other route, the error exit",
   handle: service.fetch as Handle,
 });
 
 const byName = new Map(steps.map((step) => [step.name, step]));
+
+/** Who the floor's audit events name: no caller is authenticated there. */
+const FLOOR_ORIGIN = { requestId: null, ip: null, userId: null, actor: "backend" } as const;
+
+/** The floor (see above): the rate limiter's call, the read, and the `token.vended` event sent after the response. */
+const floor: Handle = async (request, env, ctx) => {
+  const id = /\/v1\/connections\/([^/]+)\/token$/.exec(new URL(request.url).pathname)![1]!;
+  // The per-user limit's call as the API router makes it, keyed here by the connection (one per user in the bench).
+  if (!(await env.USER_RATE_LIMITER.limit({ key: `user:${id}` })).success) return Response.json({ error: "rate_limited" }, { status: 429 });
+  const response = await readConnection(env.DB, id);
+  const audit = new AuditSink(database(env.DB), env.AUDIT_QUEUE, FLOOR_ORIGIN, Date.now);
+  audit.recordAfterResponse({ action: "token.vended", outcome: "success", connectionId: id });
+  ctx.waitUntil(audit.flushAfterResponse());
+  return response;
+};
 
 // The service's Durable Object classes, which its config binds.
 export * from "../../src/index";
@@ -111,9 +147,9 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/__steps") return Response.json(steps.map(({ name, adds }) => ({ name, adds })));
     const match = /^\/([A-Za-z0-9]+)(\/.*)$/.exec(url.pathname);
-    const step = match && byName.get(match[1]!);
-    if (!step) return Response.json({ error: "no such step" }, { status: 404 });
+    const handle = match && (match[1] === "floor" ? floor : byName.get(match[1]!)?.handle);
+    if (!handle) return Response.json({ error: "no such step" }, { status: 404 });
     // Every step, the bare read included, gets the request re-addressed the same way.
-    return step.handle(new Request(new URL(match[2]!, url), request), env, ctx);
+    return handle(new Request(new URL(match[2]!, url), request), env, ctx);
   },
 } satisfies ExportedHandler<Env>;
