@@ -4,8 +4,9 @@
  * Starts on 127.0.0.1: the mock Google token endpoint (100 ms) and the local oidc-provider (bench/servers.ts), the
  * service (`wrangler dev` with local D1/KV/DO/Queues, every variable as `--var`, `--test-scheduled`) and the reference
  * Worker (bench/reference/, one D1 point read). Seeds the local D1s through `wrangler d1 execute --file`, then measures:
- *   1. the vend hot path vs the reference (autocannon, 32 connections, rounds of 10 s alternating), with the D1
- *      writes per vend; 1b/1c: where its time goes, step by step (bench/breakdown/), in `wrangler dev` and in Node;
+ *   1. the vend hot path vs the reference and vs the floor (the reference's read with the vend's two binding calls,
+ *      bench/breakdown/), autocannon, 32 connections, rounds of 10 s alternating, with the D1 writes per vend;
+ *      1b/1c: where its time goes, step by step (bench/breakdown/), in `wrangler dev` and in Node;
  *   2. 500 concurrent vends of one expired connection (upstream refresh count, latency);
  *   3. one cron tick over 5,000 connections expiring inside the look-ahead window (a service and D1 of their own):
  *      time until all are refreshed, upstream calls, double refreshes, concurrency; 3b: the same with 20,000;
@@ -39,6 +40,7 @@ import { sendOverNodeHttp } from "../test/support/node-http";
 import { freePort, onAbnormalExit, startGroup, stopAll } from "../test/support/processes";
 import { REPOSITORY_ROOT as ROOT, runWrangler, startWranglerDev, type WranglerDev } from "../test/support/wrangler";
 import { AUDIT_EVENTS_QUEUE } from "../src/audit/audit-queue";
+import { JOB_CONCURRENCY } from "../src/queues/limits";
 import { ladderInNode } from "./breakdown/in-node";
 import { groupCpuMs } from "./lib/cpu-time";
 import { oneCronTick, type TickResult } from "./lib/cron-tick";
@@ -454,14 +456,24 @@ async function main(): Promise<void> {
     }
     return last;
   };
+  /**
+   * The breakdown Worker (bench/breakdown/): the service's own configuration (bindings, assets first, the cron and
+   * queue handlers) under another name, serving the breakdown's steps and the floor that section 1 compares with.
+   */
+  const breakdown =
+    SCENARIOS.has("hot") || SCENARIOS.has("breakdown")
+      ? await startWorker("breakdown", join(SNAPSHOT, "wrangler.jsonc"), breakdownState, vars, {
+          args: [join(SNAPSHOT, "bench", "breakdown", "index.ts"), "--name", "bench-breakdown"],
+        })
+      : null;
   const hotTargets: VendTarget[] = await Promise.all(
     hot.map(async (row) => ({ connectionId: row.id, caller: await authHeaders(row.userId, VEND_CALLER_TOKEN) })),
   );
 
   // ------------------------------------------------------------------------------------------------ 1. hot path
-  const hotTitle = `1. Vend hot path (fresh token) — autocannon, ${CONNECTIONS} connections, ${HOT_ROUNDS} × ${DURATION_S} s each, service and reference alternating, ${HOT_USERS} users/connections in rotation`;
-  if (SCENARIOS.has("hot")) {
-    log("scenario 1: vend hot path vs reference");
+  const hotTitle = `1. Vend hot path (fresh token) — autocannon, ${CONNECTIONS} connections, ${HOT_ROUNDS} × ${DURATION_S} s each, service, reference and floor alternating, ${HOT_USERS} users/connections in rotation`;
+  if (breakdown && SCENARIOS.has("hot")) {
+    log("scenario 1: vend hot path vs reference and floor");
     const refApi = clientOf(ref.origin);
     for (const target of hotTargets.slice(0, 3)) {
       const check = await timed(() => appApi.vend(target.caller, target.connectionId));
@@ -470,13 +482,18 @@ async function main(): Promise<void> {
       const refCheck = await timed(() => refApi.vend(target.caller, target.connectionId));
       if (refCheck.status !== 200) throw new Error(`reference sanity check: ${refCheck.status} ${refCheck.body.slice(0, 300)}`);
     }
+    const floorCheck = await timed(() => clientOf(breakdown.origin, "/floor").vend(hotTargets[0]!.caller, hotTargets[0]!.connectionId));
+    if (floorCheck.status !== 200) throw new Error(`floor sanity check: ${floorCheck.status} ${floorCheck.body.slice(0, 300)}`);
+    const floor: CannonTarget = { server: breakdown, prefix: "/floor" };
     await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
     await cannon(ref, hotTargets, 3);
+    await cannon(floor.server, hotTargets, 3, floor.prefix);
     // What the measured vends write to D1: every table's rows and the connections' versions, before and after, with
     // the audit queue's consumer batches (each one D1 round trip) counted in between.
     const before = await settledD1Fingerprint();
     const auditBatches = watchQueueBatches(app.group);
-    const [hotApp, hotRef] = (await alternate([{ server: app }, { server: ref }], hotTargets, DURATION_S, HOT_ROUNDS)) as [
+    const [hotApp, hotRef, hotFloor] = (await alternate([{ server: app }, { server: ref }, floor], hotTargets, DURATION_S, HOT_ROUNDS)) as [
+      CannonSummary,
       CannonSummary,
       CannonSummary,
     ];
@@ -486,35 +503,53 @@ async function main(): Promise<void> {
     const throughput = hotApp.rps / hotRef.rps;
     const meanLatency = hotApp.mean / hotRef.mean;
     const met = throughput >= TARGET.throughput && meanLatency <= TARGET.meanLatency;
+    const overFloor = {
+      throughput: hotApp.rps / hotFloor.rps,
+      meanLatency: hotApp.mean / hotFloor.mean,
+      cpu: hotApp.cpuMs / hotFloor.cpuMs,
+    };
     log(`hot path: service ${hotApp.rps.toFixed(0)} req/s, reference ${hotRef.rps.toFixed(0)} req/s (${throughput.toFixed(2)}×)`);
-    json.hot = { service: hotApp, reference: hotRef, throughput, meanLatency, target: TARGET, met, d1Writes: writes };
+    json.hot = {
+      service: hotApp,
+      reference: hotRef,
+      floor: hotFloor,
+      throughput,
+      meanLatency,
+      target: TARGET,
+      met,
+      overFloor,
+      d1Writes: writes,
+    };
     const row = (name: string, r: CannonSummary) =>
       `| ${name} | ${r.rps.toFixed(0)} | ${ms(r.mean)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpuMs.toFixed(2)} ms | ${r.requests} | ${r.non2xx} | ${r.errors} | ${r.load} |`;
+    const ratio = (name: string, a: CannonSummary, b: CannonSummary) =>
+      `| **${name}** | **${(a.rps / b.rps).toFixed(2)}×** | **${(a.mean / b.mean).toFixed(2)}×** | ${(a.p50 / b.p50).toFixed(2)}× | ${(a.p99 / b.p99).toFixed(2)}× | ${(a.cpuMs / b.cpuMs).toFixed(2)}× | | | | |`;
     sections.push(`## ${hotTitle}
 
 | target | req/s | mean | median | p99 | server CPU per request² | requests | non-2xx | errors | load after |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${row("service `POST /v1/connections/{id}/token`", hotApp)}
 ${row("reference Worker (one D1 point read)", hotRef)}
-| **service / reference** | **${throughput.toFixed(2)}×** | **${meanLatency.toFixed(2)}×** | ${(hotApp.p50 / hotRef.p50).toFixed(2)}× | ${(hotApp.p99 / hotRef.p99).toFixed(2)}× | ${(hotApp.cpuMs / hotRef.cpuMs).toFixed(2)}× | | | | |
+${row("floor: the reference's read + the per-user limit's call + the audit send, service's config³", hotFloor)}
+${ratio("service / reference", hotApp, hotRef)}
+${ratio("service / floor", hotApp, hotFloor)}
 
 Target: at least ${TARGET.throughput}× the reference's throughput and at most ${TARGET.meanLatency}× its mean latency — **${met ? "met" : "not met"}** (${throughput.toFixed(2)}×, ${meanLatency.toFixed(2)}×).
+
+Where the service's CPU beyond the reference goes: floor − reference = **${(hotFloor.cpuMs - hotRef.cpuMs).toFixed(2)} ms** per request is the platform's (the service's configuration with the assets in front, the rate limiter's call, the audit send), service − floor = **${(hotApp.cpuMs - hotFloor.cpuMs).toFixed(2)} ms** the service's own code (Hono and its middleware, the caller's JWT, validation, the Drizzle read, the decrypt, the response's headers; sections 1b and 1c split it further).
 
 **D1 writes per vend under load**: ${writes.text}
 
 Req/s is the mean of the rounds; mean latency and CPU per request are over all requests; median and p99 are the mean of the rounds'.
 ² CPU time (user + system) of that \`wrangler dev\` process group (wrangler's Node process and workerd) divided by the requests served: independent of what else runs on the machine, unlike req/s.
+³ \`POST /floor/…\` of the breakdown Worker (bench/breakdown/): the reference's read plus the two binding calls every vend makes besides it (\`USER_RATE_LIMITER.limit\`, the \`token.vended\` send to \`audit-events\` after the response), served with the service's wrangler.jsonc (assets in front). Locally each of those calls is a round trip to a local Durable Object; what the service costs beyond the floor is its own code.
 `);
   } else skipped(hotTitle);
 
   // ------------------------------------------------------------------------------------------------ 1b. breakdown
   const breakdownTitle = `1b. Where the hot path's time goes — the vend built up one piece at a time (bench/breakdown/; autocannon, ${CONNECTIONS} connections, ${BREAKDOWN_ROUNDS} × ${BREAKDOWN_S} s per step)`;
-  if (SCENARIOS.has("breakdown")) {
+  if (breakdown && SCENARIOS.has("breakdown")) {
     log("scenario 1b: breakdown of the hot path");
-    // The service's own configuration (bindings, assets first, the cron and queue handlers), under another name.
-    const breakdown = await startWorker("breakdown", join(SNAPSHOT, "wrangler.jsonc"), breakdownState, vars, {
-      args: [join(SNAPSHOT, "bench", "breakdown", "index.ts"), "--name", "bench-breakdown"],
-    });
     const steps = await getJson<{ name: string; adds: string }[]>(`${breakdown.origin}/__steps`);
     for (const step of steps) {
       const target = hotTargets[0]!;
@@ -528,7 +563,6 @@ Req/s is the mean of the rounds; mean latency and CPU per request are over all r
       BREAKDOWN_S,
       BREAKDOWN_ROUNDS,
     );
-    await breakdown.group.stop();
     const rows = results.map((result, index) => {
       const previous = index === 0 ? reference! : results[index - 1]!;
       const added = result.cpuMs - previous.cpuMs;
@@ -575,6 +609,7 @@ router, workerd's HTTP — is the difference between 1b and 1c. Node's WebCrypto
 (JavaScript glue around each operation), so the JWT and decrypt steps weigh more here than there.
 `);
   } else skipped(breakdownTitle);
+  await breakdown?.group.stop();
 
   // ------------------------------------------------------------------------------------------------ 2. stampede
   const stampedeTitle = `2. ${STAMPEDE} concurrent vends of one expired connection (mock provider ${UPSTREAM_LATENCY_MS} ms)`;
@@ -636,16 +671,19 @@ Refresh as audited by the Durable Object: ${refreshAudit}.
       result.allRefreshedMs === null
         ? `**not finished** (${result.upstream.distinct}/${result.rows})`
         : `**${(result.allRefreshedMs / 1000).toFixed(1)} s**`;
-    return `| ${result.rows} | ${done} | ${result.upstream.calls} | **${result.upstream.repeated}** | ${result.secondTickCalls} | ${result.upstream.max_in_flight} | ${queues || "none logged"} | ${load()} |`;
+    const invocations = Math.ceil(result.upstream.max_in_flight / JOB_CONCURRENCY);
+    return `| ${result.rows} | ${done} | ${result.upstream.calls} | **${result.upstream.repeated}** | ${result.secondTickCalls} | ${result.upstream.max_in_flight} | ${invocations} | ${queues || "none logged"} | ${load()} |`;
   };
   const tickTable = (
     rows: string[],
-  ) => `| connections | time until all refreshed (must be < 300 s) | upstream calls | double refreshes (must be 0) | upstream calls of a second tick (must be 0) | peak refreshes in flight | consumer batches per queue | load after |
-| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
+  ) => `| connections | time until all refreshed (must be < 300 s) | upstream calls | double refreshes (must be 0) | upstream calls of a second tick (must be 0) | peak refreshes in flight | peak \`vault-jobs\` consumer invocations at once | consumer batches per queue | load after |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
 ${rows.join("\n")}`;
   const tickNotes = `One \`GET /__scheduled\` (wrangler's \`--test-scheduled\`); the time runs from that request until the mock provider
 has seen every connection's refresh token. "Double refreshes" are refresh tokens the mock saw more than once (over
-both ticks). Peak refreshes in flight is the mock's own counter of concurrent token requests. Consumer batches come from
+both ticks). Peak refreshes in flight is the mock's own counter of concurrent token requests; one \`vault-jobs\` invocation runs
+at most ${JOB_CONCURRENCY} jobs at once (src/queues/limits.ts), so the peak of consumer invocations at once is at least that peak
+divided by ${JOB_CONCURRENCY}, and equals it while each invocation keeps its ${JOB_CONCURRENCY} slots busy. Consumer batches come from
 \`wrangler dev\`'s log (\`QUEUE <queue> <acked>/<total> (<ms>)\`, one line per consumer invocation): "in progress on
 average" is their summed duration over the time to refresh everything. \`wrangler dev\` delivers one batch per queue at
 a time whatever \`max_concurrency\` says, so locally the consumer concurrency is one batch per queue, and the refreshes
@@ -691,7 +729,10 @@ ${tickNotes}
   } else skipped(cronTitle);
 
   // ------------------------------------------------------------------------------------------------ 3b. cron, stretch
-  const stretchTitle = `3b. Cron stretch: ${STRETCH_ROWS} connections (${STRETCH_USERS} users) expiring inside the window, one tick`;
+  const stretchTitle =
+    STRETCH_ROWS > 0
+      ? `3b. Cron stretch: ${STRETCH_ROWS} connections (${STRETCH_USERS} users) expiring inside the window, one tick`
+      : "3b. Cron stretch: one tick over more connections (BENCH_CRON_ROWS_STRETCH)";
   if (SCENARIOS.has("cron") && STRETCH_ROWS > 0) {
     log(`scenario 3b: one cron tick over ${STRETCH_ROWS} expiring connections`);
     const result = await cronTick("stretch", STRETCH_ROWS);
