@@ -22,6 +22,7 @@ import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
+import { webhookRoutes } from "./routes/webhooks";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -36,7 +37,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     "/v1/*",
     cors({
       origin: (origin, c: Context<AppEnv>) => (c.get("services").config.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ["GET", "POST", "DELETE"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE"],
       allowHeaders: ["Authorization", "Content-Type"],
       exposeHeaders: ["Retry-After", "X-Request-Id"],
       maxAge: 600,
@@ -73,6 +74,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     historyRoutes,
     connectSessionRoutes,
     connectVerificationRoutes,
+    webhookRoutes,
   ]) {
     app.route("/", api);
   }
