@@ -31,7 +31,8 @@ export type AuditAction =
   | "integration.deactivated"
   | "user.erased"
   | "keys.re_encrypted"
-  | "vault.job_dead_lettered";
+  | "vault.job_dead_lettered"
+  | "webhook.disabled";
 
 export interface AuditRecord {
   action: AuditAction;
