@@ -1,7 +1,8 @@
 /**
  * The cron trigger's tasks: it queues the first page of the refresh scan and of the re-encryption scan (the queues'
  * consumers do the rest, test/scheduled/cron-refresh.test.ts and test/vault/key-rotation.test.ts), prunes the audit
- * trail (./audit-retention.test.ts), and keeps each task's failure to itself.
+ * trail (./audit-retention.test.ts) and the webhook delivery log (./delivery-log-retention.test.ts), and keeps each
+ * task's failure to itself.
  */
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -45,6 +46,7 @@ describe("a cron tick", () => {
       { message: "cron.refresh", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.re_encrypt", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.prune_audit", count: expect.any(Number), ms: expect.any(Number) },
+      { message: "cron.prune_webhook_deliveries", count: expect.any(Number), ms: expect.any(Number) },
     ]);
     expect(queues.scans.sent).toHaveLength(2);
   });
@@ -62,7 +64,7 @@ describe("cron tasks", () => {
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
     expect(failures).toEqual([{ message: "cron.refresh failed", error: "TypeError", ms: expect.any(Number) }]);
-    expect(logged(log).map((line) => line.message)).toEqual(["cron.re_encrypt", "cron.prune_audit"]);
+    expect(logged(log).map((line) => line.message)).toEqual(["cron.re_encrypt", "cron.prune_audit", "cron.prune_webhook_deliveries"]);
     expect(queues.scans.take()).toEqual([expect.objectContaining({ kind: "re_encrypt" })]);
   });
 
@@ -77,7 +79,12 @@ describe("cron tasks", () => {
     await runScheduledTasks(queues.env, Date.now());
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
-    expect(failures.map((line) => line.message)).toEqual(["cron.refresh failed", "cron.re_encrypt failed", "cron.prune_audit failed"]);
+    expect(failures.map((line) => line.message)).toEqual([
+      "cron.refresh failed",
+      "cron.re_encrypt failed",
+      "cron.prune_audit failed",
+      "cron.prune_webhook_deliveries failed",
+    ]);
     expect(failures[0]?.error).toBe("unknown");
   });
 });
