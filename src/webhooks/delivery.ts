@@ -108,8 +108,8 @@ async function settle(services: Services, message: Message, summary: BatchSummar
   try {
     return await deliver(services, body, message.attempts, summary, options);
   } catch (error) {
-    // The endpoint, its secret or the log could not be read or written (D1): no attempt was recorded. Retried on the
-    // schedule, which still ends 24 h after the event.
+    // The endpoint could not be read (D1), so no attempt was made. Retried on the schedule, which still ends 24 h
+    // after the event.
     logFailure("webhook delivery failed before its attempt; retried", body.eventId, message.attempts, error);
     const next = nextAttempt(message.attempts, body.occurredAt, services.clock());
     if (next.kind === "abandon") {
@@ -134,17 +134,22 @@ async function deliver(
     summary.dropped++;
     return ACK;
   }
-  const record = (fields: Pick<WebhookDeliveryRow, "status" | "responseStatus" | "error" | "nextAttemptAt">, at: number) => {
+  /** Records the attempt; a failed write is logged, and the attempt's outcome still settles the message. */
+  const record = async (fields: Pick<WebhookDeliveryRow, "status" | "responseStatus" | "error" | "nextAttemptAt">, at: number) => {
     summary[fields.status]++;
-    return recordWebhookDelivery(services.db, {
-      id: randomId("whd_"),
-      endpointId: endpoint.id,
-      eventId: delivery.eventId,
-      eventType: delivery.type,
-      attempt,
-      at,
-      ...fields,
-    });
+    try {
+      await recordWebhookDelivery(services.db, {
+        id: randomId("whd_"),
+        endpointId: endpoint.id,
+        eventId: delivery.eventId,
+        eventType: delivery.type,
+        attempt,
+        at,
+        ...fields,
+      });
+    } catch (error) {
+      logFailure("webhook delivery attempt not recorded", delivery.eventId, attempt, error);
+    }
   };
 
   // A disabled endpoint gets nothing until it is enabled again (`PATCH`), except the test event sent to it by name.
@@ -161,7 +166,10 @@ async function deliver(
       return ACK;
     case "gone":
       // RFC 9110 §15.5.11: the resource is gone for good. The endpoint stops receiving until an operator enables it.
-      await disableGoneEndpoint(services, endpoint, now);
+      await disableGoneEndpoint(services, endpoint, now).catch((error: unknown) =>
+        // Enabled still: its next delivery meets the 410 again and disables it then.
+        logFailure("webhook endpoint that answered 410 not disabled", delivery.eventId, attempt, error),
+      );
       await record({ status: "disabled", responseStatus: 410, error: "http_status", nextAttemptAt: null }, now);
       return ACK;
     case "failed": {

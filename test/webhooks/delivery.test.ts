@@ -12,6 +12,7 @@ import { publishEvent } from "../../src/events/publish";
 import { consumeWebhookDeliveries } from "../../src/webhooks/delivery";
 import { WEBHOOK_QUEUES } from "../../src/webhooks/queue-messages";
 import { nextAttempt, retryDelaySeconds } from "../../src/webhooks/retry-schedule";
+import { databaseDown, failingDatabase } from "../support/failing-db";
 import { newUserId } from "../support/users";
 import { deliver } from "../support/vault-queues";
 import {
@@ -280,5 +281,57 @@ describe("the webhook queue's consumer", () => {
     expect(receiving.sort()).toEqual([all.id, tests.id].sort());
     expect(receiving).not.toContain(deletions.id);
     expect(receiving).not.toContain(disabled.id);
+  });
+});
+
+describe("the webhook queue's consumer when D1 fails", () => {
+  it("retries a delivery whose endpoint cannot be read on the schedule, without an attempt", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const { inbox, queue, delivery } = await oneDelivery({ status: "200" });
+    const down: WebhookQueue = { ...queue, env: { ...queue.env, DB: databaseDown(env.DB) } };
+
+    expect(await attemptDeliveries(down, [delivery], 2)).toEqual([{ acked: false, retried: true, delaySeconds: 120 }]);
+
+    expect(await inbox.requests()).toEqual([]);
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining("webhook delivery failed before its attempt; retried"));
+  });
+
+  it("lets such a delivery go once its next attempt would start more than 24 h after the event", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const { queue, delivery } = await oneDelivery({ status: "200" }, 23 * HOUR_MS);
+    const down: WebhookQueue = { ...queue, env: { ...queue.env, DB: databaseDown(env.DB) } };
+
+    expect(await attemptDeliveries(down, [delivery], 17)).toEqual([{ acked: true, retried: false }]);
+  });
+
+  it("retries an event it cannot fan out after the schedule's delay for that attempt", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await subscribeEndpoint(receiver().url);
+    const queue = recordingWebhookQueue({ ...env, DB: databaseDown(env.DB) });
+    await publishUserEvent(queue);
+
+    expect(await deliver(WEBHOOK_QUEUES.deliveries, queue.queue.take(), queue.env)).toEqual([
+      { acked: false, retried: true, delaySeconds: 30 },
+    ]);
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining("webhook event not fanned out; retried"));
+  });
+
+  it("settles an attempt by its outcome when its record cannot be written", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const { inbox, endpoint, queue, delivery } = await oneDelivery({ status: "200" });
+    const refusingLog = failingDatabase(env.DB, {
+      prepare: (sql) => {
+        if (String(sql).startsWith('insert into "webhook_deliveries"')) throw new Error("D1_ERROR: simulated outage");
+        return env.DB.prepare(String(sql));
+      },
+    });
+
+    expect(await attemptDeliveries({ ...queue, env: { ...queue.env, DB: refusingLog } }, [delivery])).toEqual([
+      { acked: true, retried: false },
+    ]);
+
+    expect(await inbox.requests()).toHaveLength(1);
+    expect(await deliveryLog(endpoint.id)).toEqual([]);
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining("webhook delivery attempt not recorded"));
   });
 });
