@@ -110,7 +110,8 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Erases the user: records the erasure first (so every authorization begun until now is refused at its callback,
    * before or after its code exchange), ends the pending authorizations, then, once no newly authorized connection is
-   * being stored, removes every connection and integration activation.
+   * being stored, removes every connection and integration activation; a finished erasure publishes `user.erased`
+   * after the connections' `connection.deleted`.
    */
   async erase(request: ErasureRequest, trace: AuditTrace = NO_TRACE): Promise<ErasureResult> {
     const now = Date.now();
