@@ -32,6 +32,7 @@ export type AuditAction =
   | "user.erased"
   | "keys.re_encrypted"
   | "vault.job_dead_lettered"
+  | "webhook.disabled"
   | "webhook.created"
   | "webhook.updated"
   | "webhook.deleted"

@@ -10,7 +10,7 @@ import type { DecryptFailureReason, DecryptResult, TokenCipher, WebhookSecretCon
 import { randomId } from "../crypto/random";
 import { ProblemError } from "../errors";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "../events/event-types";
-import { publishEvent } from "../events/publish-stub";
+import { publishEvent } from "../events/publish";
 import type { Services } from "../services";
 import {
   deleteWebhookEndpoint,
