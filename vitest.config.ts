@@ -50,6 +50,10 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
           },
           queueConsumers: auditConsumerDeliveringAtOnce(),
+          // Every lifecycle operation publishes webhook events. Where a test does not record them itself
+          // (test/support/webhooks.ts), they go to a queue nothing consumes: a consumer running in the background
+          // would deliver one test's events to the receivers another test subscribed in the same file's database.
+          queueProducers: { WEBHOOK_QUEUE: { queueName: "webhook-deliveries-unconsumed-in-tests" } },
         },
       })),
     ],

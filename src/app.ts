@@ -16,6 +16,7 @@ import { meRoutes } from "./routes/me";
 import { oauthRoutes } from "./routes/oauth";
 import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
+import { webhookRoutes } from "./routes/webhooks";
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
@@ -37,6 +38,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     historyRoutes,
     connectSessionRoutes,
     connectVerificationRoutes,
+    webhookRoutes,
   ]) {
     app.route("/", api);
   }

@@ -31,7 +31,13 @@ export type AuditAction =
   | "integration.deactivated"
   | "user.erased"
   | "keys.re_encrypted"
-  | "vault.job_dead_lettered";
+  | "vault.job_dead_lettered"
+  | "webhook.disabled"
+  | "webhook.created"
+  | "webhook.updated"
+  | "webhook.deleted"
+  | "webhook.secret_rotated"
+  | "webhook.test_requested";
 
 export interface AuditRecord {
   action: AuditAction;

@@ -119,7 +119,7 @@ export async function disconnectAccount(
   const { session, connectionId } = request;
   if (!(await offeredConnection(services, session, connectionId))) return "not_found";
   const removed = await userVault(services.env, session.userId).remove(
-    { userId: session.userId, connectionId, client: request.client },
+    { userId: session.userId, connectionId, client: request.client, reason: "user" },
     services.audit.trace(),
   );
   return removed.kind;

@@ -1,6 +1,7 @@
 import type { TokenCipher } from "../crypto/token-cipher";
 import { randomId } from "../crypto/random";
 import { type ConsentClient, type ConsentKind, recordConsent } from "../storage/consents";
+import { authorizationEvents } from "../events/payloads";
 import { completeIntegrationActivation } from "../integrations/activation-record";
 import type { AccountIdentity, TokenSet } from "../providers/provider";
 import { joinScopes, parseScopes } from "../scopes";
@@ -74,6 +75,8 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
       refreshBlockedUntil: null,
       lastRefreshFailure: null,
       lastRefreshFailureClass: null,
+      refreshFailingSince: null,
+      refreshFailureReportedAt: null,
       reEncryptFailures: 0,
       reEncryptBlockedUntil: null,
       refreshEnqueuedAt: null,
@@ -103,10 +106,13 @@ export async function saveAuthorizedConnection(db: Database, cipher: TokenCipher
 
 /**
  * Stores a completed authorization with its consent (a grant, an expansion, or a reduction when fewer scopes were
- * granted than asked) and completes the integration activation it was begun for.
+ * granted than asked), publishes what changed for subscribers, and completes the integration activation it was begun
+ * for.
  */
 export async function recordAuthorizedConnection(services: Services, input: CompletedAuthorization): Promise<ConnectionRow> {
   const saved = await saveAuthorizedConnection(services.db, services.cipher, input);
+  // Published once the connection is stored: should a later step fail, the connection exists all the same.
+  for (const event of authorizationEvents(saved.row, saved.previous)) services.events.publish(event);
   const previousScopes = saved.previous ? parseScopes(saved.previous.scopes) : [];
   const kind: ConsentKind =
     input.missingScopes.length > 0

@@ -1,5 +1,5 @@
 /**
- * AES-256-GCM for every token at rest. A stored value reads `v1.{kid}.{iv}.{ciphertext}` (base64url parts;
+ * AES-256-GCM for every token and webhook signing secret at rest. A stored value reads `v1.{kid}.{iv}.{ciphertext}` (base64url parts;
  * the ciphertext ends with the 128-bit tag), so each value names the key that wrote it and a key ring can be
  * rotated: the ring's first key encrypts, every key in it decrypts.
  */
@@ -8,17 +8,26 @@ import { base64url } from "./encoding";
 
 export type TokenField = "access_token" | "refresh_token";
 
-/** The row and field a value belongs to; authenticated with it, so a value moved elsewhere does not decrypt. */
-export interface CiphertextContext {
+/** A connection's token: bound to the connection, its user and the field. */
+export interface ConnectionTokenContext {
   connectionId: string;
   userId: string;
   field: TokenField;
 }
 
+/** A webhook endpoint's signing secret (current or previous): bound to the endpoint. */
+export interface WebhookSecretContext {
+  endpointId: string;
+  field: "webhook_secret";
+}
+
+/** The row and field a value belongs to; authenticated with it, so a value moved elsewhere does not decrypt. */
+export type CiphertextContext = ConnectionTokenContext | WebhookSecretContext;
+
 export type DecryptFailureReason =
   | "malformed" // not a `v1.{kid}.{iv}.{ciphertext}` value
   | "unknown_key" // written with a key id that is not in the ring
-  | "authentication_failed"; // tampered with, or written for another row, user or field
+  | "authentication_failed"; // tampered with, or written for another row, user, endpoint or field
 
 /** Failures carry only their reason: never key, plaintext or ciphertext material. */
 export type DecryptResult = { ok: true; plaintext: string; keyId: string } | { ok: false; reason: DecryptFailureReason };
@@ -67,10 +76,13 @@ function parseCiphertext(ciphertext: string): ParsedCiphertext | null {
 /**
  * The additional authenticated data. A JSON array of strings is unambiguous (no two contexts serialise
  * alike, whatever characters the ids hold). The format version and key id are bound too, so neither can be
- * rewritten in the stored value without failing authentication.
+ * rewritten in the stored value without failing authentication. A connection token's array is the five members it
+ * has always had (stored values keep their meaning); a webhook secret's has four, so it never reads as a token's.
  */
 function additionalData(keyId: string, context: CiphertextContext): Uint8Array {
-  return textEncoder.encode(JSON.stringify([FORMAT_VERSION, keyId, context.connectionId, context.userId, context.field]));
+  const bound =
+    context.field === "webhook_secret" ? [context.field, context.endpointId] : [context.connectionId, context.userId, context.field];
+  return textEncoder.encode(JSON.stringify([FORMAT_VERSION, keyId, ...bound]));
 }
 
 class AesGcmTokenCipher implements TokenCipher {

@@ -36,7 +36,7 @@ export const APP_MIDDLEWARE: readonly AppMiddleware[] = [
     path: "/v1/*",
     handler: cors({
       origin: (origin, c: Context<AppEnv>) => (c.get("services").config.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ["GET", "POST", "DELETE"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE"],
       allowHeaders: ["Authorization", "Content-Type"],
       exposeHeaders: ["Retry-After", "X-Request-Id"],
       maxAge: 600,

@@ -1,6 +1,7 @@
 import { beginConnect, configuredProvider } from "../connect/begin";
 import { usableRefreshToken } from "../connections/token-pair";
 import { ProblemError } from "../errors";
+import { integrationEvent } from "../events/payloads";
 import type { ConsentClient } from "../storage/consents";
 import { missingScopes, parseScopes } from "../scopes";
 import type { Services } from "../services";
@@ -72,6 +73,7 @@ export async function activateIntegration(services: Services, request: Activatio
       connectionId: target.id,
       detail: { integration: integration.key },
     });
+    services.events.publish(integrationEvent("integration.activated", request.userId, integration.key, target));
     return { status: "active" };
   }
   // Ask again for what is already granted too: providers without incremental consent (Microsoft, OIDC) grant only what is asked.
@@ -114,4 +116,5 @@ export async function deactivateIntegration(
     provider: integration.provider,
     detail: { integration: integration.key },
   });
+  services.events.publish(integrationEvent("integration.deactivated", request.userId, integration.key));
 }

@@ -2,6 +2,7 @@
  * What an integration's activation writes, shared by the activation routes and the connect flow's last step (which
  * runs in the user's vault and must not depend on beginning connect flows).
  */
+import { integrationEvent } from "../events/payloads";
 import { type ConsentClient, recordConsent } from "../storage/consents";
 import { joinScopes, missingScopes, parseScopes } from "../scopes";
 import type { Services } from "../services";
@@ -31,6 +32,7 @@ export async function completeIntegrationActivation(
     connectionId: request.connection.id,
     detail: { integration: integration.key },
   });
+  services.events.publish(integrationEvent("integration.activated", request.userId, integration.key, request.connection));
 }
 
 /** Appends an integration change to the user's consent history. */

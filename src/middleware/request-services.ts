@@ -9,9 +9,10 @@ export interface ServicesVariables {
 
 /**
  * Builds the request's services (configuration parsed once per isolate; a misconfiguration throws `ConfigError`,
- * which the error exit turns into a 500 that names nothing) and hands over the request's audit events: lifecycle
- * events are written before the response leaves; hot-path events are sent to the audit queue after it, through this
- * request's own `waitUntil` (the queue holds them from then on; its consumer writes them in batches).
+ * which the error exit turns into a 500 that names nothing) and hands over the request's audit events and webhook
+ * events: lifecycle events are written, and webhook events queued (one `sendBatch`, none when there are none), before
+ * the response leaves, side by side; hot-path events are sent to the audit queue after it, through this request's own
+ * `waitUntil` (the queue holds them from then on; its consumer writes them in batches). A vend publishes no event.
  */
 export const requestServices = createMiddleware<{ Bindings: Env; Variables: RequestIdVariables & ServicesVariables }>(
   async function requestServices(c, next) {
@@ -23,7 +24,8 @@ export const requestServices = createMiddleware<{ Bindings: Env; Variables: Requ
     });
     c.set("services", services);
     await next();
-    await services.audit.flush();
+    // Neither throws: a failed write or send is logged, and the operation's own outcome stands.
+    await Promise.all([services.audit.flush(), services.events.flush()]);
     c.executionCtx.waitUntil(services.audit.flushAfterResponse());
   },
 );

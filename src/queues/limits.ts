@@ -11,6 +11,12 @@
  */
 export const SCAN_PAGE_SIZE = 200;
 
+/**
+ * Webhook endpoints one page re-encrypts itself (src/webhooks/re-encryption.ts): one D1 read, a D1 write per endpoint
+ * and the send of the next page, 52 subrequests. A deployment has a handful of endpoints; one page is the usual scan.
+ */
+export const WEBHOOK_SCAN_PAGE_SIZE = 50;
+
 /** The platform's most messages per `sendBatch` call (Queues limits). */
 export const MAX_MESSAGES_PER_SEND_BATCH = 100;
 

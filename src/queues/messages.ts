@@ -3,6 +3,7 @@
  * stored by the platform, may be delivered more than once, and may end in the dead-letter queue.
  *
  *   `vault-scans`    a page of a scan (`ScanPage`): the cron queues the first page of each scan, each page queues the next
+ *                    (a page of webhook endpoints to re-encrypt is done by the page itself, with no jobs)
  *   `vault-jobs`     one job per connection (`VaultJob`), queued by the scan pages
  *   `vault-jobs-dlq` scan pages and jobs that failed every attempt
  */
@@ -35,10 +36,19 @@ const reEncryptionScanPage = z.object({
   afterId: id.nullable(),
 });
 
-export const scanPageSchema = z.discriminatedUnion("kind", [refreshScanPage, reEncryptionScanPage]);
+const webhookReEncryptionScanPage = z.object({
+  kind: z.literal("re_encrypt_webhooks"),
+  /** The tick's time: a previous signing secret whose overlap ended before it is dropped, not re-encrypted. */
+  now: time,
+  /** Keyset cursor: the last endpoint id of the previous page; `null` on the first. */
+  afterId: id.nullable(),
+});
+
+export const scanPageSchema = z.discriminatedUnion("kind", [refreshScanPage, reEncryptionScanPage, webhookReEncryptionScanPage]);
 export type ScanPage = z.infer<typeof scanPageSchema>;
 export type RefreshScanPage = z.infer<typeof refreshScanPage>;
 export type ReEncryptionScanPage = z.infer<typeof reEncryptionScanPage>;
+export type WebhookReEncryptionScanPage = z.infer<typeof webhookReEncryptionScanPage>;
 
 export const vaultJobSchema = z.object({
   kind: z.enum(["refresh", "re_encrypt"]),

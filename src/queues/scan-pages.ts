@@ -2,12 +2,14 @@
  * The consumer of `vault-scans`: reads one page of a scan, queues a job per connection on it, marks those rows so no
  * later scan queues them again while their job waits, and queues the next page when this one was full. A page costs
  * its invocation a handful of subrequests (src/queues/limits.ts), so no invocation's budget bounds how many
- * connections one tick reaches.
+ * connections one tick reaches. A page of the webhook secrets' re-encryption rewrites its endpoints itself (no jobs).
  */
 import { CRON_ORIGIN } from "../audit/audit-sink";
 import { createServices, type Services } from "../services";
 import { findConnectionsToReEncrypt, findExpiringConnections, holdForReEncryption, markRefreshEnqueued } from "../storage/connections";
-import { RE_ENCRYPTION_HOLD_MS, SCAN_PAGE_SIZE } from "./limits";
+import { findWebhookEndpointsToReEncrypt } from "../storage/webhook-endpoints";
+import { reEncryptSecrets, type SecretReEncryptResult } from "../webhooks/re-encryption";
+import { RE_ENCRYPTION_HOLD_MS, SCAN_PAGE_SIZE, WEBHOOK_SCAN_PAGE_SIZE } from "./limits";
 import {
   enqueueJobs,
   enqueueScanPage,
@@ -17,6 +19,7 @@ import {
   type RefreshScanPage,
   type ScanPage,
   type VaultJob,
+  type WebhookReEncryptionScanPage,
 } from "./messages";
 
 interface PageRead {
@@ -24,6 +27,8 @@ interface PageRead {
   jobs: number;
   /** Whether the page was full, and the next one was queued. */
   more: boolean;
+  /** What a page of webhook endpoints did to their secrets. */
+  webhook_secrets?: Record<SecretReEncryptResult, number>;
 }
 
 /**
@@ -42,7 +47,9 @@ export async function consumeScanPages(batch: MessageBatch, env: Env): Promise<v
       continue;
     }
     try {
-      const read = await readPage(createServices(env, CRON_ORIGIN), parsed.data);
+      const services = createServices(env, CRON_ORIGIN);
+      const read = await readPage(services, parsed.data);
+      await services.audit.flush();
       message.ack();
       console.log(JSON.stringify({ message: `queue.${VAULT_QUEUES.scans}`, kind: parsed.data.kind, ...read, ms: Date.now() - started }));
     } catch (error) {
@@ -65,6 +72,8 @@ function readPage(services: Services, page: ScanPage): Promise<PageRead> {
       return readRefreshPage(services, page);
     case "re_encrypt":
       return readReEncryptionPage(services, page);
+    case "re_encrypt_webhooks":
+      return readWebhookReEncryptionPage(services, page);
   }
 }
 
@@ -97,6 +106,31 @@ async function readReEncryptionPage({ db, env, cipher }: Services, page: ReEncry
   const more = rows.length === SCAN_PAGE_SIZE && last !== undefined;
   if (more) await enqueueScanPage(env, { ...page, afterId: last.id });
   return { jobs: rows.length, more };
+}
+
+/**
+ * Webhook endpoints whose secrets are still under another key, re-encrypted by the page itself. A page that fails is
+ * retried whole: an endpoint it already rewrote is under the current key then, and no longer selected.
+ */
+async function readWebhookReEncryptionPage(services: Services, page: WebhookReEncryptionScanPage): Promise<PageRead> {
+  const rows = await findWebhookEndpointsToReEncrypt(services.db, {
+    currentKeyId: services.cipher.currentKeyId,
+    afterId: page.afterId,
+    limit: WEBHOOK_SCAN_PAGE_SIZE,
+  });
+  const counts: Record<SecretReEncryptResult, number> = { re_encrypted: 0, conflict: 0, undecryptable: 0 };
+  for (const row of rows) counts[await reEncryptSecrets(services, row, page.now)]++;
+  if (rows.length > 0) {
+    services.audit.record({
+      action: "keys.re_encrypted",
+      outcome: counts.undecryptable === 0 ? "success" : "failure",
+      detail: { target: "webhook_secrets", ...counts, key_id: services.cipher.currentKeyId },
+    });
+  }
+  const last = rows.at(-1);
+  const more = rows.length === WEBHOOK_SCAN_PAGE_SIZE && last !== undefined;
+  if (more) await enqueueScanPage(services.env, { ...page, afterId: last.id });
+  return { jobs: 0, more, webhook_secrets: counts };
 }
 
 /** Queues a job of `kind` for each row, then marks the rows with `mark`: a row is marked only once its job is queued. */

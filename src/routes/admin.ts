@@ -15,12 +15,15 @@ const KeysResponse = z
         write_ahead_copies: z.number().int().openapi({
           description: "Connections that may hold a write-ahead copy (a refreshed token not yet in D1) under this key",
         }),
+        webhook_secrets: z.number().int().openapi({
+          description: "Webhook endpoints whose signing secrets (current, and previous during a secret rotation) are under this key",
+        }),
       }),
     ),
     remaining_to_re_encrypt: z
       .number()
       .int()
-      .openapi({ description: "Connections and write-ahead copies under other keys than the current one" }),
+      .openapi({ description: "Connections, write-ahead copies and webhook endpoints' secrets under other keys than the current one" }),
   })
   .openapi("KeyRotationStatus");
 
@@ -28,7 +31,7 @@ const keys = createRoute({
   method: "get",
   path: "/v1/admin/keys",
   tags: ["Admin"],
-  summary: "Connections and write-ahead copies per encryption key, for watching a rotation",
+  summary: "Connections, write-ahead copies and webhook secrets per encryption key, for watching a rotation",
   middleware: [requirePower("admin")] as const,
   responses: {
     200: { description: "Rows per key id", content: { "application/json": { schema: KeysResponse } } },
@@ -46,6 +49,7 @@ export const adminRoutes = createApiRouter().openapi(keys, async (c) => {
         connections: key.connections,
         configured: key.configured,
         write_ahead_copies: key.writeAheadCopies,
+        webhook_secrets: key.webhookSecrets,
       })),
       remaining_to_re_encrypt: status.remainingToReEncrypt,
     },

@@ -71,7 +71,7 @@ export const connectionRoutes = createApiRouter()
     const { userId } = c.get("caller");
     const connectionId = c.req.valid("param").id;
     const removed = await userVault(c.env, userId).remove(
-      { userId, connectionId, client: requestClient(c) },
+      { userId, connectionId, client: requestClient(c), reason: "user" },
       c.get("services").audit.trace(),
     );
     switch (removed.kind) {

@@ -1,7 +1,7 @@
 import { CRON_ORIGIN } from "../audit/audit-sink";
 import { enqueueScanPage, VAULT_QUEUES } from "../queues/messages";
 import { createServices, type Services } from "../services";
-import { pruneAuditEvents } from "./prune-audit";
+import { pruneAuditEvents, pruneDeliveryLog } from "./prune-audit";
 
 /**
  * Each task runs with services of its own, writes its own audit events and logs its own outcome, so one failing
@@ -27,9 +27,9 @@ async function task(env: Env, name: string, run: (services: Services) => Promise
 }
 
 /**
- * The cron trigger: starts the proactive-refresh scan and the key-rotation re-encryption scan by queueing the first
- * page of each (src/queues/ reads the pages and does the work, however many connections there are), and deletes audit
- * events past their retention.
+ * The cron trigger: starts the proactive-refresh scan and the key-rotation re-encryption scans of connections and of
+ * webhook secrets by queueing the first page of each (src/queues/ reads the pages and does the work, however many
+ * rows there are), and deletes audit events and webhook delivery attempts past their retention.
  */
 export async function runScheduledTasks(env: Env, scheduledTime: number): Promise<void> {
   const now = scheduledTime;
@@ -41,5 +41,13 @@ export async function runScheduledTasks(env: Env, scheduledTime: number): Promis
     await enqueueScanPage(env, { kind: "re_encrypt", now, afterId: null });
     return { queued: VAULT_QUEUES.scans };
   });
+  await task(env, "re_encrypt_webhooks", async () => {
+    await enqueueScanPage(env, { kind: "re_encrypt_webhooks", now, afterId: null });
+    return { queued: VAULT_QUEUES.scans };
+  });
   await task(env, "prune_audit", (services) => pruneAuditEvents(services.db, { now, retentionDays: services.config.auditRetentionDays }));
+  // The delivery log is an audit trail of what receivers were sent: kept as long.
+  await task(env, "prune_webhook_deliveries", (services) =>
+    pruneDeliveryLog(services.db, { now, retentionDays: services.config.auditRetentionDays }),
+  );
 }

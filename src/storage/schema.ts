@@ -62,6 +62,13 @@ export const connections = sqliteTable(
      * so a queued job is not queued again while it waits or is retried.
      */
     refreshEnqueuedAt: timestamp("refresh_enqueued_at"),
+    /**
+     * When the current streak of failed refreshes (transient or operator) began; cleared by a success or a new grant.
+     * A transient streak becomes a `connection.refresh_failed` event once it has lasted an hour.
+     */
+    refreshFailingSince: timestamp("refresh_failing_since"),
+    /** When `connection.refresh_failed` was published for the current streak; the first success after it publishes `recovered`. */
+    refreshFailureReportedAt: timestamp("refresh_failure_reported_at"),
   },
   (table) => [
     uniqueIndex("connections_user_provider_account").on(table.userId, table.provider, table.accountId),
@@ -178,7 +185,10 @@ export const webhookDeliveries = sqliteTable(
     /** `delivered`, `failed` (another attempt follows), `abandoned` (past 24 h) or `disabled` (the endpoint answered 410). */
     status: text("status", { enum: ["delivered", "failed", "abandoned", "disabled"] }).notNull(),
     responseStatus: integer("response_status"),
-    /** A failure class (`timeout`, `network`, `http_status`, `redirect`), never the receiver's text. */
+    /**
+     * A failure class (`timeout`, `network`, `http_status`, `redirect`, `secret_unavailable`, `endpoint_disabled`:
+     * src/webhooks/delivery.ts `DeliveryError`), never the receiver's text.
+     */
     error: text("error"),
     at: timestamp("at").notNull(),
     nextAttemptAt: timestamp("next_attempt_at"),

@@ -38,7 +38,7 @@ export async function eraseConnections(
     erased.connections = connections.length;
     // One at a time: each removal may call the provider, and a user has few connections.
     for (const { id } of connections) {
-      const removed = await inTurn(id, () => removeConnection(vault, { userId, connectionId: id, client }));
+      const removed = await inTurn(id, () => removeConnection(vault, { userId, connectionId: id, client, reason: "erasure" }));
       if (removed.kind === "wipe_failed") erased.failures += 1;
     }
   } catch (error) {

@@ -188,6 +188,27 @@ export function decideRefresh<Provider>(facts: RefreshFacts<Provider>, ask: Refr
   return { kind: "refresh", tokens: { ...tokens, refreshToken }, provider: facts.provider };
 }
 
+/** How long a streak of transient failures lasts before subscribers are told (`connection.refresh_failed`). */
+export const TRANSIENT_STREAK_REPORTED_AFTER_MS = 60 * 60_000;
+
+/** A connection's current streak of failed refreshes. */
+export interface FailureStreak {
+  /** When its first failure happened. */
+  failingSince: number;
+  /** When it was reported as `connection.refresh_failed`; `null`: not yet. */
+  reportedAt: number | null;
+}
+
+/**
+ * Whether a failed refresh at `now` is the one that reports its streak: once per streak, at once for an operator
+ * error (only the operator can end it), and for transient failures once they have lasted an hour (a provider's
+ * short outage heals by itself, and subscribers would only hear noise).
+ */
+export function reportsFailureStreak(failureClass: CooldownClass, streak: FailureStreak, now: number): boolean {
+  if (streak.reportedAt !== null) return false;
+  return failureClass === "operator" || now - streak.failingSince >= TRANSIENT_STREAK_REPORTED_AFTER_MS;
+}
+
 /** Why a refresh failed. */
 export type RefreshFailure =
   | { kind: "token_endpoint"; failure: TokenFailure }

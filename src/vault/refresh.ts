@@ -5,6 +5,7 @@
  */
 import type { AuditDetail } from "../audit/audit-sink";
 import { encryptTokenPair } from "../connections/token-pair";
+import { needsReauthEvent, recoveredEvent, refreshFailedEvent } from "../events/payloads";
 import type { DecryptFailureReason } from "../crypto/token-cipher";
 import type { Provider, TokenResult } from "../providers/provider";
 import { grantedScopes, joinScopes, parseScopes } from "../scopes";
@@ -13,6 +14,7 @@ import { reconcilePendingWrite, type PendingWrite } from "./pending-writes";
 import {
   classifyRefreshFailure,
   decideRefresh,
+  reportsFailureStreak,
   type FailureVerdict,
   type RefreshAsk,
   type RefreshFailure,
@@ -172,11 +174,15 @@ async function refreshAtProvider(
       refreshBlockedUntil: null,
       lastRefreshFailure: null,
       lastRefreshFailureClass: null,
+      refreshFailingSince: null,
+      refreshFailureReportedAt: null,
       pendingWriteKeyId: null,
     },
   };
   await persist(vault, key, write, issued.refreshToken !== null);
   audit("success", { rotated: issued.refreshToken !== null });
+  // The first success after a reported streak; published even when D1 lags behind the write-ahead copy, which holds it.
+  if (row.refreshFailureReportedAt !== null) vault.events.publish(recoveredEvent({ ...row, ...write.update, version: row.version + 1 }));
   return {
     kind: "token",
     refreshed: true,
@@ -248,36 +254,42 @@ async function persist(
   if (rotated) await vault.pendingWrites.delete(key.connectionId);
 }
 
+/** Marks the connection `needs_reauth` and tells subscribers, unless another writer changed the row meanwhile. */
 async function markNeedsReauth(vault: VaultServices, row: ConnectionRow, reason: string, now: number): Promise<void> {
-  await vault.writeConnection(
-    vault.db,
-    { userId: row.userId, id: row.id, expectedVersion: row.version },
-    {
-      status: "needs_reauth",
-      statusReason: reason,
-      lastRefreshFailure: reason,
-      updatedAt: now,
-      pendingWriteKeyId: null,
-    },
-  );
+  const update = {
+    status: "needs_reauth" as const,
+    statusReason: reason,
+    lastRefreshFailure: reason,
+    updatedAt: now,
+    pendingWriteKeyId: null,
+  };
+  // A compare-and-swap miss means a reconnect or a removal came first: the row no longer says what this refresh saw.
+  if (await vault.writeConnection(vault.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, update)) {
+    vault.events.publish(needsReauthEvent({ ...row, ...update, version: row.version + 1 }, reason));
+  }
 }
 
-/** Records a failed attempt and blocks refreshes for the verdict's cooldown. */
+/**
+ * Records a failed attempt, blocks refreshes for the verdict's cooldown and carries the failure streak on; the attempt
+ * that makes the streak worth reporting (`reportsFailureStreak`) tells subscribers, once per streak.
+ */
 async function coolDown(
   vault: VaultServices,
   row: ConnectionRow,
   verdict: Extract<FailureVerdict, { cooldownMs: number }>,
   now: number,
 ): Promise<void> {
-  await vault.writeConnection(
-    vault.db,
-    { userId: row.userId, id: row.id, expectedVersion: row.version },
-    {
-      refreshFailures: row.refreshFailures + 1,
-      refreshBlockedUntil: now + verdict.cooldownMs,
-      lastRefreshFailure: verdict.reason,
-      lastRefreshFailureClass: verdict.failureClass,
-      pendingWriteKeyId: null,
-    },
-  );
+  const streak = { failingSince: row.refreshFailingSince ?? now, reportedAt: row.refreshFailureReportedAt };
+  const reports = reportsFailureStreak(verdict.failureClass, streak, now);
+  const update = {
+    refreshFailures: row.refreshFailures + 1,
+    refreshBlockedUntil: now + verdict.cooldownMs,
+    lastRefreshFailure: verdict.reason,
+    lastRefreshFailureClass: verdict.failureClass,
+    refreshFailingSince: streak.failingSince,
+    refreshFailureReportedAt: reports ? now : streak.reportedAt,
+    pendingWriteKeyId: null,
+  };
+  const written = await vault.writeConnection(vault.db, { userId: row.userId, id: row.id, expectedVersion: row.version }, update);
+  if (written && reports) vault.events.publish(refreshFailedEvent({ ...row, ...update, version: row.version + 1 }, verdict.reason));
 }

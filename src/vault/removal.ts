@@ -1,3 +1,4 @@
+import { deletedEvent, integrationEvent, type DeletionReason } from "../events/payloads";
 import { type ConsentClient, recordConsent } from "../storage/consents";
 import { deleteConnection, findConnection } from "../storage/connections";
 import { deleteActivationsOfConnection } from "../storage/integration-activations";
@@ -9,6 +10,8 @@ export interface RemovalRequest {
   userId: string;
   connectionId: string;
   client: ConsentClient;
+  /** Who ended it, as the `connection.deleted` event says: its user, or the user's erasure. */
+  reason: DeletionReason;
 }
 
 /** `wipe_failed`: the local wipe could not finish (D1 unavailable); nothing was revoked, and repeating it is safe. */
@@ -51,7 +54,7 @@ export async function removeConnection(vault: VaultServices, request: RemovalReq
 }
 
 /** Deletes the connection here and returns what revoking its grant needs; `null` when there is no such connection. */
-async function wipeLocally(vault: VaultServices, { userId, connectionId, client }: RemovalRequest): Promise<GrantToRevoke | null> {
+async function wipeLocally(vault: VaultServices, { userId, connectionId, client, reason }: RemovalRequest): Promise<GrantToRevoke | null> {
   // A refresh whose D1 write failed left the newest (rotated) refresh token only in the write-ahead copy: bring D1 up
   // to date first, so that the revocation ends the live grant instead of sending a dead token.
   await reconcilePendingWrite(vault, userId, connectionId);
@@ -65,10 +68,14 @@ async function wipeLocally(vault: VaultServices, { userId, connectionId, client 
   const consent = { userId, connectionId, provider: row.provider, missingScopes: "", ...client, createdAt: vault.clock() };
   await recordConsent(vault.db, { ...consent, kind: "withdrawal", scopes: row.scopes, integration: null });
   // Integrations on this connection go with it.
-  for (const integration of await deleteActivationsOfConnection(vault.db, { userId, connectionId })) {
+  const integrations = await deleteActivationsOfConnection(vault.db, { userId, connectionId });
+  for (const integration of integrations) {
     await recordConsent(vault.db, { ...consent, kind: "integration_deactivated", scopes: "", integration });
   }
   await deleteConnection(vault.db, { userId, id: connectionId });
+  // The connection as it was before its removal; published once it is gone, whatever the revocation does next.
+  vault.events.publish(deletedEvent(row, reason));
+  for (const integration of integrations) vault.events.publish(integrationEvent("integration.deactivated", userId, integration));
   await vault.pendingWrites.delete(connectionId);
   return {
     userId,

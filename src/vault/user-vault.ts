@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { NO_TRACE, type AuditActor, type AuditTrace } from "../audit/audit-sink";
+import { userErasedEvent } from "../events/payloads";
 import { createServices } from "../services";
 import { updateConnection } from "../storage/connections";
 import { deletePendingAuthorizations } from "../storage/pending-authorizations";
@@ -109,7 +110,8 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Erases the user: records the erasure first (so every authorization begun until now is refused at its callback,
    * before or after its code exchange), ends the pending authorizations, then, once no newly authorized connection is
-   * being stored, removes every connection and integration activation.
+   * being stored, removes every connection and integration activation; a finished erasure publishes `user.erased`
+   * after the connections' `connection.deleted`.
    */
   async erase(request: ErasureRequest, trace: AuditTrace = NO_TRACE): Promise<ErasureResult> {
     const now = Date.now();
@@ -125,9 +127,12 @@ export class UserVault extends DurableObject<Env> {
       authorizationsEnded = false;
     }
     const erased = await this.underUserLock(() =>
-      this.withServices(request.userId, "user", trace, (vault) =>
-        eraseConnections(vault, request, (connectionId, task) => this.serialized(connectionId, task)),
-      ),
+      this.withServices(request.userId, "user", trace, async (vault) => {
+        const connections = await eraseConnections(vault, request, (connectionId, task) => this.serialized(connectionId, task));
+        // Only a finished erasure is one: an unfinished one is repeated by its client, and that repeat publishes it.
+        if (authorizationsEnded && connections.failures === 0) vault.events.publish(userErasedEvent(request.userId));
+        return connections;
+      }),
     );
     return { ...erased, pendingAuthorizations, complete: authorizationsEnded && erased.failures === 0 };
   }
@@ -206,7 +211,12 @@ export class UserVault extends DurableObject<Env> {
   /** Test seam: the D1 write of refreshed tokens. */
   protected writeConnection: VaultServices["writeConnection"] = updateConnection;
 
-  /** Runs `task` with this call's services and writes the audit events it recorded, whatever its outcome. */
+  /**
+   * Runs `task` with this call's services, then writes the audit events and queues the webhook events it recorded,
+   * whatever its outcome: after the call's own writes, in this call (nothing outlives it), at the cost of one
+   * `sendBatch` only when an event was published (a refresh publishes one only when its outcome changes what
+   * subscribers were told: `needs_reauth`, `refresh_failed`, `recovered`).
+   */
   private async withServices<T>(
     userId: string,
     actor: AuditActor,
@@ -221,7 +231,7 @@ export class UserVault extends DurableObject<Env> {
     try {
       return await task(vault);
     } finally {
-      await vault.audit.flush();
+      await Promise.all([vault.audit.flush(), vault.events.flush()]);
     }
   }
 

@@ -83,6 +83,50 @@ describe("a value is bound to its row", () => {
     const shifted = { ...ROW, connectionId: "conn_A", userId: "user|1" };
     expect(await cipher.decrypt(ciphertext, shifted)).toStrictEqual({ ok: false, reason: "authentication_failed" });
   });
+
+  it("a token written before webhook secrets existed still decrypts for its row", async () => {
+    // Written by the cipher as it was before the webhook-secret context was added (same key, row and plaintext).
+    const stored = "v1.k1.C-aH_gAXTg0eT0yt.Iy1u3RQWhm0wux8e-ZZeHMaPX1Dh0baDj5pFBlUR0k0v2l0dLEePVl8x1rc";
+    expect(await getTokenCipher([key("k1", 1)]).decrypt(stored, ROW)).toStrictEqual({ ok: true, plaintext: PLAINTEXT, keyId: "k1" });
+  });
+});
+
+describe("a webhook secret is bound to its endpoint", () => {
+  const ENDPOINT: CiphertextContext = { endpointId: "wh_A", field: "webhook_secret" };
+  const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+  it("decrypts for the endpoint it was written for", async () => {
+    const cipher = getTokenCipher([key("k1", 1)]);
+    expect(await cipher.decrypt(await cipher.encrypt(SECRET, ENDPOINT), ENDPOINT)).toStrictEqual({
+      ok: true,
+      plaintext: SECRET,
+      keyId: "k1",
+    });
+  });
+
+  it("does not decrypt for another endpoint", async () => {
+    const cipher = getTokenCipher([key("k1", 1)]);
+    const stored = await cipher.encrypt(SECRET, ENDPOINT);
+    expect(await cipher.decrypt(stored, { endpointId: "wh_B", field: "webhook_secret" })).toStrictEqual({
+      ok: false,
+      reason: "authentication_failed",
+    });
+  });
+
+  it.each<[string, CiphertextContext]>([
+    ["a connection token whose ids spell the endpoint's", { connectionId: "webhook_secret", userId: "wh_A", field: "access_token" }],
+    ["a connection token named by the endpoint id", { connectionId: "wh_A", userId: "webhook_secret", field: "refresh_token" }],
+  ])("does not decrypt as %s, and no token decrypts as a secret", async (_label, tokenRow) => {
+    const cipher = getTokenCipher([key("k1", 1)]);
+    expect(await cipher.decrypt(await cipher.encrypt(SECRET, ENDPOINT), tokenRow)).toStrictEqual({
+      ok: false,
+      reason: "authentication_failed",
+    });
+    expect(await cipher.decrypt(await cipher.encrypt(SECRET, tokenRow), ENDPOINT)).toStrictEqual({
+      ok: false,
+      reason: "authentication_failed",
+    });
+  });
 });
 
 describe("tampering", () => {

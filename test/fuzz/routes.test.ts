@@ -56,6 +56,7 @@ function routePaths(fixture: Fixture): fc.Arbitrary<string> {
   const provider = fc.oneof(fc.constantFrom(...PROVIDERS), hostileSegment);
   const connection = fc.oneof(fc.constantFrom(OWN_CONNECTION, fixture.victimConnectionId, "conn_doesnotexist"), hostileSegment);
   const integration = fc.oneof(fc.constantFrom(...INTEGRATIONS), hostileSegment);
+  const webhook = fc.oneof(fc.constant("wh_doesnotexist"), hostileSegment);
   return fc.oneof(
     fc.constantFrom(
       "/health",
@@ -67,6 +68,7 @@ function routePaths(fixture: Fixture): fc.Arbitrary<string> {
       "/v1/consents",
       "/v1/audit",
       "/v1/admin/keys",
+      "/v1/admin/webhooks",
       "/v1/me",
     ),
     provider.map((p) => `/v1/connect/${p}`),
@@ -76,6 +78,10 @@ function routePaths(fixture: Fixture): fc.Arbitrary<string> {
     connection.map((id) => `/v1/connections/${id}/token`),
     integration.map((key) => `/v1/integrations/${key}/activate`),
     integration.map((key) => `/v1/integrations/${key}/deactivate`),
+    webhook.map((id) => `/v1/admin/webhooks/${id}`),
+    webhook.map((id) => `/v1/admin/webhooks/${id}/rotate-secret`),
+    webhook.map((id) => `/v1/admin/webhooks/${id}/test`),
+    webhook.map((id) => `/v1/admin/webhooks/${id}/deliveries`),
     fc.constantFrom(
       "/",
       "/v1",
@@ -148,6 +154,10 @@ function jsonBody(secret: string): fc.Arbitrary<string> {
       rejected_token: fc.oneof(fc.constant(secret), hostileField(secret)),
       required_scopes: hostileField(),
       connection_id: hostileField(secret),
+      // A webhook subscription's; its `description` is the operator's own text, echoed back by design.
+      url: fc.oneof(hostileField(secret), fc.constantFrom("https://receiver.example.com/hooks", "http://10.0.0.1/", "ftp://x/")),
+      events: hostileField(),
+      enabled: hostileField(),
       unexpected: hostileField(secret),
     },
     { requiredKeys: [] },

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import wranglerConfig from "../../wrangler.jsonc?raw";
 import { JOB_MAX_RETRIES, SCAN_MAX_RETRIES } from "../../src/queues/limits";
 import { VAULT_QUEUES } from "../../src/queues/messages";
+import { DELIVERY_MAX_RETRIES, WEBHOOK_QUEUES } from "../../src/webhooks/queue-messages";
+import { nextAttempt } from "../../src/webhooks/retry-schedule";
 import { deliver, JOB_BATCH_SIZE, vaultQueues } from "../support/vault-queues";
 
 afterEach(() => {
@@ -89,5 +91,33 @@ describe("wrangler.jsonc's queues", () => {
   it("deliver one expiring connection's job within the 10 s promised after a tick, leaving most of it to the refresh", () => {
     // The first page is delivered at once (a batch of one is full); the job waits at most the jobs' batch timeout.
     expect(consumerOf(VAULT_QUEUES.jobs).max_batch_timeout).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("wrangler.jsonc's webhook queues", () => {
+  const everyValue = ["max_batch_size", "max_batch_timeout", "max_concurrency", "max_retries", "queue", "retry_delay"];
+
+  it("bind the queue events are published to, and consume it and its dead-letter queue with every value set", () => {
+    const { producers } = queuesConfig();
+
+    expect(producers).toContainEqual({ binding: "WEBHOOK_QUEUE", queue: WEBHOOK_QUEUES.deliveries });
+    expect(Object.keys(consumerOf(WEBHOOK_QUEUES.deliveries)).sort()).toEqual([...everyValue, "dead_letter_queue"].sort());
+    expect(consumerOf(WEBHOOK_QUEUES.deliveries).dead_letter_queue).toBe(WEBHOOK_QUEUES.deadLetters);
+    expect(Object.keys(consumerOf(WEBHOOK_QUEUES.deadLetters)).sort()).toEqual([...everyValue].sort());
+  });
+
+  it("allow more retries than the schedule makes in 24 h, so the consumer, not the platform, ends a delivery", () => {
+    let retries = 0;
+    for (let now = 0, next = nextAttempt(1, 0, now); next.kind === "retry"; next = nextAttempt(retries + 1, 0, now)) {
+      now = next.at;
+      retries++;
+    }
+    expect(retries).toBe(16);
+    expect(consumerOf(WEBHOOK_QUEUES.deliveries).max_retries).toBe(DELIVERY_MAX_RETRIES);
+    expect(DELIVERY_MAX_RETRIES).toBeGreaterThan(retries);
+  });
+
+  it("make a retry's default delay the schedule's first step", () => {
+    expect(consumerOf(WEBHOOK_QUEUES.deliveries).retry_delay).toBe(30);
   });
 });

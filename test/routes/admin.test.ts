@@ -1,6 +1,7 @@
 /**
- * `GET /v1/admin/keys`: connections per encryption key id, for watching a rotation; only for callers with `admin`.
- * D1 is per test file: every test starts from an empty connections table so the counts are its own.
+ * `GET /v1/admin/keys`: connections, write-ahead copies and webhook secrets per encryption key id, for watching a
+ * rotation; only for callers with `admin`. D1 is per test file: every test starts from empty connections and webhook
+ * endpoints tables so the counts are its own.
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { apiClient, type SendToService } from "../support/api-client";
@@ -9,9 +10,18 @@ import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
 import { expectProblem } from "../support/problems";
 import { deleteAllConnections, envWithKeys, K1, K2, K3, seedConnections } from "../support/seed-connections";
 import { connectLocalOidc, failNextConnectionWrite, vendOk } from "../support/refresh-fixtures";
+import { deleteAllWebhookEndpoints, endpointUnderKeys } from "../support/webhook-endpoints";
 import { callWorker } from "../support/worker";
 
-beforeEach(deleteAllConnections);
+beforeEach(async () => {
+  await deleteAllConnections();
+  await deleteAllWebhookEndpoints();
+});
+
+/** Subscribes `count` webhook endpoints whose secrets are under the first key of `keys`. */
+async function subscribeEndpointsUnder(keys: string, count: number): Promise<void> {
+  for (let index = 0; index < count; index++) await endpointUnderKeys(keys);
+}
 
 function getKeys(scope?: string, send: SendToService = callWorker): Promise<Response> {
   return apiClient(send).call("admin-user", "/v1/admin/keys", scope === undefined ? {} : { scope });
@@ -41,8 +51,8 @@ describe("GET /v1/admin/keys", () => {
     expect(await response.json()).toEqual({
       current_key_id: "k2",
       keys: [
-        { key_id: "k2", connections: 4, configured: true, write_ahead_copies: 0 },
-        { key_id: "k1", connections: 3, configured: true, write_ahead_copies: 0 },
+        { key_id: "k2", connections: 4, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
+        { key_id: "k1", connections: 3, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
       ],
       remaining_to_re_encrypt: 3,
     });
@@ -52,8 +62,8 @@ describe("GET /v1/admin/keys", () => {
     const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
 
     expect(body.keys).toEqual([
-      { key_id: "k2", connections: 0, configured: true, write_ahead_copies: 0 },
-      { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0 },
+      { key_id: "k2", connections: 0, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
+      { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
     ]);
     expect(body.remaining_to_re_encrypt).toBe(0);
   });
@@ -63,7 +73,7 @@ describe("GET /v1/admin/keys", () => {
 
     const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
 
-    expect(body.keys).toContainEqual({ key_id: "k3", connections: 2, configured: false, write_ahead_copies: 0 });
+    expect(body.keys).toContainEqual({ key_id: "k3", connections: 2, configured: false, write_ahead_copies: 0, webhook_secrets: 0 });
     expect(body.remaining_to_re_encrypt).toBe(2);
   });
 
@@ -77,9 +87,9 @@ describe("GET /v1/admin/keys", () => {
     expect(body).toEqual({
       current_key_id: "k3",
       keys: [
-        { key_id: "k3", connections: 0, configured: true, write_ahead_copies: 0 },
-        { key_id: "k2", connections: 2, configured: true, write_ahead_copies: 0 },
-        { key_id: "k1", connections: 1, configured: true, write_ahead_copies: 0 },
+        { key_id: "k3", connections: 0, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
+        { key_id: "k2", connections: 2, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
+        { key_id: "k1", connections: 1, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
       ],
       remaining_to_re_encrypt: 3,
     });
@@ -96,10 +106,36 @@ describe("GET /v1/admin/keys", () => {
       remaining_to_re_encrypt: number;
     };
 
-    expect(now.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1 });
+    expect(now.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1, webhook_secrets: 0 });
     expect(now.remaining_to_re_encrypt).toBe(0);
     // The row and its copy are both under k2: removing k2 from the ring now would lose the rotated refresh token.
-    expect(rotated.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1 });
+    expect(rotated.keys).toContainEqual({ key_id: "k2", connections: 1, configured: true, write_ahead_copies: 1, webhook_secrets: 0 });
     expect(rotated.remaining_to_re_encrypt).toBe(2);
+  });
+
+  it("counts webhook endpoints' secrets per key id, and those under other keys as remaining", async () => {
+    await seedConnections(1, (index) => ({ userId: `admin-webhooks-${index}`, keys: K2 }));
+    await subscribeEndpointsUnder(K2, 2);
+    await subscribeEndpointsUnder(K1, 3);
+
+    const body = (await (await getKeys("admin")).json()) as Record<string, unknown>;
+
+    expect(body).toEqual({
+      current_key_id: "k2",
+      keys: [
+        { key_id: "k2", connections: 1, configured: true, write_ahead_copies: 0, webhook_secrets: 2 },
+        { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0, webhook_secrets: 3 },
+      ],
+      remaining_to_re_encrypt: 3,
+    });
+  });
+
+  it("lists a key that only webhook secrets still need, though it left the ring, so it is not removed too early", async () => {
+    await subscribeEndpointsUnder(K3, 1);
+
+    const body = (await (await getKeys("admin")).json()) as { keys: unknown[]; remaining_to_re_encrypt: number };
+
+    expect(body.keys).toContainEqual({ key_id: "k3", connections: 0, configured: false, write_ahead_copies: 0, webhook_secrets: 1 });
+    expect(body.remaining_to_re_encrypt).toBe(1);
   });
 });

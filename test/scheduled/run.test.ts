@@ -1,6 +1,7 @@
 /**
- * The cron trigger's tasks: it queues the first page of the refresh scan and of the re-encryption scan (the queues'
- * consumers do the rest, test/scheduled/cron-refresh.test.ts and test/vault/key-rotation.test.ts), prunes the audit
+ * The cron trigger's tasks: it queues the first page of the refresh scan and of the re-encryption scans of connections
+ * and of webhook secrets (the queues' consumers do the rest, test/scheduled/cron-refresh.test.ts,
+ * test/vault/key-rotation.test.ts and test/webhooks/endpoints-key-rotation.test.ts), prunes the audit
  * trail (./audit-retention.test.ts), and keeps each task's failure to itself.
  */
 import { createScheduledController } from "cloudflare:test";
@@ -20,7 +21,7 @@ function logged(spy: { mock: { calls: unknown[][] } }): Array<Record<string, unk
 }
 
 describe("a cron tick", () => {
-  it("queues the first page of the refresh scan and of the re-encryption scan, and nothing else", async () => {
+  it("queues the first page of the refresh scan and of both re-encryption scans, and nothing else", async () => {
     const queues = vaultQueues();
     vi.spyOn(console, "log").mockImplementation(() => undefined);
     const now = Date.now();
@@ -31,6 +32,7 @@ describe("a cron tick", () => {
       // REFRESH_LOOKAHEAD_SECONDS in the test bindings.
       { kind: "refresh", now, lookaheadSeconds: 600, after: null },
       { kind: "re_encrypt", now, afterId: null },
+      { kind: "re_encrypt_webhooks", now, afterId: null },
     ]);
     expect(queues.jobs.sent).toEqual([]);
   });
@@ -44,9 +46,11 @@ describe("a cron tick", () => {
     expect(logged(log)).toEqual([
       { message: "cron.refresh", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.re_encrypt", queued: "vault-scans", ms: expect.any(Number) },
+      { message: "cron.re_encrypt_webhooks", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.prune_audit", count: expect.any(Number), ms: expect.any(Number) },
+      { message: "cron.prune_webhook_deliveries", count: expect.any(Number), ms: expect.any(Number) },
     ]);
-    expect(queues.scans.sent).toHaveLength(2);
+    expect(queues.scans.sent).toHaveLength(3);
   });
 });
 
@@ -62,8 +66,16 @@ describe("cron tasks", () => {
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
     expect(failures).toEqual([{ message: "cron.refresh failed", error: "TypeError", ms: expect.any(Number) }]);
-    expect(logged(log).map((line) => line.message)).toEqual(["cron.re_encrypt", "cron.prune_audit"]);
-    expect(queues.scans.take()).toEqual([expect.objectContaining({ kind: "re_encrypt" })]);
+    expect(logged(log).map((line) => line.message)).toEqual([
+      "cron.re_encrypt",
+      "cron.re_encrypt_webhooks",
+      "cron.prune_audit",
+      "cron.prune_webhook_deliveries",
+    ]);
+    expect(queues.scans.take()).toEqual([
+      expect.objectContaining({ kind: "re_encrypt" }),
+      expect.objectContaining({ kind: "re_encrypt_webhooks" }),
+    ]);
   });
 
   it("logs a thrown non-Error as unknown", async () => {
@@ -77,7 +89,13 @@ describe("cron tasks", () => {
     await runScheduledTasks(queues.env, Date.now());
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
-    expect(failures.map((line) => line.message)).toEqual(["cron.refresh failed", "cron.re_encrypt failed", "cron.prune_audit failed"]);
+    expect(failures.map((line) => line.message)).toEqual([
+      "cron.refresh failed",
+      "cron.re_encrypt failed",
+      "cron.re_encrypt_webhooks failed",
+      "cron.prune_audit failed",
+      "cron.prune_webhook_deliveries failed",
+    ]);
     expect(failures[0]?.error).toBe("unknown");
   });
 });

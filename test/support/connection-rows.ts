@@ -63,6 +63,8 @@ export async function connectionRow(cipher: TokenCipher, options: ConnectionRowO
     reEncryptFailures: 0,
     reEncryptBlockedUntil: null,
     refreshEnqueuedAt: null,
+    refreshFailingSince: null,
+    refreshFailureReportedAt: null,
     grantKey: null,
   };
 }

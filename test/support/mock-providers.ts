@@ -45,7 +45,7 @@
  *   POST /__control/oidc/<key>/responses  {"endpoint":"discovery"|"jwks","responses":[{status?, hold?}…]}: answers
  *        for the key's next discovery or key set requests, in order (IssuerBehaviour in mock-provider-server/state.ts).
  *   POST /__control/oidc/<key>/release    lets the key's held requests answer.
- *   ANY  /__control/respond?status=&body=&content_type=&retry_after=&delay_ms=&drop=1&mock_flow=
+ *   ANY  /__control/respond?status=&body=&content_type=&retry_after=&location=&delay_ms=&drop=1&mock_flow=
  *        a stateless endpoint answering exactly that; logged under mock_flow.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";

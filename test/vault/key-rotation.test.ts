@@ -53,7 +53,7 @@ afterEach(() => {
 
 interface KeyStatus {
   current_key_id: string;
-  keys: { key_id: string; connections: number; configured: boolean; write_ahead_copies: number }[];
+  keys: { key_id: string; connections: number; configured: boolean; write_ahead_copies: number; webhook_secrets: number }[];
   remaining_to_re_encrypt: number;
 }
 
@@ -157,8 +157,8 @@ describe("re-encryption through the queues", () => {
     expect(after.remaining_to_re_encrypt).toBe(0);
     expect(after.keys).toEqual(
       expect.arrayContaining([
-        { key_id: "k2", connections: old.length + 5, configured: true, write_ahead_copies: 0 },
-        { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0 },
+        { key_id: "k2", connections: old.length + 5, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
+        { key_id: "k1", connections: 0, configured: true, write_ahead_copies: 0, webhook_secrets: 0 },
       ]),
     );
     expect(second.jobs).toBe(0);
@@ -203,7 +203,13 @@ describe("re-encryption through the queues", () => {
     expect(summary).toMatchObject({ undecryptable: 1, re_encrypted: 0 });
     expect((await readRow(lost.id))!).toMatchObject({ keyId: "k3", version: 1, accessTokenCiphertext: lost.accessTokenCiphertext });
     expect(errors.mock.calls.map(([line]) => String(line)).join("\n")).toContain("does not decrypt");
-    expect((await keyStatus()).keys).toContainEqual({ key_id: "k3", connections: 1, configured: false, write_ahead_copies: 0 });
+    expect((await keyStatus()).keys).toContainEqual({
+      key_id: "k3",
+      connections: 1,
+      configured: false,
+      write_ahead_copies: 0,
+      webhook_secrets: 0,
+    });
   });
 
   it("never makes a vend fail while it runs", async () => {

@@ -8,7 +8,9 @@ import {
   decideRefresh,
   failureLabel,
   isFreshEnough,
+  reportsFailureStreak,
   tokenAnswers,
+  TRANSIENT_STREAK_REPORTED_AFTER_MS,
   type RefreshAsk,
   type RefreshFacts,
   type RefreshFailure,
@@ -300,5 +302,26 @@ describe("classifying a failed refresh", () => {
     ],
   ] as const)("%s", (_case, input, history, expected) => {
     expect(classifyRefreshFailure(input, history)).toEqual(expected);
+  });
+});
+
+describe("whether a failed refresh reports its failure streak (connection.refresh_failed)", () => {
+  const now = 10 * TRANSIENT_STREAK_REPORTED_AFTER_MS;
+
+  it("reports an operator error at once, on the streak's first failure", () => {
+    expect(reportsFailureStreak("operator", { failingSince: now, reportedAt: null }, now)).toBe(true);
+  });
+
+  it("reports transient failures only once the streak has lasted an hour", () => {
+    const justUnder = { failingSince: now - TRANSIENT_STREAK_REPORTED_AFTER_MS + 1, reportedAt: null };
+    const anHour = { failingSince: now - TRANSIENT_STREAK_REPORTED_AFTER_MS, reportedAt: null };
+    expect(reportsFailureStreak("transient", justUnder, now)).toBe(false);
+    expect(reportsFailureStreak("transient", anHour, now)).toBe(true);
+  });
+
+  it("reports a streak once, whatever fails after", () => {
+    const reported = { failingSince: now - 2 * TRANSIENT_STREAK_REPORTED_AFTER_MS, reportedAt: now - 1 };
+    expect(reportsFailureStreak("operator", reported, now)).toBe(false);
+    expect(reportsFailureStreak("transient", reported, now)).toBe(false);
   });
 });

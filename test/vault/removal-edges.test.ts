@@ -5,7 +5,7 @@ import { auditEvents, connectMock, storedRow } from "../support/refresh-fixtures
 import { newUserId } from "../support/users";
 
 async function remove(userId: string, connectionId: string) {
-  return userVault(env, userId).remove({ userId, connectionId, client: { ip: null, userAgent: null } });
+  return userVault(env, userId).remove({ userId, connectionId, client: { ip: null, userAgent: null }, reason: "user" });
 }
 
 async function rowExists(connectionId: string): Promise<boolean> {

@@ -85,7 +85,8 @@ function overrideDiscovery(ctx: MockContext, key: string): void {
 
 /**
  * A stateless stand-in for any endpoint: answers exactly as the query says (`status`, `body`, `content_type`,
- * `retry_after`, `delay_ms`, `drop=1`). The request is logged under `mock_flow` for assertions on what was sent.
+ * `retry_after`, `location`, `delay_ms`, `drop=1`). The request is logged under `mock_flow` for assertions on what was
+ * sent.
  */
 async function respond(ctx: MockContext): Promise<void> {
   const query = ctx.url.searchParams;
@@ -100,5 +101,7 @@ async function respond(ctx: MockContext): Promise<void> {
   const headers: Record<string, string> = {};
   const retryAfter = query.get("retry_after");
   if (retryAfter !== null) headers["Retry-After"] = retryAfter;
+  const location = query.get("location");
+  if (location !== null) headers.Location = location;
   sendText(ctx.res, Number(query.get("status") ?? 200), query.get("body") ?? "", query.get("content_type") ?? "application/json", headers);
 }
