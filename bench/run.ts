@@ -86,6 +86,8 @@ const SCENARIOS = new Set(
 );
 /** Generous: seeding 5,000 rows or bundling on a loaded 2-core machine takes minutes. */
 const WRANGLER_COMMAND_TIMEOUT_MS = 600_000;
+/** The operator who subscribes the hot path's webhook endpoint (an `admin` caller JWT). */
+const WEBHOOK_ADMIN = "bench-operator";
 /** Caller JWTs outlive the whole run. */
 const CALLER_TOKEN = { expiresInSeconds: 3600 };
 const VEND_CALLER_TOKEN = { ...CALLER_TOKEN, scope: "connections:token" };
@@ -148,12 +150,17 @@ function d1Writes(before: Record<string, number>, after: Record<string, number>,
     roundTrips > 0
       ? `written by ${roundTrips} consumer batches of the \`${AUDIT_EVENTS_QUEUE}\` queue, one D1 round trip each: **${(roundTrips / vends).toFixed(3)} D1 writes per vend** (one per ${(vends / roundTrips).toFixed(0)} vends)`
       : "written without a queue consumer batch, by the requests themselves: one D1 round trip per vend";
+  const otherQueues = Object.entries(summarizeBatches(batches.filter((batch) => batch.queue !== AUDIT_EVENTS_QUEUE)));
   const text = `${vends} vends counted (and up to ${inFlight} more in flight when the runs stopped) added ${auditRows} audit rows, ${writtenBy}; ${
     others.length === 0
       ? "no other table changed"
       : `also changed: ${others.map((item) => `${item} ${before[item]} → ${after[item]}`).join(", ")}`
+  }; ${
+    otherQueues.length === 0
+      ? "no other queue's consumer ran"
+      : `other queues' consumers: ${otherQueues.map(([queue, { batches: count, messages }]) => `${queue} ${count} batches (${messages} messages)`).join(", ")}`
   }.`;
-  return { vends, auditRows, roundTrips, others, text };
+  return { vends, auditRows, roundTrips, others, otherQueues: Object.fromEntries(otherQueues), text };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -485,6 +492,14 @@ async function main(): Promise<void> {
     const floorCheck = await timed(() => clientOf(breakdown.origin, "/floor").vend(hotTargets[0]!.caller, hotTargets[0]!.connectionId));
     if (floorCheck.status !== 200) throw new Error(`floor sanity check: ${floorCheck.status} ${floorCheck.body.slice(0, 300)}`);
     const floor: CannonTarget = { server: breakdown, prefix: "/floor" };
+    // Webhooks add no synchronous work to the vend (issue 10): an endpoint subscribed to every event type is in place
+    // for the whole measurement. A vend publishes no event, so nothing may be queued for it or logged as a delivery:
+    // the D1 fingerprint and the consumer batches below show whether anything was.
+    const webhook = await appApi.json<{ id: string; events: string[] | null }>(WEBHOOK_ADMIN, "/v1/admin/webhooks", {
+      scope: "admin",
+      method: "POST",
+      body: { url: `${mockOrigin}/webhooks/bench`, description: "npm run bench: subscribed to every event type during the hot path" },
+    });
     await cannon(app, hotTargets, 3); // warm-up (JIT, key import, D1 page cache)
     await cannon(ref, hotTargets, 3);
     await cannon(floor.server, hotTargets, 3, floor.prefix);
@@ -519,6 +534,7 @@ async function main(): Promise<void> {
       met,
       overFloor,
       d1Writes: writes,
+      webhookSubscribed: webhook.id,
     };
     const row = (name: string, r: CannonSummary) =>
       `| ${name} | ${r.rps.toFixed(0)} | ${ms(r.mean)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpuMs.toFixed(2)} ms | ${r.requests} | ${r.non2xx} | ${r.errors} | ${r.load} |`;
@@ -539,6 +555,12 @@ Target: at least ${TARGET.throughput}× the reference's throughput and at most $
 Where the service's CPU beyond the reference goes: floor − reference = **${(hotFloor.cpuMs - hotRef.cpuMs).toFixed(2)} ms** per request is the platform's (the service's configuration with the assets in front, the rate limiter's call, the audit send), service − floor = **${(hotApp.cpuMs - hotFloor.cpuMs).toFixed(2)} ms** the service's own code (Hono and its middleware, the caller's JWT, validation, the Drizzle read, the decrypt, the response's headers; sections 1b and 1c split it further).
 
 **D1 writes per vend under load**: ${writes.text}
+
+**Webhooks on the hot path**: the figures above were measured with a webhook endpoint (\`${webhook.id}\`) subscribed to ${webhook.events === null ? "every event type" : webhook.events.join(", ")}. ${
+      writes.others.length === 0 && Object.keys(writes.otherQueues).length === 0
+        ? "The vends queued no webhook event and logged no delivery (no table but \`audit_events\` changed, no queue but \`audit-events\` ran a batch): webhooks add no work, synchronous or later, to the vend."
+        : "Something besides the audit was written or queued meanwhile (see the line above): check whether the vend publishes webhook events."
+    }
 
 Req/s is the mean of the rounds; mean latency and CPU per request are over all requests; median and p99 are the mean of the rounds'.
 ² CPU time (user + system) of that \`wrangler dev\` process group (wrangler's Node process and workerd) divided by the requests served: independent of what else runs on the machine, unlike req/s.
