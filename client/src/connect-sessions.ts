@@ -5,11 +5,9 @@
  */
 import type { Client } from "openapi-fetch";
 import type { paths } from "./generated/openapi.js";
-import { problemFromResponse } from "./problem.js";
+import { unwrap } from "./problem.js";
 import type { ConnectSession, ConnectSessionRequest } from "./schemas.js";
 
 export async function createConnectSession(api: Client<paths>, request: ConnectSessionRequest): Promise<ConnectSession> {
-  const { data, error, response } = await api.POST("/v1/connect-sessions", { body: request });
-  if (response.ok && data !== undefined) return data;
-  throw problemFromResponse(response, error, Date.now());
+  return unwrap(api.POST("/v1/connect-sessions", { body: request }));
 }

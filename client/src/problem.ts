@@ -107,3 +107,20 @@ export function problemFromResponse(response: Response, body: unknown, now: numb
     body: problem,
   });
 }
+
+/** What an openapi-fetch call resolves with (`client.api.GET(…)` and the like). */
+export interface ApiAnswer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/**
+ * The answer's `data`, or its error thrown as a `ProblemError`: `const { connections } = await
+ * unwrap(client.api.GET("/v1/connections"))`.
+ */
+export async function unwrap<T>(answer: ApiAnswer<T> | Promise<ApiAnswer<T>>): Promise<T> {
+  const { data, error, response } = await answer;
+  if (response.ok) return data as T;
+  throw problemFromResponse(response, error, Date.now());
+}

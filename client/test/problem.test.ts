@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isProblem, ProblemError } from "../src/index.js";
+import { isProblem, ProblemError, unwrap } from "../src/index.js";
 import { problemFromResponse } from "../src/problem.js";
 import { retryAfterSeconds } from "../src/retry-after.js";
 
@@ -78,5 +78,29 @@ describe("retryAfterSeconds", () => {
 
   it("is undefined without the header", () => {
     expect(retryAfterSeconds(null, NOW)).toBeUndefined();
+  });
+});
+
+describe("unwrap", () => {
+  it("gives a 2xx answer's data, nothing for a 204", async () => {
+    expect(await unwrap(Promise.resolve({ data: { connections: [] }, response: new Response(null, { status: 200 }) }))).toEqual({
+      connections: [],
+    });
+    expect(await unwrap({ response: new Response(null, { status: 204 }) })).toBeUndefined();
+  });
+
+  it("throws an error answer as the ProblemError it carries", async () => {
+    const body = {
+      type: "urn:connection-manager:problem:forbidden",
+      title: "t",
+      status: 403,
+      detail: "Needs admin.",
+      required_scope: "admin",
+    };
+
+    const error = await unwrap({ error: body, response: new Response(null, { status: 403 }) }).catch((caught: unknown) => caught);
+
+    expect(isProblem(error, "forbidden")).toBe(true);
+    expect(error).toMatchObject({ detail: "Needs admin.", body: { required_scope: "admin" } });
   });
 });
