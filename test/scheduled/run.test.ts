@@ -48,6 +48,7 @@ describe("a cron tick", () => {
       { message: "cron.re_encrypt", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.re_encrypt_webhooks", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.prune_audit", count: expect.any(Number), ms: expect.any(Number) },
+      { message: "cron.prune_webhook_deliveries", count: expect.any(Number), ms: expect.any(Number) },
     ]);
     expect(queues.scans.sent).toHaveLength(3);
   });
@@ -65,7 +66,12 @@ describe("cron tasks", () => {
 
     const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
     expect(failures).toEqual([{ message: "cron.refresh failed", error: "TypeError", ms: expect.any(Number) }]);
-    expect(logged(log).map((line) => line.message)).toEqual(["cron.re_encrypt", "cron.re_encrypt_webhooks", "cron.prune_audit"]);
+    expect(logged(log).map((line) => line.message)).toEqual([
+      "cron.re_encrypt",
+      "cron.re_encrypt_webhooks",
+      "cron.prune_audit",
+      "cron.prune_webhook_deliveries",
+    ]);
     expect(queues.scans.take()).toEqual([
       expect.objectContaining({ kind: "re_encrypt" }),
       expect.objectContaining({ kind: "re_encrypt_webhooks" }),
@@ -88,6 +94,7 @@ describe("cron tasks", () => {
       "cron.re_encrypt failed",
       "cron.re_encrypt_webhooks failed",
       "cron.prune_audit failed",
+      "cron.prune_webhook_deliveries failed",
     ]);
     expect(failures[0]?.error).toBe("unknown");
   });

@@ -10,8 +10,9 @@ import { Webhook } from "standardwebhooks";
 import { expect } from "vitest";
 import type { EventData } from "../../src/events/payloads";
 import type { WebhookEventType } from "../../src/events/event-types";
-import { insertWebhookEndpoint } from "../../src/storage/webhook-endpoints";
-import { database } from "../../src/storage/database";
+import { CRON_ORIGIN } from "../../src/audit/audit-sink";
+import { createServices } from "../../src/services";
+import { rotateSigningSecret, subscribe } from "../../src/webhooks/endpoints";
 import { testEvent } from "../../src/events/payloads";
 import { publishEvent } from "../../src/events/publish";
 import { WEBHOOK_QUEUES, type PendingDelivery, type PublishedEvent, type WebhookMessage } from "../../src/webhooks/queue-messages";
@@ -131,35 +132,24 @@ export async function storedEndpoint(endpointId: string): Promise<{ enabled: num
 export interface Subscribed {
   id: string;
   secret: string;
+  /** The secret that still signs beside `secret` after a rotation (`rotated`). */
+  previousSecret?: string;
 }
 
 /**
- * Subscribes an endpoint. STAND-IN until branch `webhook-endpoints` lands: the row is written as src/webhooks/endpoints.ts
- * (its stand-in) reads it; once the admin API is here, this goes through `POST /v1/admin/webhooks`.
+ * Subscribes an endpoint through the subscriptions' service, as the admin API does (its secret encrypted under the
+ * Worker's key ring); `rotated`: its secret rotated once, so deliveries are signed with both for 24 hours.
  */
 export async function subscribeEndpoint(
   url: string,
-  options: { events?: WebhookEventType[]; previousSecret?: string } = {},
+  options: { events?: WebhookEventType[]; rotated?: boolean } = {},
 ): Promise<Subscribed> {
-  const id = `wh_${crypto.randomUUID()}`;
-  const secret = newSecret();
-  const now = Date.now();
-  await insertWebhookEndpoint(database(bindings.DB), {
-    id,
-    url,
-    events: options.events === undefined ? null : JSON.stringify(options.events),
-    enabled: true,
-    disabledReason: null,
-    description: "",
-    secretCiphertext: secret,
-    previousSecretCiphertext: options.previousSecret ?? null,
-    previousSecretExpiresAt: options.previousSecret === undefined ? null : now + 24 * 3_600_000,
-    keyId: "k2",
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-  });
-  return { id, secret };
+  const services = createServices(bindings, CRON_ORIGIN);
+  const created = await subscribe(services, { url, events: options.events ?? null, description: "" }, Date.now());
+  const id = created.endpoint.id;
+  if (!options.rotated) return { id, secret: created.secret };
+  const rotated = await rotateSigningSecret(services, id, Date.now());
+  return { id, secret: rotated!, previousSecret: created.secret };
 }
 
 /** A `whsec_…` secret as Standard Webhooks shapes them: base64 of 32 random bytes. */

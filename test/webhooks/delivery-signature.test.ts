@@ -45,8 +45,7 @@ describe("a delivery's signature", () => {
 
   it("carries two signatures during a rotation's overlap, and the verifier accepts the delivery with either secret", async () => {
     const inbox = receiver();
-    const previous = newSecret();
-    const endpoint = await subscribeEndpoint(inbox.url, { previousSecret: previous });
+    const endpoint = await subscribeEndpoint(inbox.url, { rotated: true });
     const queue = recordingWebhookQueue();
     await publishTestEvent(queue, endpoint.id);
 
@@ -55,7 +54,7 @@ describe("a delivery's signature", () => {
     const [request] = await inbox.requests();
     expect(request!.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(verifiedPayload(request!, endpoint.secret)).toMatchObject({ type: "webhook.test" });
-    expect(verifiedPayload(request!, previous)).toMatchObject({ type: "webhook.test" });
+    expect(verifiedPayload(request!, endpoint.previousSecret!)).toMatchObject({ type: "webhook.test" });
     expect(() => verifiedPayload(request!, newSecret())).toThrow("No matching signature found");
   });
 
