@@ -4,6 +4,7 @@
  * declares them), each verified by the `standardwebhooks` library. Then the receiver answers 500 for a while (each
  * event's first attempt), and every event still arrives with the retry 30 s later, each `webhook-id` accepted once.
  */
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectProblem } from "../test/support/problems";
 import { newUserId } from "../test/support/users";
@@ -24,7 +25,7 @@ beforeAll(async () => {
     body: { url: receiver.url, description: "e2e receiver" },
   });
   subscriptionId = created.id;
-  receiver.verifyWith(created.secret);
+  receiver.verifyWith(new Webhook(created.secret));
 });
 
 afterAll(async () => {

@@ -8,21 +8,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 // The same signer the tests use, so a dev token and a test token cannot drift apart.
 import { callerToken } from "../test/support/caller-token";
+import { parseDevVars } from "./dev-settings";
 
 const USAGE = 'usage: npm run token -- <user-id> [--scope "connections:token admin"] [--ttl 3600]';
 const DEV_VARS_PATH = path.join(import.meta.dirname, "..", ".dev.vars");
-
-/** KEY=VALUE lines, values optionally in single or double quotes; blank lines and `#` comments are skipped. */
-function parseDevVars(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!match?.[1] || match[2] === undefined) continue;
-    const quoted = /^(["'])(.*)\1$/.exec(match[2]);
-    vars.set(match[1], quoted?.[2] ?? match[2]);
-  }
-  return vars;
-}
 
 function fail(message: string): never {
   console.error(`dev-token: ${message}`);

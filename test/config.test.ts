@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, getConfig, isAllowedEndpoint, oidcSecretName, parseConfig } from "../src/config";
+import { captureLogs } from "./support/logs";
 
 const KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const minimal = {
@@ -159,7 +160,8 @@ describe("configuration", () => {
     expect(configError({ REFRESH_LOOKAHEAD_SECONDS: "ten" }).variable).toBe("REFRESH_LOOKAHEAD_SECONDS");
   });
 
-  it("answers requests with a 500 that names nothing when the configuration is broken", async () => {
+  it("answers requests with a 500 that names nothing when the configuration is broken, and logs the variable for the operator", async () => {
+    const errors = captureLogs("error");
     const { createApp } = await import("../src/app");
     const { createExecutionContext } = await import("cloudflare:test");
     const response = await createApp().fetch(
@@ -170,5 +172,6 @@ describe("configuration", () => {
     expect(response.status).toBe(500);
     expect(response.headers.get("Content-Type")).toBe("application/problem+json");
     expect(await response.text()).not.toContain("TOKEN_ENCRYPTION_KEYS");
+    expect(errors.lines()).toEqual([{ message: "configuration: TOKEN_ENCRYPTION_KEYS must hold at least one key" }]);
   });
 });

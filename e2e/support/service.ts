@@ -27,7 +27,7 @@ const service = apiClient((path, init) => fetch(`${endpoints().serviceOrigin}${p
 export const { call: api, json: apiJson, vend, vendOk, connection: getConnection, beginConnect, auditEvents, connectSession } = service;
 
 const mock = mockProviderControl(endpoints().mockProviderOrigin);
-export const { scriptTokenResponses, flowState: mockFlowState, refreshGrants } = mock;
+export const { scriptTokenResponses, flowState: mockFlowState, refreshGrants, expireAccessToken } = mock;
 
 const oidc = localOidcControl(endpoints().oidcIssuer);
 export const { events: oidcEvents, userinfoStatus, revoke: revokeAtIssuer } = oidc;

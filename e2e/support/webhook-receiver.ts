@@ -1,12 +1,12 @@
 /**
  * A webhook receiver as an application runs one, on 127.0.0.1 in the test process (Node): it verifies every request
- * with the `standardwebhooks` library, accepts each `webhook-id` once (a repeat is answered 204 and not accepted
+ * with the verifier it is given (the `standardwebhooks` library's `Webhook`, or the typed client's `WebhookVerifier`
+ * that wraps it), accepts each `webhook-id` once (a repeat is answered 204 and not accepted
  * again), and can be taken down, answering 500 to everything, as a receiver in an outage does. Tests wait for what
  * it received by events, not by polling.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Webhook } from "standardwebhooks";
 
 /** An event the receiver accepted: verified, and the first time its `webhook-id` came. */
 export interface AcceptedEvent {
@@ -21,12 +21,18 @@ export interface Attempt {
   status: number;
 }
 
+/** What checks a delivery: `Webhook` of `standardwebhooks` and the client's `WebhookVerifier` both fit. */
+export interface DeliveryVerifier {
+  /** The parsed event when the signature holds; throws otherwise. */
+  verify(body: string, headers: Record<string, string>): unknown;
+}
+
 const WAIT_LIMIT_MS = 80_000;
 
 export class WebhookReceiver {
   readonly accepted: AcceptedEvent[] = [];
   readonly attempts: Attempt[] = [];
-  #verifier: Webhook | null = null;
+  #verifier: DeliveryVerifier | null = null;
   #down = false;
   readonly #listeners = new Set<() => void>();
 
@@ -44,9 +50,9 @@ export class WebhookReceiver {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
   }
 
-  /** Verifies with `secret` from now on (the `whsec_…` the subscription answered). */
-  verifyWith(secret: string): void {
-    this.#verifier = new Webhook(secret);
+  /** Verifies with `verifier` from now on (made with the `whsec_…` the subscription answered). */
+  verifyWith(verifier: DeliveryVerifier): void {
+    this.#verifier = verifier;
   }
 
   /** Answers 500 to every request until `recover`. */

@@ -13,6 +13,7 @@ import { apiClient } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
 import { watchedDatabase, writesTo } from "../support/d1-calls";
 import { failingDatabase } from "../support/failing-db";
+import { captureLogs, logsOf } from "../support/logs";
 import { recordingQueue } from "../support/recording-queue";
 import { connectMock, storedPlaintext } from "../support/refresh-fixtures";
 import { service } from "../support/toolkit";
@@ -65,10 +66,6 @@ async function vendedRows(userId: string): Promise<Record<string, unknown>[]> {
 
 async function vendedRowCount(userId: string): Promise<number> {
   return (await vendedRows(userId)).length;
-}
-
-function loggedLines(spy: { mock: { calls: unknown[][] } }): Array<Record<string, unknown>> {
-  return spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
 }
 
 describe("a vend's audit event", () => {
@@ -159,7 +156,7 @@ describe("the audit-events consumer", () => {
 
     expect(result.retryBatch.retry).toBe(true);
     expect(await vendedRowCount(userId)).toBe(0);
-    expect(loggedLines(error)).toEqual([
+    expect(logsOf(error).lines()).toEqual([
       { message: "audit events not written; the batch will be retried", events: 5, attempts: 3, error: "RangeError" },
     ]);
   });
@@ -174,7 +171,7 @@ describe("the audit-events consumer", () => {
 
     expect(result.retryBatch.retry).toBe(false);
     expect(await vendedRowCount(userId)).toBe(1);
-    expect(loggedLines(error)).toEqual([
+    expect(logsOf(error).lines()).toEqual([
       { message: "malformed audit event message skipped", queue: "audit-events", id: "msg-1", fields: ["outcome", "ip"] },
     ]);
   });
@@ -199,7 +196,7 @@ describe("the audit-events dead-letter consumer", () => {
 
     expect(result.retryBatch.retry).toBe(false);
     expect(await vendedRowCount(userId)).toBe(3);
-    expect(loggedLines(warn)).toEqual([{ message: "dead-lettered audit events written late", events: 3 }]);
+    expect(logsOf(warn).lines()).toEqual([{ message: "dead-lettered audit events written late", events: 3 }]);
   });
 
   it("logs each event in full when it still cannot write them, and settles the batch instead of retrying it", async () => {
@@ -211,7 +208,7 @@ describe("the audit-events dead-letter consumer", () => {
     const result = await deliver("audit-events-dlq", bodies, { env: { ...env, DB: db } });
 
     expect(result.retryBatch.retry).toBe(false);
-    expect(loggedLines(error)).toEqual([
+    expect(logsOf(error).lines()).toEqual([
       { message: "dead-lettered audit event not written", event: bodies[0] },
       { message: "dead-lettered audit event not written", event: bodies[1] },
       { message: "dead-lettered audit events not written", events: 2, error: "Error" },
@@ -221,6 +218,8 @@ describe("the audit-events dead-letter consumer", () => {
 
 describe("the Worker's queue handler", () => {
   it("refuses a batch from a queue it has no consumer for, so the batch is retried rather than acknowledged", async () => {
+    const errors = captureLogs("error");
     await expect(deliver("some-other-queue", [{}])).rejects.toThrow("no consumer for queue some-other-queue");
+    expect(errors.lines()).toEqual([{ message: "no consumer for this queue", queue: "some-other-queue", messages: 1 }]);
   });
 });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { apiClient, type SendToService } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
+import { captureLogs } from "../support/logs";
 
 /** An OpenID provider whose issuer answers nothing: its discovery document cannot be fetched. */
 const unreachableEnv = {
@@ -20,6 +21,7 @@ describe("a provider whose discovery document cannot be fetched", () => {
   it("answers the start URL with 503 and Retry-After, and leaves the link usable for a retry", async () => {
     const call = appWithEnv(unreachableEnv);
     const startUrl = new URL(await startUrlFor(call, "unreachable-start"));
+    const warnings = captureLogs("warn");
     for (let attempt = 0; attempt < 2; attempt++) {
       const response = await call(startUrl.pathname + startUrl.search, {});
       expect(response.status).toBe(503);
@@ -27,6 +29,9 @@ describe("a provider whose discovery document cannot be fetched", () => {
       expect(response.headers.get("Retry-After")).toBe("30");
       expect(response.headers.get("Set-Cookie")).toBeNull();
     }
+    expect(warnings.lines()).toEqual(
+      Array(2).fill({ message: "authorization URL unavailable", provider: "gone-oidc", error: "DiscoveryError" }),
+    );
   });
 
   it("ends a callback in exchange_failed without exchanging the code", async () => {

@@ -8,6 +8,7 @@ import type { Connection } from "../support/api-client";
 import { Browser } from "../support/browser";
 import { connectAccount, finishInBrowser } from "../support/connect-flow";
 import { activateOk } from "../support/integration-helpers";
+import { captureLogs } from "../support/logs";
 import { expectProblem } from "../support/problems";
 import { type Connected, connectMock, storedPlaintext, vendOk, waitForAudit } from "../support/refresh-fixtures";
 import { decryptRow, K3, moveRowToKeys, readRow } from "../support/seed-connections";
@@ -27,6 +28,7 @@ async function unreadableGoogle(label: string): Promise<Connected> {
 describe("a connection that no key in the ring decrypts", () => {
   it("answers a vend with 409 needs-reauth, never a 500, and shows status_reason key_unavailable", async () => {
     const google = await unreadableGoogle("key-gone-vend");
+    const errors = captureLogs("error");
 
     const problem = await expectProblem(await service.vend(google.userId, google.connectionId), 409, "needs-reauth");
 
@@ -34,10 +36,17 @@ describe("a connection that no key in the ring decrypts", () => {
     expect(await shown(google)).toMatchObject({ status: "needs_reauth", status_reason: "key_unavailable" });
     const [event] = await waitForAudit(google.userId, "token.refresh_failed");
     expect(event).toMatchObject({ outcome: "failure", detail: { class: "reauth", reason: "key_unavailable" } });
+    expect(errors.lines()).toEqual([
+      expect.objectContaining({
+        message: "OPERATOR ACTION NEEDED: a stored token decrypts with no key in the ring",
+        connectionId: google.connectionId,
+      }),
+    ]);
   });
 
   it("is healed by connecting the account again: active, status_reason null, and vending", async () => {
     const google = await unreadableGoogle("key-gone-reconnect");
+    captureLogs("error");
     await service.vend(google.userId, google.connectionId);
 
     const reconnected = await connectAccount(service, new Browser(), google.userId, "google", {
@@ -51,6 +60,7 @@ describe("a connection that no key in the ring decrypts", () => {
 
   it("asks Google for consent again when an integration is activated on it, so a new refresh token is issued", async () => {
     const google = await unreadableGoogle("key-gone-activate");
+    const warnings = captureLogs("warn");
 
     const answer = await activateOk(google.userId, "google-calendar");
     expect(answer.status).toBe("authorization_required");
@@ -63,11 +73,15 @@ describe("a connection that no key in the ring decrypts", () => {
     const row = (await readRow(google.connectionId))!;
     expect(row).toMatchObject({ status: "active", keyId: "k2" });
     expect((await decryptRow(row)).refreshToken).not.toBeNull();
+    expect(warnings.lines()).toEqual([
+      expect.objectContaining({ message: "stored refresh token does not decrypt", connectionId: google.connectionId }),
+    ]);
   });
 
   it("is saved without the refresh token no key decrypts when a reconnect brings none, instead of failing", async () => {
     const microsoft = await connectMock("microsoft", "key-gone-no-refresh-token");
     await moveRowToKeys(microsoft.connectionId, K3);
+    const warnings = captureLogs("warn");
 
     // The user leaves offline_access unticked: Microsoft issues no refresh token.
     const reconnected = await connectAccount(service, new Browser(), microsoft.userId, "microsoft", {
@@ -78,5 +92,6 @@ describe("a connection that no key in the ring decrypts", () => {
     const row = (await readRow(microsoft.connectionId))!;
     expect(row).toMatchObject({ status: "active", statusReason: null, keyId: "k2", refreshTokenCiphertext: null });
     expect((await vendOk(microsoft)).access_token).toBe(await storedPlaintext(microsoft, "access_token"));
+    expect(warnings.messages()).toEqual(["stored refresh token does not decrypt"]);
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from "
 import type { SendToService } from "../support/api-client";
 import { appWithEnv } from "../support/app-with-env";
 import { callerToken } from "../support/caller-token";
+import { captureLogs } from "../support/logs";
 import { expectProblem } from "../support/problems";
 import { mockProvider } from "../support/toolkit";
 
@@ -129,11 +130,13 @@ describe("caller authentication when the key set cannot be fetched", () => {
     ["it answers JSON that is not a key set", { status: "200", body: '{"keys":"none"}' }],
     ["it answers after the upstream timeout", { delay_ms: "4000", body: "{}" }],
   ])("answers 503 with Retry-After, not 401, when %s from the start", async (_label, answer) => {
+    const warnings = captureLogs("warn");
     const down = appWithEnv(jwksEnv(mockProvider.respondUrl(answer)));
     const response = await listConnections(await sign(rsaKey, "RS256", KID, "jwks-user-outage"), down);
     await expectProblem(response.clone(), 503, "service-unavailable");
     expect(Number(response.headers.get("Retry-After"))).toBeGreaterThan(0);
     expect(response.headers.get("WWW-Authenticate")).toBeNull();
+    expect(warnings.messages()).toEqual(["caller key set unavailable"]);
   });
 
   it("keeps verifying with the last good key set for up to an hour while refetches fail, then answers 503", async () => {
@@ -143,6 +146,7 @@ describe("caller authentication when the key set cannot be fetched", () => {
     vi.useFakeTimers({ toFake: ["Date"], now: start });
     expect((await listConnections(await sign(rsaKey, "RS256", KID, "jwks-user-lasting"), app)).status).toBe(200);
 
+    const warnings = captureLogs("warn");
     takeDown(url, { status: "503", body: "" });
     for (const minutes of [11, 30, 59]) {
       vi.setSystemTime(start + minutes * MINUTE_MS);
@@ -154,6 +158,7 @@ describe("caller authentication when the key set cannot be fetched", () => {
     const stale = await listConnections(await sign(rsaKey, "RS256", KID, "jwks-user-lasting"), app);
     await expectProblem(stale.clone(), 503, "service-unavailable");
     expect(Number(stale.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(warnings.lines()).toContainEqual({ message: "caller key set unavailable", error: "KeySetStatusError", status: 503 });
   });
 });
 

@@ -1,6 +1,7 @@
 import { errors, exportJWK, generateKeyPair, type JWK } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CallerKeys, CallerKeysUnavailable, fetchKeySet } from "../../src/middleware/caller-keys";
+import { captureLogs } from "../support/logs";
 import { mockProvider } from "../support/toolkit";
 
 const T0 = 1_800_000_000_000;
@@ -59,20 +60,27 @@ describe("the caller key set cache", () => {
   it("serves the last good set for an hour while refetches fail, asking at most every 30 seconds, then is unavailable", async () => {
     const { keys, serve, fetches } = servedKeys(publishing(first));
     await keys.keyFor({ alg: "RS256", kid: "first" }, T0);
+    const warnings = captureLogs("warn");
     serve(DOWN);
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 11 * MINUTE_MS)).resolves.toBeDefined();
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 11 * MINUTE_MS + 10 * SECOND_MS)).resolves.toBeDefined();
     expect(fetches()).toBe(2);
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 59 * MINUTE_MS)).resolves.toBeDefined();
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 60 * MINUTE_MS)).rejects.toBeInstanceOf(CallerKeysUnavailable);
+    // One line per failed fetch, with the status only: what the endpoint answered is not for the log.
+    expect(warnings.lines()).toEqual(
+      Array(fetches() - 1).fill({ message: "caller key set unavailable", error: "KeySetStatusError", status: 503 }),
+    );
   });
 
   it("recovers once the endpoint answers again", async () => {
+    const warnings = captureLogs("warn");
     const { keys, serve } = servedKeys(DOWN);
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0)).rejects.toBeInstanceOf(CallerKeysUnavailable);
     serve(publishing(first));
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 10 * SECOND_MS)).rejects.toBeInstanceOf(CallerKeysUnavailable);
     await expect(keys.keyFor({ alg: "RS256", kid: "first" }, T0 + 30 * SECOND_MS)).resolves.toBeDefined();
+    expect(warnings.messages()).toEqual(["caller key set unavailable"]);
   });
 
   it("refreshes a set older than 10 minutes", async () => {

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { oidcSecretName } from "../../src/config";
 import { useEnvInVault } from "../support/app-with-env";
+import { captureLogs } from "../support/logs";
 import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import { auditEvents, storedRow } from "../support/refresh-fixtures";
@@ -58,8 +59,10 @@ describe.each([
 ])("an OpenID provider whose discovery document %s", (_problem, brokenIssuer) => {
   it("is disconnected anyway: DELETE answers 204, the row is gone and the failed revocation is audited", async () => {
     const { userId, connectionId } = await connectionAt(await brokenIssuer());
+    const errors = captureLogs("error");
 
     expect((await disconnect(userId, connectionId)).status).toBe(204);
+    expect(errors.messages()).toEqual(["OPERATOR ACTION NEEDED: OIDC discovery unusable"]);
 
     expect(await readRow(connectionId)).toBeNull();
     const [revoked] = await auditEvents(userId, "token.revoked");
@@ -68,10 +71,15 @@ describe.each([
 
   it("answers a vend with 502, not 500, and cools the connection down", async () => {
     const { userId, connectionId } = await connectionAt(await brokenIssuer());
+    const errors = captureLogs("error");
 
     const response = await service.vend(userId, connectionId);
 
     expect(response.status).toBe(502);
+    expect(errors.lines()).toEqual([
+      expect.objectContaining({ message: "OPERATOR ACTION NEEDED: OIDC discovery unusable", provider: PROVIDER_ID }),
+      expect.objectContaining({ message: "OPERATOR ACTION NEEDED: the provider cannot refresh with this service's configuration" }),
+    ]);
     expect(response.headers.get("Content-Type")).toBe("application/problem+json");
     const row = await storedRow(connectionId);
     expect(row).toMatchObject({ status: "active", last_refresh_failure: "provider_misconfigured", refresh_failures: 1 });

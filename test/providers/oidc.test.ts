@@ -3,6 +3,7 @@ import type { OidcProviderConfig } from "../../src/config";
 import { createOidcProvider } from "../../src/providers/oidc";
 import type { Provider } from "../../src/providers/provider";
 import { createDiscoveryCache, DISCOVERY_TTL_MS } from "../../src/providers/oidc-discovery";
+import { captureLogs } from "../support/logs";
 import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import { mockProvider } from "../support/toolkit";
@@ -210,14 +211,20 @@ describe("OIDC when discovery fails", () => {
     ["a refresh", (provider: Provider) => provider.refresh("oidc-rt-any")],
     ["a code exchange", (provider: Provider) => provider.exchangeCode("any-code", "any-verifier", "http://localhost:8787/cb")],
   ])("answers %s as provider_misconfigured when the discovery document is missing (404)", async (_call, call) => {
+    const errors = captureLogs("error");
     expect(await call(providerWithoutDiscovery())).toEqual(PROVIDER_MISCONFIGURED);
+    expect(errors.lines()).toEqual([
+      { message: "OPERATOR ACTION NEEDED: OIDC discovery unusable", provider: "gone-oidc", reason: expect.stringMatching(/answered 404$/) },
+    ]);
   });
 
   it("answers a revocation as failed, provider_misconfigured, when the discovery document is missing (404)", async () => {
+    const errors = captureLogs("error");
     expect(await providerWithoutDiscovery().revoke("oidc-rt-any", "refresh_token")).toEqual({
       kind: "failed",
       failure: expect.objectContaining({ kind: "provider_misconfigured" }),
     });
+    expect(errors.messages()).toEqual(["OPERATOR ACTION NEEDED: OIDC discovery unusable"]);
   });
 
   it.each([
@@ -226,7 +233,11 @@ describe("OIDC when discovery fails", () => {
     ["has a plain-http endpoint that is not loopback", { token_endpoint: "http://tokens.example.com/token" }],
   ])("answers a refresh as provider_misconfigured when the discovery document %s", async (_problem, overrides) => {
     const { provider } = await oidcProvider(overrides);
+    const errors = captureLogs("error");
     expect(await provider.refresh("oidc-rt-any")).toEqual(PROVIDER_MISCONFIGURED);
+    expect(errors.lines()).toEqual([
+      expect.objectContaining({ message: "OPERATOR ACTION NEEDED: OIDC discovery unusable", provider: "mock-oidc" }),
+    ]);
   });
 
   it("answers a revocation as unsupported, without an upstream call, when no revocation endpoint is advertised", async () => {

@@ -10,15 +10,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { runScheduledTasks } from "../../src/scheduled/run";
 import { databaseDown } from "../support/failing-db";
+import { logsOf } from "../support/logs";
 import { vaultQueues } from "../support/vault-queues";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-function logged(spy: { mock: { calls: unknown[][] } }): Array<Record<string, unknown>> {
-  return spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
-}
 
 describe("a cron tick", () => {
   it("queues the first page of the refresh scan and of both re-encryption scans, and nothing else", async () => {
@@ -43,7 +40,7 @@ describe("a cron tick", () => {
 
     await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/5 * * * *" }), queues.env);
 
-    expect(logged(log)).toEqual([
+    expect(logsOf(log).lines()).toEqual([
       { message: "cron.refresh", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.re_encrypt", queued: "vault-scans", ms: expect.any(Number) },
       { message: "cron.re_encrypt_webhooks", queued: "vault-scans", ms: expect.any(Number) },
@@ -64,14 +61,15 @@ describe("cron tasks", () => {
 
     await runScheduledTasks(queues.env, Date.now());
 
-    const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
+    const failures = logsOf(error)
+      .lines()
+      .filter((line) => String(line.message).startsWith("cron."));
     expect(failures).toEqual([{ message: "cron.refresh failed", error: "TypeError", ms: expect.any(Number) }]);
-    expect(logged(log).map((line) => line.message)).toEqual([
-      "cron.re_encrypt",
-      "cron.re_encrypt_webhooks",
-      "cron.prune_audit",
-      "cron.prune_webhook_deliveries",
-    ]);
+    expect(
+      logsOf(log)
+        .lines()
+        .map((line) => line.message),
+    ).toEqual(["cron.re_encrypt", "cron.re_encrypt_webhooks", "cron.prune_audit", "cron.prune_webhook_deliveries"]);
     expect(queues.scans.take()).toEqual([
       expect.objectContaining({ kind: "re_encrypt" }),
       expect.objectContaining({ kind: "re_encrypt_webhooks" }),
@@ -88,7 +86,9 @@ describe("cron tasks", () => {
 
     await runScheduledTasks(queues.env, Date.now());
 
-    const failures = logged(error).filter((line) => String(line.message).startsWith("cron."));
+    const failures = logsOf(error)
+      .lines()
+      .filter((line) => String(line.message).startsWith("cron."));
     expect(failures.map((line) => line.message)).toEqual([
       "cron.refresh failed",
       "cron.re_encrypt failed",

@@ -25,7 +25,8 @@ export class Browser extends NetworkBrowser {
   protected override async send(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.origin !== WORKER_ORIGIN) return super.send(request);
-    const body = request.method === "GET" || request.method === "HEAD" ? {} : { body: await request.text() };
+    // The bytes as sent: a form post is not text to re-encode (workerd warns when a form body is read as text).
+    const body = request.method === "GET" || request.method === "HEAD" ? {} : { body: await request.arrayBuffer() };
     return this.toService(url.pathname + url.search, { method: request.method, headers: request.headers, redirect: "manual", ...body });
   }
 }

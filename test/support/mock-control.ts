@@ -28,6 +28,11 @@ export interface MockProviderControl {
   scriptResponses(flow: string, endpoint: "token" | "revoke", responses: MockBehaviour[]): Promise<void>;
   /** Answers for the flow's next token requests (refresh grants), in order. */
   scriptTokenResponses(flow: string, responses: MockBehaviour[]): Promise<void>;
+  /**
+   * Ends one access token of the flow early, as a provider does after a password change: its resource endpoints
+   * answer it 401, while the grant and its refresh token live on.
+   */
+  expireAccessToken(flow: string, accessToken: string): Promise<void>;
   /** Every token the mock issued for the flow, alive or not, and its counters. */
   flowState(flow: string): Promise<MockFlowState>;
   /** Every request the mock logged that matches `filter`, in order. */
@@ -76,6 +81,9 @@ export function mockProviderControl(origin: string): MockProviderControl {
   return {
     scriptResponses,
     scriptTokenResponses: (flow, responses) => scriptResponses(flow, "token", responses),
+    expireAccessToken: async (flow, accessToken) => {
+      await post(`flows/${encodeURIComponent(flow)}/expire-access-token`, { access_token: accessToken });
+    },
     flowState: (flow) => control<MockFlowState>(`flows/${encodeURIComponent(flow)}`),
     requests: (filter) => requests(filter),
     untilReceived: async (path, count = 1) => {

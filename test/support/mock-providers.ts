@@ -41,6 +41,8 @@
  *   POST /__control/flows/<id>/responses  {"endpoint":"token"|"revoke","responses":[Behaviour…]}: answers for the
  *        flow's next token (refresh) or revocation requests, in order; Behaviour = {failure?, status?, delay_ms?,
  *        retry_after?, expires_in?, omit_scope?} (MockBehaviour in mock-provider-server/state.ts). May precede the authorization.
+ *   POST /__control/flows/<id>/expire-access-token  {"access_token"}: the resource endpoints (userinfo, channels, me)
+ *        answer 401 for that token from now on; the grant and its refresh token live on.
  *   PUT  /__control/oidc/<key>    discovery document overrides for that issuer key (`null` removes a member).
  *   POST /__control/oidc/<key>/responses  {"endpoint":"discovery"|"jwks","responses":[{status?, hold?}…]}: answers
  *        for the key's next discovery or key set requests, in order (IssuerBehaviour in mock-provider-server/state.ts).

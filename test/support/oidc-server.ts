@@ -8,18 +8,23 @@
  *   id_tokens carrying the scope's claims, and the RFC 9207 `iss` authorization response parameter.
  * - Scopes `openid email profile offline_access api:read api:write`. As OIDC Core §11 allows, `offline_access`
  *   is dropped from a grant unless `prompt` includes `consent`.
- * - Accounts: any id matching `[A-Za-z0-9._-]{1,64}` is an account (`sub`), given as `login_hint` or typed in.
- *   Claims (per granted scope, OIDC Core §5.4): `email` = `{sub}@example.com` and `email_verified` = true with
- *   `email`; `name` = `User {sub}` with `profile`. One browser session holds one account: an authorization request
- *   hinting another account in the same cookie jar stops at the interaction with a 409 (use a new Browser).
+ * - Accounts: any id matching `[A-Za-z0-9._-]{1,64}` is an account (`sub`), given as `login_hint`, picked among the
+ *   `DEMO_ACCOUNTS` on the sign-in page or typed in there. Claims (per granted scope, OIDC Core §5.4): `email` =
+ *   `{sub}@example.com` and `email_verified` = true with `email`; `name` (a demo account's, else `User {sub}`) with
+ *   `profile`. One browser session holds one account: an authorization request hinting another account in the same
+ *   cookie jar stops at the interaction with a 409 (use a new Browser).
+ * - State: in memory, or with `stateFile` in that file (./oidc-store.ts), so that a restart ends no connection.
  *
  * Interactions: the provider redirects the browser to `/interaction/{uid}` on this same server.
  * - With a `login_hint` (tests, the bench), it completes without a human: it logs the hinted account in, grants the
  *   requested scopes (minus any denied ones) and redirects back, so following redirects with a cookie jar goes
  *   authorize → interaction → authorize (resume) → client callback.
- * - Without one (a person, or a real browser in the e2e suite), it shows real pages: a sign-in form ("Account", any
- *   account id, "Sign in"), then a consent page listing the scopes ("Allow", "Deny"). They post to
- *   `/interaction/{uid}/login`, `/confirm` and `/abort`; the account's test behaviour applies at consent as above.
+ * - Without one (a person, or a real browser in the e2e suite), it shows real pages, every time (as an account
+ *   chooser does, so a second connection can be another account): a sign-in page offering the demo accounts (and the
+ *   one signed in) as buttons and a form for any other ("Account", "Sign in"), then, when the grant does not cover the
+ *   request yet, a consent page listing the scopes ("Allow", "Deny"). They post to `/interaction/{uid}/login`,
+ *   `/confirm` and `/abort`; the account's test behaviour applies at consent as above. Picking another account than
+ *   the one signed in ends that session first (oidc-provider posts a logout form that the browser submits itself).
  *
  * Control API for tests (client: ./oidc-control.ts). Key everything by an account id of your own (`login_hint`,
  * `newOidcAccount()`): test files run in parallel against this one server.
@@ -33,13 +38,13 @@
  *   `revocation` (a token of the account was revoked at the revocation endpoint; detail = `refresh_token` or
  *   `access_token`).
  */
-import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 // @ts-expect-error -- oidc-provider ships no type declarations; the few shapes used here are typed below.
-import Provider, { interactionPolicy } from "oidc-provider";
+import Provider, { errors as oidcErrors, interactionPolicy } from "oidc-provider";
 import { z } from "zod";
 import { LOCAL_OIDC_CLIENT } from "./bindings";
+import { OidcStore } from "./oidc-store";
 
 export interface OidcServerOptions {
   /** 0 (the default) picks a free port. */
@@ -47,6 +52,8 @@ export interface OidcServerOptions {
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
   redirectUris?: string[];
+  /** Keeps keys, sessions, grants and tokens in this JSON file across restarts (`npm run dev:oidc`); in memory when absent. */
+  stateFile?: string;
 }
 
 export interface OidcServer {
@@ -57,6 +64,12 @@ export interface OidcServer {
 
 const DEFAULT_REDIRECT_URI = "http://localhost:8787/v1/oauth/local-oidc/callback";
 const DEFAULT_ACCOUNT_ID = "alice";
+/** The accounts the sign-in page offers to pick; any other id can be typed in. */
+export const DEMO_ACCOUNTS = [
+  { id: "ada.lovelace", name: "Ada Lovelace" },
+  { id: "grace.hopper", name: "Grace Hopper" },
+  { id: "alan.turing", name: "Alan Turing" },
+] as const;
 const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const SCOPES = ["openid", "email", "profile", "offline_access", "api:read", "api:write"];
 const EVENT_TYPES = ["authorization_code", "refresh_token", "token_error", "grant_revoked", "revocation"] as const;
@@ -70,6 +83,8 @@ interface OidcRequestContext {
   route?: string;
   params: Record<string, string | undefined>;
   session?: { accountId?: string };
+  /** What the interaction that just finished submitted, on the authorization request that resumes it. */
+  result?: { login?: unknown };
   entities: { Account?: TokenOwner; RefreshToken?: TokenOwner; AccessToken?: TokenOwner };
 }
 interface KoaContext {
@@ -109,6 +124,7 @@ interface CheckConstructor {
 }
 type InteractionPolicy = Array<{ name: string; checks: unknown[] }>;
 const { base: basePolicy, Check } = interactionPolicy as { base(): InteractionPolicy; Check: CheckConstructor };
+const { InvalidRequest } = oidcErrors as { InvalidRequest: new (description: string) => Error };
 const OidcProviderClass = Provider as new (issuer: string, configuration: object) => OidcProvider;
 
 const accountBehaviourSchema = z.strictObject({
@@ -145,7 +161,8 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
 
-  const provider = new OidcProviderClass(issuer, providerConfiguration(options));
+  const store = options.stateFile === undefined ? OidcStore.inMemory() : OidcStore.inFile(options.stateFile);
+  const provider = new OidcProviderClass(issuer, providerConfiguration(options, store));
   provider.on("grant.success", ({ oidc }) => {
     const grantType = oidc.params.grant_type;
     if (grantType === "authorization_code" || grantType === "refresh_token") {
@@ -194,20 +211,25 @@ export async function startOidcServer(options: OidcServerOptions = {}): Promise<
   };
 }
 
-function providerConfiguration(options: OidcServerOptions): object {
-  const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+function providerConfiguration(options: OidcServerOptions, store: OidcStore): object {
   const policy = basePolicy();
+  const loginChecks = policy.find((prompt) => prompt.name === "login")?.checks;
   // A browser that already has a session would otherwise continue silently as its first account; this check sends
   // it to the interaction, which refuses the switch (see completeInteraction).
-  policy
-    .find((prompt) => prompt.name === "login")
-    ?.checks.push(
-      new Check("login_hint_mismatch", "a different account was hinted", ({ oidc }) =>
-        oidc.params.login_hint !== undefined && oidc.params.login_hint !== oidc.session?.accountId
-          ? Check.REQUEST_PROMPT
-          : Check.NO_NEED_TO_PROMPT,
-      ),
-    );
+  loginChecks?.push(
+    new Check("login_hint_mismatch", "a different account was hinted", ({ oidc }) =>
+      oidc.params.login_hint !== undefined && oidc.params.login_hint !== oidc.session?.accountId
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  // A person chooses the account on every flow, as at an account chooser: otherwise a browser that signed in once
+  // would connect that account again, silently, whenever someone meant to connect another one.
+  loginChecks?.push(
+    new Check("account_choice", "the person chooses the account", ({ oidc }) =>
+      oidc.params.login_hint === undefined && oidc.result?.login === undefined ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
 
   return {
     clients: [
@@ -220,8 +242,9 @@ function providerConfiguration(options: OidcServerOptions): object {
         token_endpoint_auth_method: "client_secret_basic",
       },
     ],
-    jwks: { keys: [{ ...signingKey, kid: `rs256-${randomBytes(4).toString("hex")}`, alg: "RS256", use: "sig" }] },
-    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    jwks: { keys: [store.signingKey] },
+    cookies: { keys: store.cookieKeys },
+    adapter: store.adapterClass(),
     scopes: SCOPES,
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     // The code flow's id_token should carry the scope's claims too (oidc-provider defaults to userinfo only).
@@ -229,12 +252,19 @@ function providerConfiguration(options: OidcServerOptions): object {
     async findAccount(_ctx: unknown, sub: string) {
       return {
         accountId: sub,
-        claims: async () => ({ sub, email: `${sub}@example.com`, email_verified: true, name: `User ${sub}` }),
+        claims: async () => ({ sub, email: `${sub}@example.com`, email_verified: true, name: accountName(sub) }),
       };
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client may revoke only tokens issued to it (oidc-provider's default, which asks to be set).
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => {
+          if (token.clientId !== client.clientId) throw new InvalidRequest("client is not authorized to revoke the presented token");
+          return true;
+        },
+      },
     },
     interactions: { policy, url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     responseTypes: ["code"],
@@ -377,11 +407,28 @@ ${body}
 `;
 }
 
-function signInPage({ uid }: Interaction, problem?: string): string {
+function accountName(accountId: string): string {
+  return DEMO_ACCOUNTS.find((demo) => demo.id === accountId)?.name ?? `User ${accountId}`;
+}
+
+function signInPage({ uid, session }: Interaction, problem?: string): string {
+  const login = `/interaction/${escapeHtml(uid)}/login`;
+  const signedIn = session?.accountId;
+  const choices = [
+    ...(signedIn === undefined || DEMO_ACCOUNTS.some((demo) => demo.id === signedIn) ? [] : [signedIn]),
+    ...DEMO_ACCOUNTS.map((demo) => demo.id),
+  ];
+  const choice = (accountId: string) =>
+    `<li><button type="submit" name="account" value="${escapeHtml(accountId)}">${escapeHtml(accountName(accountId))} ` +
+    `(${escapeHtml(accountId)}@example.com)${accountId === signedIn ? " · signed in" : ""}</button></li>`;
   return interactionPage(
     "Sign in",
     `      ${problem ? `<p role="alert">${escapeHtml(problem)}</p>` : ""}
-      <form method="post" action="/interaction/${escapeHtml(uid)}/login">
+      <p>Local OpenID Provider, for development: choose an account, or use any other id.</p>
+      <form method="post" action="${login}">
+        <ul>${choices.map(choice).join("")}</ul>
+      </form>
+      <form method="post" action="${login}">
         <label for="account">Account</label>
         <input id="account" name="account" autocomplete="username" required>
         <button type="submit">Sign in</button>

@@ -16,6 +16,7 @@ import { LOCAL_OIDC_ID } from "./bindings";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
 import { connectAccount } from "./connect-flow";
+import { captureLogs, type CapturedLogs } from "./logs";
 import { tokenRequestFields, newMockId } from "./mock-control";
 import { newOidcAccount } from "./oidc-control";
 import { configuredProvider, connect, tokensOf } from "../providers/support";
@@ -301,14 +302,19 @@ export async function pendingWrites(userId: string): Promise<Map<string, unknown
   );
 }
 
-/** Makes the next D1 write of refreshed tokens in the user's Durable Object fail once. */
-export async function failNextConnectionWrite(userId: string): Promise<void> {
+/**
+ * Makes the next D1 write of refreshed tokens in the user's Durable Object fail once. The service logs that failure
+ * ("D1 write failed; …"): the returned capture holds it instead of the test's output.
+ */
+export async function failNextConnectionWrite(userId: string): Promise<CapturedLogs> {
+  const errors = captureLogs("error");
   await runInDurableObject(env.USER_VAULT.getByName(userId), (instance: UserVault) => {
     const spy = vi
       .spyOn(instance as unknown as { writeConnection: () => Promise<boolean> }, "writeConnection")
       .mockRejectedValueOnce(new Error("D1_ERROR: simulated outage"));
     onTestFinished(() => spy.mockRestore());
   });
+  return errors;
 }
 
 /**

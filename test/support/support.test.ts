@@ -3,64 +3,13 @@ import { describe, expect, inject, it } from "vitest";
 import { LOCAL_OIDC_CLIENT, TEST_JWT_SECRET } from "./bindings";
 import { Browser, CookieJar, rewriteQuery } from "./browser";
 import { callerToken, authHeaders } from "./caller-token";
+import { LOCAL_OIDC_REDIRECT_URI, localOidcClient } from "./oidc-client";
 import { newOidcAccount } from "./oidc-control";
 import { localOidc } from "./toolkit";
 
 const issuer = inject("oidcIssuer");
-const REDIRECT_URI = "http://localhost:8787/v1/oauth/local-oidc/callback";
-const isCallback = (next: URL) => next.href.startsWith(REDIRECT_URI);
+const { authorizationUrl, tokenRequest, connect, isCallback } = localOidcClient(issuer);
 const clientAuthorization = `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:${LOCAL_OIDC_CLIENT.clientSecret}`)}`;
-
-interface TokenResponse {
-  access_token: string;
-  refresh_token?: string;
-  id_token?: string;
-  scope: string;
-  error?: string;
-}
-
-async function authorizationUrl(accountId: string): Promise<{ url: string; codeVerifier: string }> {
-  const codeVerifier = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(codeVerifier)));
-  const codeChallenge = btoa(String.fromCharCode(...digest))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-  const url = rewriteQuery(`${issuer}/auth`, {
-    client_id: LOCAL_OIDC_CLIENT.clientId,
-    response_type: "code",
-    redirect_uri: REDIRECT_URI,
-    scope: "openid email profile offline_access api:read api:write",
-    state: "state-1",
-    nonce: "nonce-1",
-    code_challenge: codeChallenge,
-    code_challenge_method: "S256",
-    prompt: "consent",
-    login_hint: accountId,
-  });
-  return { url, codeVerifier };
-}
-
-async function tokenRequest(params: Record<string, string>): Promise<TokenResponse> {
-  const response = await fetch(`${issuer}/token`, {
-    method: "POST",
-    headers: { Authorization: clientAuthorization, "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(params),
-  });
-  return response.json<TokenResponse>();
-}
-
-/** Runs the whole authorization flow for `accountId` and redeems the code. */
-async function connect(accountId: string, browser = new Browser()): Promise<TokenResponse> {
-  const { url, codeVerifier } = await authorizationUrl(accountId);
-  const { stoppedAt } = await browser.follow(url, { stopBefore: isCallback });
-  const code = stoppedAt?.searchParams.get("code");
-  if (!code) throw new Error(`no code in ${stoppedAt?.href}`);
-  return tokenRequest({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: codeVerifier });
-}
 
 async function eventCounts(accountId: string): Promise<Record<string, number>> {
   return (await localOidc.events(accountId)).counts;
@@ -170,6 +119,45 @@ describe("local OIDC server", () => {
     const { stoppedAt } = await browser.follow(new URL(allowed.headers.get("location")!, issuer), { stopBefore: isCallback });
     expect(stoppedAt?.searchParams.get("code")).toMatch(/\S/);
     expect(stoppedAt?.searchParams.get("iss")).toBe(issuer);
+  });
+
+  it("offers demo accounts to pick on the sign-in page, and signs in as the one picked with its name", async () => {
+    const browser = new Browser();
+    const { url, codeVerifier } = await authorizationUrl(newOidcAccount());
+    const signInPage = await (await browser.follow(rewriteQuery(url, { login_hint: null }))).response.text();
+    expect(signInPage).toContain(
+      '<button type="submit" name="account" value="grace.hopper">Grace Hopper (grace.hopper@example.com)</button>',
+    );
+    const login = /action="(\/interaction\/[^"]+\/login)"/.exec(signInPage)![1]!;
+
+    const afterLogin = await browser.submit(new URL(login, issuer), { account: "grace.hopper" });
+    const consentPage = await (await browser.follow(new URL(afterLogin.headers.get("location")!, issuer))).response.text();
+    const confirm = /action="(\/interaction\/[^"]+\/confirm)"/.exec(consentPage)![1]!;
+    const allowed = await browser.submit(new URL(confirm, issuer), {});
+    const { stoppedAt } = await browser.follow(new URL(allowed.headers.get("location")!, issuer), { stopBefore: isCallback });
+    const code = stoppedAt?.searchParams.get("code") ?? "";
+    const tokens = await tokenRequest({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: LOCAL_OIDC_REDIRECT_URI,
+      code_verifier: codeVerifier,
+    });
+
+    expect(decodeJwt(tokens.id_token ?? "")).toMatchObject({ sub: "grace.hopper", name: "Grace Hopper" });
+  });
+
+  it("lets a browser that signed in before choose the account again, its own among the choices, instead of continuing as it", async () => {
+    const accountId = newOidcAccount();
+    const browser = new Browser();
+    await connect(accountId, browser);
+    const { url } = await authorizationUrl(accountId);
+
+    const again = await browser.follow(rewriteQuery(url, { login_hint: null, prompt: null }), { stopBefore: isCallback });
+
+    expect(again.stoppedAt).toBeNull();
+    const page = await again.response.text();
+    expect(page).toContain("<h1>Sign in</h1>");
+    expect(page).toContain(`value="${accountId}">User ${accountId} (${accountId}@example.com) · signed in</button>`);
   });
 
   it("ends a person's flow with access_denied when they deny at consent", async () => {

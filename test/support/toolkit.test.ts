@@ -2,7 +2,7 @@
  * The runtime-neutral toolkit (api-client, connect-flow, problems, mock-control, oidc-control) that the end-to-end
  * suite and the bench use over the network, here in workerd over the Worker's own fetch handler (./toolkit.ts).
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { LOCAL_OIDC_ID } from "./bindings";
 import { Browser } from "./browser";
 import { authHeaders } from "./caller-token";
@@ -62,6 +62,22 @@ describe("the API client and the connect flow over the Worker's fetch", () => {
     expect(await oidc.userinfoStatus(access_token)).toBe(200);
     await oidc.revoke(access_token, "access_token");
     expect(await oidc.userinfoStatus(access_token)).toBe(401);
+  });
+
+  it("an access token the mock ended early is refused by its userinfo, and rejected_token refreshes with the living grant", async () => {
+    const flow = newMockId("toolkit");
+    const { userId, connectionId } = await connect("toolkit-expire", "google", { mock_flow: flow });
+    const userinfo = (token: string) =>
+      fetch(`${inject("mockProviderOrigin")}/google/userinfo`, { headers: { Authorization: `Bearer ${token}` } });
+    const { access_token: ended } = await service.vendOk(userId, connectionId);
+
+    await mock.expireAccessToken(flow, ended);
+
+    expect((await userinfo(ended)).status).toBe(401);
+    const { access_token: fresh } = await service.vendOk(userId, connectionId, { rejected_token: ended });
+    expect(fresh).not.toBe(ended);
+    expect((await userinfo(fresh)).status).toBe(200);
+    expect(await mock.refreshGrants(flow)).toHaveLength(1);
   });
 });
 

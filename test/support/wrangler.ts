@@ -23,6 +23,8 @@ export function wranglerEnvironment(workDir: string): NodeJS.ProcessEnv {
     NO_COLOR: "1",
     FORCE_COLOR: "0",
     WRANGLER_SEND_METRICS: "false",
+    // The Worker reads nothing from `request.cf`; wrangler dev would fetch Cloudflare's sample of it at every start.
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_LOG_PATH: path.join(workDir, "wrangler-logs"),
     CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false",
     // Every `wrangler dev` on the machine shares one dev registry by default, and a change to it (another run starting

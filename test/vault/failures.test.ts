@@ -31,9 +31,14 @@ import {
   waitForAudit,
 } from "../support/refresh-fixtures";
 import { appWithEnv, useEnvInVault } from "../support/app-with-env";
+import { captureLogs } from "../support/logs";
 import { seedConnection } from "../support/seed-connections";
 import { localOidc, mockProvider, service } from "../support/toolkit";
 import { newUserId } from "../support/users";
+
+/** What an operator failure logs (and `wrangler tail` is searched for); the tests capture it instead of printing it. */
+const OPERATOR_REFRESH_FAILED = "OPERATOR ACTION NEEDED: the provider cannot refresh with this service's configuration";
+const DISCOVERY_UNUSABLE = "OPERATOR ACTION NEEDED: OIDC discovery unusable";
 
 /** A Google connection whose access token has expired and whose next refresh fails with `behaviour`. */
 async function expiredGoogleFailingWith(label: string, behaviour: MockBehaviour): Promise<Connected> {
@@ -102,6 +107,7 @@ describe("a connection marked needs_reauth after a vend read it as active", () =
 
 describe("a refresh refused with invalid_client", () => {
   it("answers 502 and leaves the connection active with its tokens", async () => {
+    captureLogs("error");
     const google = await expiredGoogleFailingWith("fail-client", { failure: "invalid_client" });
     const before = await storedRow(google.connectionId);
     await expectProblem(await service.vend(google.userId, google.connectionId), 502, "provider-rejected-client");
@@ -110,7 +116,15 @@ describe("a refresh refused with invalid_client", () => {
     expect(row.refresh_token_ciphertext).toBe(before.refresh_token_ciphertext);
   });
 
+  it("logs one line for the operator, naming the provider and the error, never a token", async () => {
+    const errors = captureLogs("error");
+    const google = await expiredGoogleFailingWith("fail-client-log", { failure: "invalid_client" });
+    await service.vend(google.userId, google.connectionId);
+    expect(errors.lines()).toEqual([{ message: OPERATOR_REFRESH_FAILED, provider: "google", error: "invalid_client", status: 401 }]);
+  });
+
   it("audits token.refresh_failed with class operator", async () => {
+    captureLogs("error");
     const google = await expiredGoogleFailingWith("fail-client-audit", { failure: "invalid_client" });
     await service.vend(google.userId, google.connectionId);
     const [event] = await waitForAudit(google.userId, "token.refresh_failed");
@@ -118,13 +132,16 @@ describe("a refresh refused with invalid_client", () => {
   });
 
   it("does not hammer the provider: an immediate second vend makes no upstream call", async () => {
+    const errors = captureLogs("error");
     const google = await expiredGoogleFailingWith("fail-client-quiet", { failure: "invalid_client" });
     await service.vend(google.userId, google.connectionId);
     await service.vend(google.userId, google.connectionId);
     expect(await mockProvider.refreshGrants(google.flow)).toHaveLength(1);
+    expect(errors.messages()).toEqual([OPERATOR_REFRESH_FAILED]);
   });
 
   it("answers 502 again during the cooldown that follows, not 503, without an upstream call", async () => {
+    captureLogs("error");
     const google = await expiredGoogleFailingWith("fail-client-cooldown", { failure: "invalid_client" });
     await service.vend(google.userId, google.connectionId);
     for (const body of [{}, { force_refresh: true }]) {
@@ -138,9 +155,13 @@ describe("a refresh refused with invalid_client", () => {
 describe("a connection whose provider is no longer configured", () => {
   it("answers 502 and cools down like a failed refresh, so later vends and cron runs pass it by", async () => {
     const row = await seedConnection({ userId: newUserId("fail-retired"), provider: "retired-sso", expiresAt: Date.now() - 60_000 });
+    const errors = captureLogs("error");
     const startedAt = Date.now();
 
     await expectProblem(await service.vend(row.userId, row.id), 502, "provider-rejected-client");
+    expect(errors.lines()).toEqual([
+      { message: OPERATOR_REFRESH_FAILED, provider: "retired-sso", error: "provider_not_configured", status: null },
+    ]);
 
     const after = await storedRow(row.id);
     expect(after).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
@@ -197,6 +218,7 @@ describe.each(["not_found", "wrong_issuer", "malformed"] as const)(
     it("answers a vend with 502, never a 500, and cools down: the next vend fetches no discovery document", async () => {
       const broken = await brokenDiscoveryEnv(how);
       const row = await seedConnection({ userId: newUserId("fail-discovery"), provider: BROKEN_PROVIDER, expiresAt: Date.now() - 60_000 });
+      const errors = captureLogs("error");
       await useEnvInVault(row.userId, broken.env);
       const app = apiClient(appWithEnv(broken.env));
       const vendThroughApp = () => app.vend(row.userId, row.id);
@@ -205,6 +227,7 @@ describe.each(["not_found", "wrong_issuer", "malformed"] as const)(
       await expectProblem(await vendThroughApp(), 502, "provider-rejected-client");
 
       expect(await broken.discoveryFetches()).toBe(1);
+      expect(errors.messages()).toEqual([DISCOVERY_UNUSABLE, OPERATOR_REFRESH_FAILED]);
       expect(await storedRow(row.id)).toMatchObject({ status: "active", refresh_failures: 1, last_refresh_failure_class: "operator" });
       const [event] = await waitForAudit(row.userId, "token.refresh_failed");
       expect(event).toMatchObject({ outcome: "failure", detail: { class: "operator" } });
@@ -411,12 +434,14 @@ describe("failures at the local oidc-provider", () => {
   it("client credentials refused (invalid_client): 502 and the connection stays active", async () => {
     const oidc = await connectLocalOidc("oidc-client");
     await expireStoredToken(oidc.connectionId);
+    const errors = captureLogs("error");
     await interceptRefreshGrants(oidc, (forward) =>
       forward({ Authorization: `Basic ${btoa(`${LOCAL_OIDC_CLIENT.clientId}:wrong-secret`)}` }),
     );
 
     await expectProblem(await service.vend(oidc.userId, oidc.connectionId), 502, "provider-rejected-client");
     expect(await storedRow(oidc.connectionId)).toMatchObject({ status: "active", last_refresh_failure: "invalid_client" });
+    expect(errors.messages()).toEqual([OPERATOR_REFRESH_FAILED]);
     expect((await localOidc.events(oidc.flow)).counts.refresh_token).toBe(0);
   });
 

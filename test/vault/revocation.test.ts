@@ -18,6 +18,7 @@ import { Browser } from "../support/browser";
 import { connectAccount } from "../support/connect-flow";
 import { databaseRefusingToDelete } from "../support/failing-db";
 import { activateOk } from "../support/integration-helpers";
+import { captureLogs, type CapturedLogs } from "../support/logs";
 import { newMockId } from "../support/mock-control";
 import { MOCK_OIDC_CLIENT } from "../support/mock-provider-server/clients";
 import type { MockBehaviour } from "../support/mock-provider-server/state";
@@ -66,14 +67,19 @@ async function leaveWriteAheadCopy(userId: string, connectionId: string): Promis
   );
 }
 
-/** Makes every revocation call of `provider` in the user's Durable Object throw, until the test ends. */
-async function revocationThrows(userId: string, provider: string): Promise<void> {
+/**
+ * Makes every revocation call of `provider` in the user's Durable Object throw, until the test ends. The service logs
+ * each such failure: the returned capture holds those lines.
+ */
+async function revocationThrows(userId: string, provider: string): Promise<CapturedLogs> {
+  const errors = captureLogs("error");
   await runInDurableObject(userVault(env, userId), (instance: UserVault) => {
     const registry = getProviderRegistry(getConfig((instance as unknown as { env: Env }).env));
     const revoking = registry.get(provider) as unknown as { revoke: () => Promise<unknown> };
     const spy = vi.spyOn(revoking, "revoke").mockRejectedValue(new TypeError("revocation exploded: https://provider.example/secret"));
     onTestFinished(() => spy.mockRestore());
   });
+  return errors;
 }
 
 async function pendingWriteKeys(userId: string): Promise<string[]> {
@@ -223,8 +229,12 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
       await useEnvInVault(userId, envWithBrokenOidc(await issuerOf(newMockId("broken"))));
       const { id } = await seedConnection({ userId, provider: "broken-oidc" });
       await leaveWriteAheadCopy(userId, id);
+      const errors = captureLogs("error");
 
       expect((await disconnect(userId, id)).status).toBe(204);
+      expect(errors.lines()).toEqual([
+        expect.objectContaining({ message: "OPERATOR ACTION NEEDED: OIDC discovery unusable", provider: "broken-oidc" }),
+      ]);
 
       expect(await readRow(id)).toBeNull();
       expect(await pendingWriteKeys(userId)).toEqual([]);
@@ -245,9 +255,11 @@ describe("a provider that cannot revoke never blocks the local wipe", () => {
     const userId = newUserId("revoke-revoke-throws");
     const { id, flow } = await connectedAtMock(userId, "google");
     await leaveWriteAheadCopy(userId, id);
-    await revocationThrows(userId, "google");
+    const errors = await revocationThrows(userId, "google");
 
     expect((await disconnect(userId, id)).status).toBe(204);
+    // The error's name only: its message may carry what the provider answered.
+    expect(errors.lines()).toEqual([{ message: "revocation failed", provider: "google", error: "TypeError" }]);
 
     expect(await readRow(id)).toBeNull();
     expect(await pendingWriteKeys(userId)).toEqual([]);
@@ -385,6 +397,7 @@ describe("disconnecting a Notion connection", () => {
     const { id, flow } = await connectedAtMock(userId, "notion");
     const vault = userVault(env, userId);
     // D1 refuses the write of the refreshed tokens: Notion has rotated, the new refresh token is only in the write-ahead copy.
+    const errors = captureLogs("error");
     await runInDurableObject(vault, (instance: UserVault) => {
       (instance as unknown as { writeConnection: typeof updateConnection }).writeConnection = async () => {
         throw new Error("D1 unavailable");
@@ -392,6 +405,7 @@ describe("disconnecting a Notion connection", () => {
     });
     const vend = await service.vend(userId, id, { force_refresh: true });
     expect(vend.status).toBe(200);
+    expect(errors.messages()).toEqual(["D1 write failed; refreshed tokens kept in the write-ahead copy"]);
     await runInDurableObject(vault, (instance: UserVault) => {
       (instance as unknown as { writeConnection: typeof updateConnection }).writeConnection = updateConnection;
     });

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import type { UserVault } from "../../src/vault/user-vault";
 import { updateConnection } from "../../src/storage/connections";
+import { captureLogs, type CapturedLogs } from "../support/logs";
 import {
   type Connected,
   connectLocalOidc,
@@ -55,14 +56,21 @@ describe("a D1 write failure right after a rotation", () => {
   /** Refreshes once at the local oidc-provider with the D1 write failing; returns what the caller was given. */
   async function refreshWithFailedWrite(
     label: string,
-  ): Promise<{ oidc: Connected; vended: string; before: Awaited<ReturnType<typeof storedRow>> }> {
+  ): Promise<{ oidc: Connected; vended: string; before: Awaited<ReturnType<typeof storedRow>>; errors: CapturedLogs }> {
     const oidc = await connectLocalOidc(label);
     await expireStoredToken(oidc.connectionId);
     const before = await storedRow(oidc.connectionId);
-    await failNextConnectionWrite(oidc.userId);
+    const errors = await failNextConnectionWrite(oidc.userId);
     const vended = (await vendOk(oidc)).access_token;
-    return { oidc, vended, before };
+    return { oidc, vended, before, errors };
   }
+
+  it("logs the failed write by connection and error name, never a token", async () => {
+    const { oidc, errors } = await refreshWithFailedWrite("wal-log");
+    expect(errors.lines()).toEqual([
+      { message: "D1 write failed; refreshed tokens kept in the write-ahead copy", connectionId: oidc.connectionId, error: "Error" },
+    ]);
+  });
 
   it("still gives the caller the new token, and D1 keeps the old row, marked as having a copy under the current key", async () => {
     const { oidc, vended, before } = await refreshWithFailedWrite("wal-answer");
@@ -141,6 +149,7 @@ describe("a D1 write failure right after a rotation", () => {
     const oidc = await connectLocalOidc("wal-hidden-success");
     await expireStoredToken(oidc.connectionId);
     const before = await storedRow(oidc.connectionId);
+    const errors = captureLogs("error");
     await runInDurableObject(env.USER_VAULT.getByName(oidc.userId), (instance: UserVault) => {
       const vault = instance as unknown as { writeConnection: typeof updateConnection };
       const spy = vi.spyOn(vault, "writeConnection").mockImplementationOnce(async (...args) => {
@@ -150,6 +159,7 @@ describe("a D1 write failure right after a rotation", () => {
       onTestFinished(() => spy.mockRestore());
     });
     const vended = (await vendOk(oidc)).access_token;
+    expect(errors.messages()).toEqual(["D1 write failed; refreshed tokens kept in the write-ahead copy"]);
     expect(await storedPlaintext(oidc, "access_token")).toBe(vended);
     expect((await pendingWrites(oidc.userId)).size).toBe(1);
 

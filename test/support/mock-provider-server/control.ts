@@ -12,6 +12,7 @@ export async function control(ctx: MockContext, path: string): Promise<void> {
   if (resource === "requests" && method === "GET") return listRequests(ctx);
   if (resource === "flows" && id && !action && method === "GET") return describeFlow(ctx, id);
   if (resource === "flows" && id && action === "responses" && method === "POST") return queueResponses(ctx, id);
+  if (resource === "flows" && id && action === "expire-access-token" && method === "POST") return expireAccessToken(ctx, id);
   if (resource === "oidc" && id && !action && method === "PUT") return overrideDiscovery(ctx, id);
   if (resource === "oidc" && id && action === "responses" && method === "POST") return queueIssuerResponses(ctx, id);
   if (resource === "oidc" && id && action === "release" && method === "POST") {
@@ -65,6 +66,22 @@ function queueResponses(ctx: MockContext, flowId: string): void {
   const queue = ctx.state.queuesFor(flowId)[body.endpoint];
   queue.push(...body.responses);
   sendJson(ctx.res, 200, { queued: queue.length });
+}
+
+/**
+ * Ends one access token of the flow before its time, as a provider does after a password change or a security event
+ * (Microsoft's continuous access evaluation): the resource endpoints answer it 401, the grant and its refresh token
+ * live on.
+ */
+function expireAccessToken(ctx: MockContext, flowId: string): void {
+  const token = (JSON.parse(ctx.body || "{}") as { access_token?: unknown }).access_token;
+  const entry = typeof token === "string" ? ctx.state.flows.get(flowId)?.accessTokens.get(token) : undefined;
+  if (!entry) {
+    sendJson(ctx.res, 404, { error: "no such access token in this flow" });
+    return;
+  }
+  entry.alive = false;
+  sendJson(ctx.res, 200, { expired: true });
 }
 
 function queueIssuerResponses(ctx: MockContext, key: string): void {
