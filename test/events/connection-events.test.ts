@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { captureLogs } from "../support/logs";
 import type { Connection } from "../support/api-client";
 import { connectAccount } from "../support/connect-flow";
 import { newMockId } from "../support/mock-control";
@@ -165,6 +166,7 @@ describe("the user's vault's refresh outcomes", () => {
   });
 
   it("publish connection.refresh_failed at once for an operator error, once per failure streak, then recovered", async () => {
+    const errors = captureLogs("error");
     const scenario = await connectedGoogle("ev-operator");
     const { harness, userId, connectionId } = scenario;
     harness.queue.take();
@@ -185,6 +187,8 @@ describe("the user's vault's refresh outcomes", () => {
       reason: "invalid_client",
     });
     expect(events[1]!.data.connection).toEqual(await harness.service.connection(userId, connectionId));
+    // Each operator failure tells the operator, though subscribers hear of the streak once.
+    expect(errors.messages().filter((message) => message.startsWith("OPERATOR ACTION NEEDED"))).toHaveLength(2);
   });
 
   it("publish connection.refresh_failed for transient failures only once the connection has been failing for an hour", async () => {
@@ -225,6 +229,7 @@ describe("the user's vault's refresh outcomes", () => {
   });
 
   it("publish from a cron refresh as from a vend: the outcome is the vault's, whoever asked", async () => {
+    const summaries = captureLogs("log");
     const scenario = await connectedGoogle("ev-cron");
     scenario.harness.queue.take();
     await nextRefreshFails(scenario, "invalid_grant");
@@ -233,6 +238,7 @@ describe("the user's vault's refresh outcomes", () => {
     await runJobs(queues, [{ kind: "refresh", userId: scenario.userId, connectionId: scenario.connectionId }]);
 
     expect(publishedTypes(scenario.harness.queue)).toEqual(["connection.needs_reauth"]);
+    expect(summaries.lines()).toEqual([expect.objectContaining({ message: "queue.vault-jobs", jobs: 1 })]);
   });
 });
 

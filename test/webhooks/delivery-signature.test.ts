@@ -18,6 +18,10 @@ import {
 } from "../support/webhooks";
 
 beforeEach(removeAllEndpoints);
+// The consumer's summary line per batch (asserted in delivery.test.ts), kept out of the test output.
+beforeEach(() => {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+});
 afterEach(() => {
   vi.restoreAllMocks();
 });

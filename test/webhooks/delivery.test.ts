@@ -13,6 +13,7 @@ import { consumeWebhookDeliveries } from "../../src/webhooks/delivery";
 import { WEBHOOK_QUEUES } from "../../src/webhooks/queue-messages";
 import { nextAttempt, retryDelaySeconds } from "../../src/webhooks/retry-schedule";
 import { databaseDown, failingDatabase } from "../support/failing-db";
+import { captureLogs, logsOf, type CapturedLogs } from "../support/logs";
 import { newUserId } from "../support/users";
 import { deliver } from "../support/vault-queues";
 import {
@@ -31,6 +32,11 @@ import {
 } from "../support/webhooks";
 
 beforeEach(removeAllEndpoints);
+/** The consumer's one summary line per batch (asserted once below), kept out of the test output. */
+let consumerSummaries: CapturedLogs;
+beforeEach(() => {
+  consumerSummaries = logsOf(vi.spyOn(console, "log").mockImplementation(() => undefined));
+});
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -121,6 +127,7 @@ describe("the retry schedule", () => {
 
 describe("an endpoint that answers 410 Gone", () => {
   it("is disabled (reason gone), the delivery is acknowledged and logged as disabled, not retried", async () => {
+    const warnings = captureLogs("warn");
     const { endpoint, queue, delivery } = await oneDelivery({ status: "410" });
 
     expect(await attemptDeliveries(queue, [delivery])).toEqual([{ acked: true, retried: false }]);
@@ -129,9 +136,11 @@ describe("an endpoint that answers 410 Gone", () => {
     expect(await deliveryLog(endpoint.id)).toEqual([
       expect.objectContaining({ attempt: 1, status: "disabled", response_status: 410, error: "http_status", next_attempt_at: null }),
     ]);
+    expect(warnings.lines()).toEqual([{ message: "webhook endpoint answered 410 and was disabled", endpointId: endpoint.id }]);
   });
 
   it("gets no further attempt of a delivery that was waiting for its retry", async () => {
+    captureLogs("warn"); // the 410's line, asserted above
     const { inbox, endpoint, queue, delivery } = await oneDelivery({ status: "500" });
     await attemptDeliveries(queue, [delivery], 1);
     // Meanwhile another event's delivery meets a 410.
@@ -165,6 +174,7 @@ describe("an endpoint that answers 410 Gone", () => {
   });
 
   it("gets no new event, but still a test event sent to it by name, so an operator can check it is back before enabling it", async () => {
+    captureLogs("warn"); // the 410's line, asserted above
     const { inbox, endpoint, queue, delivery } = await oneDelivery({ status: "410" });
     await attemptDeliveries(queue, [delivery]);
     await pointEndpointAt(endpoint.id, inbox.answering({ status: "200" }));
@@ -251,6 +261,11 @@ describe("a delivery attempt", () => {
         error: null,
         next_attempt_at: null,
       }),
+    ]);
+    // The fan-out's batch, then the attempt's.
+    expect(consumerSummaries.lines()).toEqual([
+      expect.objectContaining({ message: "queue.webhook-deliveries", messages: 1, events: 1, fanned_out: 1, delivered: 0 }),
+      expect.objectContaining({ message: "queue.webhook-deliveries", messages: 1, events: 0, delivered: 1, failed: 0, retried: 0 }),
     ]);
   });
 });
