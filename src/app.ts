@@ -1,13 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
-import { secureHeaders } from "hono/secure-headers";
 import { asProblem, ProblemError, problemResponse } from "./errors";
+import { APP_MIDDLEWARE } from "./http/app-middleware";
 import type { AppEnv } from "./http/env";
-import { requireJsonBody } from "./middleware/json-body";
-import { requestId } from "./middleware/request-id";
-import { requestServices } from "./middleware/request-services";
 import { adminRoutes } from "./routes/admin";
 import { connectRoutes } from "./routes/connect";
 import { connectPageAssetRoutes, connectPageRoutes } from "./routes/connect-page";
@@ -24,39 +18,9 @@ import { providerRoutes } from "./routes/providers";
 import { tokenRoutes } from "./routes/tokens";
 import { webhookRoutes } from "./routes/webhooks";
 
-const MAX_BODY_BYTES = 64 * 1024;
-
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
-  app.use(requestId);
-  // A route that sets one of these headers itself keeps its value: the hosted pages, the start URL and the callback
-  // answer `Cross-Origin-Opener-Policy: unsafe-none`, so that a popup keeps its opener.
-  app.use(secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-site", overwrite: false }));
-  app.use(requestServices);
-  app.use(
-    "/v1/*",
-    cors({
-      origin: (origin, c: Context<AppEnv>) => (c.get("services").config.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ["GET", "POST", "PATCH", "DELETE"],
-      allowHeaders: ["Authorization", "Content-Type"],
-      exposeHeaders: ["Retry-After", "X-Request-Id"],
-      maxAge: 600,
-    }),
-  );
-  app.use("/v1/*", async function noStore(c, next) {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ProblemError("payload-too-large");
-      },
-    }),
-  );
-  app.use("/v1/*", requireJsonBody);
+  for (const { path, handler } of APP_MIDDLEWARE) app.use(path, handler);
 
   // Each router decides who may call its routes (src/http/routers.ts): public, the user's browser, or the JWT API.
   app.route("/", healthRoutes);

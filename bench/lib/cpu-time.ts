@@ -23,10 +23,12 @@ export function groupCpuMs(pgid: number): number {
     } catch {
       continue;
     }
-    // Fields after the command name (which may contain spaces), see proc(5): state ppid pgrp ... utime(14) stime(15).
+    // Fields after the command name (which may contain spaces), see proc(5): state ppid pgrp ... utime(14) stime(15)
+    // cutime(16) cstime(17). The children's times count too: a helper process of the group that exits (and is waited
+    // for) moves its time there, and would otherwise take it out of the sum between two readings.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(fields[2]) !== pgid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
 }

@@ -3,6 +3,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import type { CallerAuthConfig } from "../config";
 import { parseScopes } from "../scopes";
 import { CallerKeys, CallerKeysUnavailable, fetchKeySet } from "./caller-keys";
+import { tokenDigest, VerifiedTokens } from "./verified-tokens";
 
 export interface Caller {
   userId: string;
@@ -21,10 +22,17 @@ const JWKS_ALGORITHMS = ["RS256", "ES256"];
 /** The accepted clock skew on `exp` and `nbf` (docs/http-api.md, "Callers"). */
 const CLOCK_TOLERANCE_SECONDS = 30;
 const MAX_SUBJECT_LENGTH = 255;
+/** Distinct HS256 tokens remembered per isolate: a few backends' tokens, or one per user, for the busiest users. */
+const MAX_VERIFIED_TOKENS = 10_000;
 
 interface KeySources {
   secret: Uint8Array | null;
   jwks: CallerKeys | null;
+  /**
+   * Tokens verified with `secret`. Tokens verified against the JWKS are not remembered: a key removed from the set
+   * must stop its tokens at the next fetch of the set, which a remembered answer would outlive.
+   */
+  verified: VerifiedTokens | null;
 }
 
 const keySources = new WeakMap<CallerAuthConfig, KeySources>();
@@ -37,14 +45,20 @@ function keySourcesFor(auth: CallerAuthConfig): KeySources {
     sources = {
       secret: auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : null,
       jwks: jwksUrl ? new CallerKeys(() => fetchKeySet(jwksUrl, jwksTimeoutMs), jwksTimeoutMs) : null,
+      verified: auth.jwtSecret ? new VerifiedTokens(MAX_VERIFIED_TOKENS, CLOCK_TOLERANCE_SECONDS) : null,
     };
     keySources.set(auth, sources);
   }
   return sources;
 }
 
-async function verifiedPayload(auth: CallerAuthConfig, token: string, now: number): Promise<JWTPayload> {
-  const { secret, jwks } = keySourcesFor(auth);
+/** The verified payload, and whether the shared secret verified it. */
+async function verifiedPayload(
+  auth: CallerAuthConfig,
+  { secret, jwks }: KeySources,
+  token: string,
+  now: number,
+): Promise<{ payload: JWTPayload; bySecret: boolean }> {
   const claims = {
     requiredClaims: ["exp", "sub"],
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
@@ -54,19 +68,28 @@ async function verifiedPayload(auth: CallerAuthConfig, token: string, now: numbe
   };
   const { alg } = decodeProtectedHeader(token);
   if (secret && alg && SECRET_ALGORITHMS.includes(alg)) {
-    return (await jwtVerify(token, secret, { ...claims, algorithms: SECRET_ALGORITHMS })).payload;
+    return { payload: (await jwtVerify(token, secret, { ...claims, algorithms: SECRET_ALGORITHMS })).payload, bySecret: true };
   }
   if (jwks && alg && JWKS_ALGORITHMS.includes(alg)) {
-    return (await jwtVerify(token, (header) => jwks.keyFor(header, now), { ...claims, algorithms: JWKS_ALGORITHMS })).payload;
+    const { payload } = await jwtVerify(token, (header) => jwks.keyFor(header, now), { ...claims, algorithms: JWKS_ALGORITHMS });
+    return { payload, bySecret: false };
   }
   throw new joseErrors.JOSEAlgNotAllowed("algorithm not allowed");
 }
 
-/** Checks `token` at `now`: signature, algorithm, `exp`, `iss`/`aud` when configured, and a usable `sub`. */
+/**
+ * Checks `token` at `now`: signature, algorithm, `exp`, `iss`/`aud` when configured, and a usable `sub`. An HS256
+ * token that passed all of them before is answered from memory while its time claims still hold (verified-tokens.ts).
+ */
 export async function checkCallerToken(auth: CallerAuthConfig, token: string, now: number): Promise<CallerTokenCheck> {
+  const sources = keySourcesFor(auth);
+  const remembered = sources.verified && { cache: sources.verified, digest: await tokenDigest(token) };
+  const known = remembered?.cache.find(remembered.digest, now);
+  if (known) return { ok: true, caller: known };
   let payload: JWTPayload;
+  let bySecret: boolean;
   try {
-    payload = await verifiedPayload(auth, token, now);
+    ({ payload, bySecret } = await verifiedPayload(auth, sources, token, now));
   } catch (error) {
     if (error instanceof CallerKeysUnavailable)
       return { ok: false, reason: "keys_unavailable", retryAfterSeconds: error.retryAfterSeconds };
@@ -78,7 +101,10 @@ export async function checkCallerToken(auth: CallerAuthConfig, token: string, no
     return { ok: false, reason: "no_subject", code: "subject" };
   }
   const powers = new Set(parseScopes(typeof payload.scope === "string" ? payload.scope : null));
-  return { ok: true, caller: { userId: subject, powers } };
+  const caller: Caller = { userId: subject, powers };
+  // `exp` is a required claim, so a verified payload has it.
+  if (bySecret && remembered) remembered.cache.remember(remembered.digest, caller, { exp: payload.exp!, nbf: payload.nbf });
+  return { ok: true, caller };
 }
 
 function failureCode(error: unknown): string {

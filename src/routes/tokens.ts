@@ -3,7 +3,7 @@ import { ProblemError } from "../errors";
 import { createApiRouter } from "../http/routers";
 import { ConnectionIdParam, problem, ScopeSchema } from "../http/schemas";
 import { requirePower } from "../middleware/caller-auth";
-import { vendToken, type VendOutcome } from "../tokens/vend";
+import { vendAuditEvent, vendToken, type VendOutcome } from "../tokens/vend";
 import { DEFAULT_MIN_VALIDITY_SECONDS, MAX_MIN_VALIDITY_SECONDS } from "../vault/refresh-policy";
 import { userVault } from "../vault/user-vault";
 
@@ -20,7 +20,8 @@ const VendResponse = z
   .object({ access_token: z.string(), token_type: z.literal("Bearer"), expires_at: z.string().nullable(), scopes: z.array(z.string()) })
   .openapi("VendResponse");
 
-const vend = createRoute({
+/** The vend route (exported for the bench's breakdown, bench/breakdown/, which measures its validation alone). */
+export const vendRoute = createRoute({
   method: "post",
   path: "/v1/connections/{id}/token",
   tags: ["Tokens"],
@@ -64,7 +65,7 @@ function outcomeProblem(outcome: Exclude<VendOutcome, { kind: "token" }>): Probl
   }
 }
 
-export const tokenRoutes = createApiRouter().openapi(vend, async (c) => {
+export const tokenRoutes = createApiRouter().openapi(vendRoute, async (c) => {
   const services = c.get("services");
   const { userId } = c.get("caller");
   const body = c.req.valid("json") ?? {};
@@ -83,14 +84,7 @@ export const tokenRoutes = createApiRouter().openapi(vend, async (c) => {
     (request) => userVault(c.env, userId).refresh(request, services.audit.trace()),
   );
   // The hot path: its audit event goes to the audit queue after the response; the queue's consumer writes it.
-  services.audit.recordAfterResponse({
-    action: "token.vended",
-    actor: "backend",
-    outcome: outcome.kind === "token" ? "success" : "failure",
-    provider: outcome.kind === "not_found" ? null : outcome.provider,
-    connectionId,
-    detail: outcome.kind === "token" ? { refreshed: outcome.refreshed } : { reason: outcome.kind },
-  });
+  services.audit.recordAfterResponse(vendAuditEvent(connectionId, outcome));
   if (outcome.kind !== "token") throw outcomeProblem(outcome);
   return c.json(
     {

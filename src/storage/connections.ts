@@ -9,8 +9,25 @@ export interface UserConnectionKey {
   id: string;
 }
 
+/**
+ * The point read of every vend, prepared once per database: building a relational query costs several times the
+ * CPU of running it (bench: docs/performance.md), and the vend does nothing else as often.
+ */
+function prepareFindConnection(db: Database) {
+  return db.query.connections
+    .findFirst({ where: and(eq(connections.userId, sql.placeholder("userId")), eq(connections.id, sql.placeholder("id"))) })
+    .prepare();
+}
+
+const findConnectionQueries = new WeakMap<Database, ReturnType<typeof prepareFindConnection>>();
+
 export async function findConnection(db: Database, { userId, id }: UserConnectionKey): Promise<ConnectionRow | null> {
-  const row = await db.query.connections.findFirst({ where: and(eq(connections.userId, userId), eq(connections.id, id)) });
+  let query = findConnectionQueries.get(db);
+  if (!query) {
+    query = prepareFindConnection(db);
+    findConnectionQueries.set(db, query);
+  }
+  const row = await query.execute({ userId, id });
   return row ?? null;
 }
 

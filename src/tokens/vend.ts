@@ -1,3 +1,4 @@
+import type { AuditRecord } from "../audit/audit-sink";
 import { missingScopes as scopesMissing, parseScopes } from "../scopes";
 import type { Services } from "../services";
 import { findConnection } from "../storage/connections";
@@ -21,6 +22,21 @@ export type VendOutcome =
   | { kind: "needs_reauth"; provider: string }
   | { kind: "unavailable"; retryAfterSeconds: number; provider: string }
   | { kind: "operator_error"; provider: string };
+
+/**
+ * The vend's audit event (`token.vended`), for its outcome. The hot path's only event: the route sends it to the audit
+ * queue after the response (src/audit/audit-sink.ts, `recordAfterResponse`).
+ */
+export function vendAuditEvent(connectionId: string, outcome: VendOutcome): AuditRecord {
+  return {
+    action: "token.vended",
+    actor: "backend",
+    outcome: outcome.kind === "token" ? "success" : "failure",
+    provider: outcome.kind === "not_found" ? null : outcome.provider,
+    connectionId,
+    detail: outcome.kind === "token" ? { refreshed: outcome.refreshed } : { reason: outcome.kind },
+  };
+}
 
 /** The user's Durable Object refresh (single flight); only called when the stored token does not do. */
 export type RefreshThroughVault = (request: RefreshRequest) => Promise<RefreshResult>;

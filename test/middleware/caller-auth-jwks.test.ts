@@ -96,6 +96,25 @@ describe("caller authentication with a JWKS", () => {
     await expectProblem(response, 401, "unauthorized");
   });
 
+  it("refuses a token it accepted before once its key has left the key set", async () => {
+    const url = jwksUrl({ keys: publicKeys, marker: crypto.randomUUID() });
+    const app = appWithEnv(jwksEnv(url));
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const token = await new SignJWT({ scope: "connections:token" })
+      .setProtectedHeader({ alg: "RS256", kid: KID, typ: "JWT" })
+      .setSubject("jwks-user-retired-key")
+      .setAudience(AUDIENCE)
+      .setExpirationTime("2h")
+      .sign(rsaKey);
+    expect((await listConnections(token, app)).status).toBe(200);
+
+    // The auth service retires the RSA key; the set is fetched again once it is 10 minutes old.
+    takeDown(url, { status: "200", body: JSON.stringify({ keys: publicKeys.filter((key) => key.kid !== KID) }) });
+    vi.setSystemTime(start + 11 * MINUTE_MS);
+    await expectProblem(await listConnections(token, app), 401, "unauthorized");
+  });
+
   it("refuses a token the shared identity provider issued for another audience", async () => {
     const response = await listConnections(await sign(rsaKey, "RS256", KID, "jwks-user-elsewhere", "another-service"));
     await expectProblem(response, 401, "unauthorized");
