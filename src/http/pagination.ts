@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { ProblemError } from "../errors";
-import { decodeCursor, type PagePosition } from "../storage/pages";
+import { decodeCursor, type PagePosition, type PageRequest } from "../storage/pages";
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 200;
 
 export const PageQuery = z.object({
   cursor: z.string().max(512).optional().openapi({ description: "next_cursor of the previous page" }),
@@ -17,9 +17,14 @@ export const PageQuery = z.object({
 });
 
 /** The decoded cursor, or a bad-request problem for one we did not issue. */
-export function pagePosition(cursor: string | undefined): PagePosition | null {
+function pagePosition(cursor: string | undefined): PagePosition | null {
   if (cursor === undefined) return null;
   const position = decodeCursor(cursor);
   if (!position) throw new ProblemError("bad-request", "The cursor is not one this service issued.");
   return position;
+}
+
+/** The page a list endpoint's query asks for (a bad-request problem for a cursor we did not issue). */
+export function pageRequest(query: { cursor?: string | undefined; limit?: number | undefined }): PageRequest {
+  return { before: pagePosition(query.cursor), limit: query.limit ?? DEFAULT_PAGE_SIZE };
 }

@@ -2,10 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { isoTime } from "../connections/present";
 import { parseScopes } from "../scopes";
 import { ProblemError } from "../errors";
-import { listAuditEvents } from "../storage/audit-events";
-import { listConsents } from "../storage/consents";
-import { pageOf } from "../storage/pages";
-import { DEFAULT_PAGE_SIZE, pagePosition, PageQuery } from "../http/pagination";
+import { auditPage, consentPage } from "../history";
+import { pageRequest, PageQuery } from "../http/pagination";
 import { createApiRouter } from "../http/routers";
 import { problem } from "../http/schemas";
 
@@ -84,14 +82,7 @@ const audit = createRoute({
 
 export const historyRoutes = createApiRouter()
   .openapi(consents, async (c) => {
-    const query = c.req.valid("query");
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listConsents(c.get("services").db, {
-      userId: c.get("caller").userId,
-      before: pagePosition(query.cursor),
-      limit: limit + 1,
-    });
-    const page = pageOf(rows, limit, (row) => ({ at: row.createdAt, id: row.id }));
+    const page = await consentPage(c.get("services"), c.get("caller").userId, pageRequest(c.req.valid("query")));
     return c.json(
       {
         consents: page.items.map((row) => ({
@@ -120,16 +111,13 @@ export const historyRoutes = createApiRouter()
         extensions: { required_scope: "admin" },
       });
     }
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listAuditEvents(c.get("services").db, {
+    const filter = {
       ...(isAdmin ? (query.user_id === undefined ? {} : { userId: query.user_id }) : { userId: caller.userId }),
       ...(query.action === undefined ? {} : { action: query.action }),
       ...(query.since === undefined ? {} : { since: query.since }),
       ...(query.until === undefined ? {} : { until: query.until }),
-      before: pagePosition(query.cursor),
-      limit: limit + 1,
-    });
-    const page = pageOf(rows, limit, (row) => ({ at: row.at, id: row.id }));
+    };
+    const page = await auditPage(c.get("services"), filter, pageRequest(query));
     return c.json(
       {
         events: page.items.map((row) => ({

@@ -2,15 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { isoTime } from "../connections/present";
 import { ProblemError } from "../errors";
 import { WEBHOOK_EVENT_TYPES } from "../events/event-types";
-import { DEFAULT_PAGE_SIZE, pagePosition, PageQuery } from "../http/pagination";
+import { pageRequest, PageQuery } from "../http/pagination";
 import { createApiRouter } from "../http/routers";
 import { problem } from "../http/schemas";
 import { requirePower } from "../middleware/caller-auth";
-import { pageOf } from "../storage/pages";
-import { listWebhookDeliveries } from "../storage/webhook-deliveries";
+import { deliveryLogPage } from "../webhooks/delivery-log";
 import {
   changeSubscription,
-  findSubscription,
   listSubscriptions,
   requestTestEvent,
   rotateSigningSecret,
@@ -261,14 +259,8 @@ export const webhookRoutes = createApiRouter()
     return c.body(null, 202);
   })
   .openapi(deliveries, async (c) => {
-    const services = c.get("services");
-    const endpointId = c.req.valid("param").id;
-    const query = c.req.valid("query");
-    const before = pagePosition(query.cursor);
-    if (!(await findSubscription(services, endpointId))) throw notFound();
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await listWebhookDeliveries(services.db, { endpointId, before, limit: limit + 1 });
-    const page = pageOf(rows, limit, (row) => ({ at: row.at, id: row.id }));
+    const page = await deliveryLogPage(c.get("services"), c.req.valid("param").id, pageRequest(c.req.valid("query")));
+    if (page === null) throw notFound();
     return c.json(
       {
         deliveries: page.items.map((row) => ({

@@ -26,8 +26,20 @@ export function decodeCursor(cursor: string): PagePosition | null {
   return null;
 }
 
+/** Where a page of a newest-first list starts (`null`: at the newest) and how many items it holds. */
+export interface PageRequest {
+  before: PagePosition | null;
+  limit: number;
+}
+
+/** A page of a list and the cursor of the next one (null at the end). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 /** Splits a `limit + 1` query result into the page and the cursor of the next page (null at the end). */
-export function pageOf<T>(rows: T[], limit: number, position: (row: T) => PagePosition): { items: T[]; nextCursor: string | null } {
+export function pageOf<T>(rows: T[], limit: number, position: (row: T) => PagePosition): Page<T> {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(position(last)) : null };
