@@ -3,7 +3,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import type { CallerAuthConfig } from "../config";
 import { parseScopes } from "../scopes";
 import { CallerKeys, CallerKeysUnavailable, fetchKeySet } from "./caller-keys";
-import { tokenDigest, VerifiedTokens } from "./verified-tokens";
+import { tokenDigest, VerifiedTokens, type TokenLifetime } from "./verified-tokens";
 
 export interface Caller {
   userId: string;
@@ -26,13 +26,13 @@ const MAX_SUBJECT_LENGTH = 255;
 const MAX_VERIFIED_TOKENS = 10_000;
 
 interface KeySources {
-  secret: Uint8Array | null;
-  jwks: CallerKeys | null;
+  /** The shared secret and the tokens it verified, remembered (./verified-tokens.ts). */
+  secret: { key: Uint8Array; verified: VerifiedTokens } | null;
   /**
-   * Tokens verified with `secret`. Tokens verified against the JWKS are not remembered: a key removed from the set
-   * must stop its tokens at the next fetch of the set, which a remembered answer would outlive.
+   * Tokens verified against the JWKS are not remembered: a key removed from the set must stop its tokens at the next
+   * fetch of the set, which a remembered answer would outlive.
    */
-  verified: VerifiedTokens | null;
+  jwks: CallerKeys | null;
 }
 
 const keySources = new WeakMap<CallerAuthConfig, KeySources>();
@@ -41,24 +41,33 @@ const keySources = new WeakMap<CallerAuthConfig, KeySources>();
 function keySourcesFor(auth: CallerAuthConfig): KeySources {
   let sources = keySources.get(auth);
   if (!sources) {
-    const { jwksUrl, jwksTimeoutMs } = auth;
+    const { jwtSecret, jwksUrl, jwksTimeoutMs } = auth;
     sources = {
-      secret: auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : null,
+      secret: jwtSecret
+        ? { key: new TextEncoder().encode(jwtSecret), verified: new VerifiedTokens(MAX_VERIFIED_TOKENS, CLOCK_TOLERANCE_SECONDS) }
+        : null,
       jwks: jwksUrl ? new CallerKeys(() => fetchKeySet(jwksUrl, jwksTimeoutMs), jwksTimeoutMs) : null,
-      verified: auth.jwtSecret ? new VerifiedTokens(MAX_VERIFIED_TOKENS, CLOCK_TOLERANCE_SECONDS) : null,
     };
     keySources.set(auth, sources);
   }
   return sources;
 }
 
-/** The verified payload, and whether the shared secret verified it. */
-async function verifiedPayload(
-  auth: CallerAuthConfig,
-  { secret, jwks }: KeySources,
-  token: string,
-  now: number,
-): Promise<{ payload: JWTPayload; bySecret: boolean }> {
+type CallerTokenRefusal = Exclude<CallerTokenCheck, { ok: true }>;
+
+/**
+ * Checks `token` at `now`: signature, algorithm, `exp`, `iss`/`aud` when configured, and a usable `sub`. An HS256
+ * token that passed all of them before is answered from memory while its time claims still hold (verified-tokens.ts);
+ * only those are hashed.
+ */
+export async function checkCallerToken(auth: CallerAuthConfig, token: string, now: number): Promise<CallerTokenCheck> {
+  const { secret, jwks } = keySourcesFor(auth);
+  let alg: string | undefined;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch (error) {
+    return refusal(error);
+  }
   const claims = {
     requiredClaims: ["exp", "sub"],
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
@@ -66,45 +75,47 @@ async function verifiedPayload(
     ...(auth.issuer ? { issuer: auth.issuer } : {}),
     ...(auth.audience ? { audience: auth.audience } : {}),
   };
-  const { alg } = decodeProtectedHeader(token);
   if (secret && alg && SECRET_ALGORITHMS.includes(alg)) {
-    return { payload: (await jwtVerify(token, secret, { ...claims, algorithms: SECRET_ALGORITHMS })).payload, bySecret: true };
+    const digest = await tokenDigest(token);
+    const known = secret.verified.find(digest, now);
+    if (known) return { ok: true, caller: known };
+    const check = await verifiedCaller(() => jwtVerify(token, secret.key, { ...claims, algorithms: SECRET_ALGORITHMS }));
+    if (!check.ok) return check;
+    secret.verified.remember(digest, check.caller, check.lifetime);
+    return { ok: true, caller: check.caller };
   }
   if (jwks && alg && JWKS_ALGORITHMS.includes(alg)) {
-    const { payload } = await jwtVerify(token, (header) => jwks.keyFor(header, now), { ...claims, algorithms: JWKS_ALGORITHMS });
-    return { payload, bySecret: false };
+    const check = await verifiedCaller(() =>
+      jwtVerify(token, (header) => jwks.keyFor(header, now), { ...claims, algorithms: JWKS_ALGORITHMS }),
+    );
+    return check.ok ? { ok: true, caller: check.caller } : check;
   }
-  throw new joseErrors.JOSEAlgNotAllowed("algorithm not allowed");
+  return refusal(new joseErrors.JOSEAlgNotAllowed("algorithm not allowed"));
 }
 
-/**
- * Checks `token` at `now`: signature, algorithm, `exp`, `iss`/`aud` when configured, and a usable `sub`. An HS256
- * token that passed all of them before is answered from memory while its time claims still hold (verified-tokens.ts).
- */
-export async function checkCallerToken(auth: CallerAuthConfig, token: string, now: number): Promise<CallerTokenCheck> {
-  const sources = keySourcesFor(auth);
-  const remembered = sources.verified && { cache: sources.verified, digest: await tokenDigest(token) };
-  const known = remembered?.cache.find(remembered.digest, now);
-  if (known) return { ok: true, caller: known };
+/** The caller of the payload `verify` resolves to, with the time claims it was accepted under, or why it was not. */
+async function verifiedCaller(
+  verify: () => Promise<{ payload: JWTPayload }>,
+): Promise<{ ok: true; caller: Caller; lifetime: TokenLifetime } | CallerTokenRefusal> {
   let payload: JWTPayload;
-  let bySecret: boolean;
   try {
-    ({ payload, bySecret } = await verifiedPayload(auth, sources, token, now));
+    ({ payload } = await verify());
   } catch (error) {
-    if (error instanceof CallerKeysUnavailable)
-      return { ok: false, reason: "keys_unavailable", retryAfterSeconds: error.retryAfterSeconds };
-    if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired", code: "expired" };
-    return { ok: false, reason: "invalid", code: failureCode(error) };
+    return refusal(error);
   }
   const subject = payload.sub;
   if (typeof subject !== "string" || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
     return { ok: false, reason: "no_subject", code: "subject" };
   }
   const powers = new Set(parseScopes(typeof payload.scope === "string" ? payload.scope : null));
-  const caller: Caller = { userId: subject, powers };
   // `exp` is a required claim, so a verified payload has it.
-  if (bySecret && remembered) remembered.cache.remember(remembered.digest, caller, { exp: payload.exp!, nbf: payload.nbf });
-  return { ok: true, caller };
+  return { ok: true, caller: { userId: subject, powers }, lifetime: { exp: payload.exp!, nbf: payload.nbf } };
+}
+
+function refusal(error: unknown): CallerTokenRefusal {
+  if (error instanceof CallerKeysUnavailable) return { ok: false, reason: "keys_unavailable", retryAfterSeconds: error.retryAfterSeconds };
+  if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired", code: "expired" };
+  return { ok: false, reason: "invalid", code: failureCode(error) };
 }
 
 function failureCode(error: unknown): string {

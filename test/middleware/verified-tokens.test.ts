@@ -96,4 +96,32 @@ describe("checking a caller token twice", () => {
     const tampered = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith("AA") ? "BA" : "AA"}`;
     expect(await checkCallerToken(auth, tampered, now)).toMatchObject({ ok: false, reason: "invalid" });
   });
+
+  it("refuses a token another secret's configuration accepted before", async () => {
+    const otherAuth = getConfig({ ...env, AUTH_JWT_SECRET: `another-${TEST_JWT_SECRET}` }).auth;
+    const token = await callerToken("verified-under-the-test-secret");
+    const now = Date.now();
+    expect((await checkCallerToken(auth, token, now)).ok).toBe(true);
+    expect(await checkCallerToken(otherAuth, token, now)).toEqual({ ok: false, reason: "invalid", code: "signature" });
+  });
+
+  it("accepts a token it refused before its nbf once that nbf is reached: a refusal is not remembered", async () => {
+    const nbf = Math.floor(Date.now() / 1000) + 120;
+    const token = await new SignJWT({ sub: "refused-then-accepted" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setNotBefore(nbf)
+      .setExpirationTime(nbf + 600)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const beforeNbf = (nbf - TOLERANCE_SECONDS - 1) * 1000;
+    expect(await checkCallerToken(auth, token, beforeNbf)).toEqual({ ok: false, reason: "invalid", code: "claim_nbf" });
+    expect((await checkCallerToken(auth, token, nbf * 1000)).ok).toBe(true);
+  });
+
+  it("refuses a correctly signed token without a usable subject every time it is checked", async () => {
+    const token = await callerToken("s".repeat(256));
+    const now = Date.now();
+    const refused = { ok: false, reason: "no_subject", code: "subject" };
+    expect(await checkCallerToken(auth, token, now)).toEqual(refused);
+    expect(await checkCallerToken(auth, token, now + 1000)).toEqual(refused);
+  });
 });

@@ -2,7 +2,7 @@
  * The cron trigger's tasks: it queues the first page of the refresh scan and of the re-encryption scans of connections
  * and of webhook secrets (the queues' consumers do the rest, test/scheduled/cron-refresh.test.ts,
  * test/vault/key-rotation.test.ts and test/webhooks/endpoints-key-rotation.test.ts), prunes the audit
- * trail (./audit-retention.test.ts), and keeps each task's failure to itself.
+ * trail (./retention.test.ts), and keeps each task's failure to itself.
  */
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
