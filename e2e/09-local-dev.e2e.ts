@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -159,6 +159,34 @@ describe("npm run dev:oidc", () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe("npm run dev:oidc's state file", () => {
+  it("is readable by its owner only: it holds live refresh tokens and the signing key", async () => {
+    const stateFile = path.join(scratch, "owner-only", "state.json");
+    const server = await startOidcServer({ stateFile });
+    await server.close();
+
+    expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+  });
+
+  it("when damaged, stops with an error that names the file and quotes none of its contents", async () => {
+    const stateFile = path.join(scratch, "damaged", "state.json");
+    await mkdir(path.dirname(stateFile), { recursive: true });
+    // A hand edit that dropped a key's quotes: JSON.parse's own message would quote the text around the fault.
+    const secret = "c00kieKey";
+    await writeFile(stateFile, `{"version":1,"cookieKeys":[${secret}]}`);
+
+    const error = await startOidcServer({ stateFile }).then(
+      () => null,
+      (failure: unknown) => failure,
+    );
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toContain(secret);
+    expect((error as Error).message).toContain(stateFile);
+    expect(String((error as Error).cause ?? "")).not.toContain(secret);
   });
 });
 

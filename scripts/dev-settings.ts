@@ -20,7 +20,7 @@ export function parseDevVars(text: string): Map<string, string> {
 }
 
 /** The `.dev.vars` of the package in `directory`; empty when there is none. */
-export function readDevVars(directory: string): Map<string, string> {
+function readDevVars(directory: string): Map<string, string> {
   const file = path.join(directory, DEV_VARS_FILE);
   return existsSync(file) ? parseDevVars(readFileSync(file, "utf8")) : new Map();
 }

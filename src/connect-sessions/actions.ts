@@ -23,13 +23,15 @@ export function pagePath(sessionId: string, params: Record<string, string> = {})
   return `/connect/${sessionId}${query ? `?${query}` : ""}`;
 }
 
-/** The offer named by a form's `offer` field, if the session offers it. */
-export function offeredRef(session: ConnectSession, key: string): OfferRef | null {
+/** The offer named by a form's `offer` field; a form naming anything the session does not offer is refused. */
+export function offeredRef(session: ConnectSession, key: string): OfferRef {
   const offered: OfferRef[] = [
     ...session.integrations.map((integration): OfferRef => ({ kind: "integration", key: integration })),
     ...session.providers.map((provider): OfferRef => ({ kind: "provider", id: provider })),
   ];
-  return offered.find((ref) => offerKey(ref) === key) ?? null;
+  const ref = offered.find((candidate) => offerKey(candidate) === key);
+  if (!ref) throw new ProblemError("bad-request", "This session does not offer that.");
+  return ref;
 }
 
 /** The providers a session's offers are about: only their connections may be touched from its page. */

@@ -1,7 +1,8 @@
 /** The cookie that binds a connect session to the browser that pressed Continue. */
 import type { Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { getCookie } from "hono/cookie";
 import type { Config } from "../config";
+import { setBrowserCookie } from "../connect/browser-binding";
 import type { PresentedBinding } from "./access";
 
 /** Sent only to the connect page and its forms. */
@@ -18,8 +19,8 @@ export function presentedBinding(c: Context): PresentedBinding {
 }
 
 /**
- * HttpOnly (no script reads it), `SameSite=Lax` (a cross-site form post does not carry it, a provider's redirect back
- * to the page does), named per session so two sessions in one browser coexist, and gone when the session expires.
+ * A binding cookie as the connect flow's own (a cross-site form post does not carry it, a provider's redirect back to
+ * the page does), named per session so two sessions in one browser coexist, and gone when the session expires.
  */
 export function setBindingCookie(
   c: Context,
@@ -27,11 +28,6 @@ export function setBindingCookie(
   binding: { sessionId: string; cookieValue: string; expiresAt: number },
   now: number,
 ): void {
-  setCookie(c, cookieName(binding.sessionId), binding.cookieValue, {
-    path: COOKIE_PATH,
-    httpOnly: true,
-    sameSite: "Lax",
-    secure: config.publicBaseUrl.startsWith("https:"),
-    maxAge: Math.max(1, Math.floor((binding.expiresAt - now) / 1000)),
-  });
+  const cookie = { name: cookieName(binding.sessionId), path: COOKIE_PATH, value: binding.cookieValue, expiresAt: binding.expiresAt };
+  setBrowserCookie(c, config, cookie, now);
 }

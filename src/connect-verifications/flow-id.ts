@@ -3,7 +3,7 @@
  * the redirect to the application's verify URL; the service keeps and names things by its SHA-256 alone, so nothing
  * stored, logged or audited can be turned back into a flow_id that verifies.
  */
-import { base64url } from "../crypto/encoding";
+import { sha256Base64url } from "../crypto/digest";
 import { randomToken } from "../crypto/random";
 
 const FLOW_ID_BYTES = 16;
@@ -13,7 +13,6 @@ export function newFlowId(): string {
 }
 
 /** base64url SHA-256 of the flow_id: the name of the object holding the flow. */
-export async function flowKeyOf(flowId: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(flowId));
-  return base64url.encode(new Uint8Array(digest));
+export function flowKeyOf(flowId: string): Promise<string> {
+  return sha256Base64url(flowId);
 }

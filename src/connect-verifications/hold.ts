@@ -6,7 +6,7 @@ import { unverifiedFlow } from "../vault/unverified-flow";
 import { flowKeyOf, newFlowId } from "./flow-id";
 
 /** How long a held flow waits for its verification before it is discarded and revoked. */
-export const UNVERIFIED_FLOW_TTL_MS = 10 * 60 * 1000;
+const UNVERIFIED_FLOW_TTL_MS = 10 * 60 * 1000;
 
 /**
  * Holds the completed authorization (tokens encrypted, bound to the flow) for `UNVERIFIED_FLOW_TTL_MS` and returns

@@ -17,16 +17,34 @@ function cookieName(bindingId: string): string {
   return `${COOKIE_PREFIX}${bindingId}`;
 }
 
-/** Binds this browser to the authorization: an HttpOnly cookie, named per authorization so two tabs coexist. */
-export function bindBrowser(c: Context, config: Config, binding: BrowserBinding & { expiresAt: number }, now: number): void {
-  setCookie(c, cookieName(binding.bindingId), binding.bindingSecret, {
-    path: COOKIE_PATH,
+/**
+ * A cookie that binds something to this browser (an authorization here, a connect session's page too): HttpOnly (no
+ * script reads it), `SameSite=Lax` (a provider's top-level GET redirect back carries it, a cross-site form post does
+ * not), Secure on an https service, and gone when what it binds expires.
+ */
+export function setBrowserCookie(
+  c: Context,
+  config: Config,
+  cookie: { name: string; path: string; value: string; expiresAt: number },
+  now: number,
+): void {
+  setCookie(c, cookie.name, cookie.value, {
+    path: cookie.path,
     httpOnly: true,
-    // Lax still sends the cookie on the provider's top-level GET redirect back to the callback.
     sameSite: "Lax",
-    secure: config.publicBaseUrl.startsWith("https:"),
-    maxAge: Math.max(1, Math.floor((binding.expiresAt - now) / 1000)),
+    secure: isHttpsService(config),
+    maxAge: Math.max(1, Math.floor((cookie.expiresAt - now) / 1000)),
   });
+}
+
+function isHttpsService(config: Config): boolean {
+  return config.publicBaseUrl.startsWith("https:");
+}
+
+/** Binds this browser to the authorization: a cookie named per authorization so two tabs coexist. */
+export function bindBrowser(c: Context, config: Config, binding: BrowserBinding & { expiresAt: number }, now: number): void {
+  const cookie = { name: cookieName(binding.bindingId), path: COOKIE_PATH, value: binding.bindingSecret, expiresAt: binding.expiresAt };
+  setBrowserCookie(c, config, cookie, now);
 }
 
 /** True when the browser presents the authorization's cookie with the expected value. */
@@ -36,7 +54,7 @@ export async function isBoundBrowser(c: Context, binding: BrowserBinding): Promi
 }
 
 export function unbindBrowser(c: Context, config: Config, bindingId: string): void {
-  deleteCookie(c, cookieName(bindingId), { path: COOKIE_PATH, secure: config.publicBaseUrl.startsWith("https:") });
+  deleteCookie(c, cookieName(bindingId), { path: COOKIE_PATH, secure: isHttpsService(config) });
 }
 
 /** Compares digests so the time taken does not depend on where the values differ. */

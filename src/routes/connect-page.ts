@@ -9,7 +9,7 @@ import { disconnectAccount, offeredRef, pagePath, startOffer } from "../connect-
 import { presentedBinding, setBindingCookie } from "../connect-sessions/binding-cookie";
 import { loadOffers } from "../connect-sessions/offers";
 import { openerMessage, readResult } from "../connect-sessions/results";
-import { asProblem, ProblemError } from "../errors";
+import { asProblem } from "../errors";
 import type { AppEnv } from "../http/env";
 import { requestClient } from "../http/request-client";
 import { createPageRouter, createPublicRouter } from "../http/routers";
@@ -85,6 +85,13 @@ const view = createRoute({
   responses: { 200: page("The page"), 403: page("Another browser holds this session"), 404: page("Unknown or expired session") },
 });
 
+/** How the page's forms (start, disconnect) are refused. */
+const OFFER_FORM_REFUSALS = {
+  400: page("Not an offer of this session"),
+  403: page("Another browser holds this session, or a form from another site"),
+  404: page("Unknown or expired session"),
+};
+
 const start = createRoute({
   method: "post",
   path: "/connect/{id}/start",
@@ -100,9 +107,7 @@ const start = createRoute({
   },
   responses: {
     303: { description: "To the flow's start URL, or back to the page when nothing needed the provider" },
-    400: page("Not an offer of this session"),
-    403: page("Another browser holds this session, or a form from another site"),
-    404: page("Unknown or expired session"),
+    ...OFFER_FORM_REFUSALS,
   },
 });
 
@@ -118,12 +123,7 @@ const disconnect = createRoute({
       content: { "application/x-www-form-urlencoded": { schema: z.object({ offer: OfferField, connection_id: ConnectionIdField }) } },
     },
   },
-  responses: {
-    303: { description: "Back to the page with the result" },
-    400: page("Not an offer of this session"),
-    403: page("Another browser holds this session, or a form from another site"),
-    404: page("Unknown or expired session"),
-  },
+  responses: { 303: { description: "Back to the page with the result" }, ...OFFER_FORM_REFUSALS },
 });
 
 const done = createRoute({
@@ -235,11 +235,9 @@ export const connectPageRoutes = createPageRouter()
     const held = await heldSession(c, c.req.valid("param").id);
     if (held instanceof Response) return held;
     const form = c.req.valid("form");
-    const ref = offeredRef(held.session, form.offer);
-    if (!ref) throw new ProblemError("bad-request", "This session does not offer that.");
     const started = await startOffer(services, {
       ...held,
-      ref,
+      ref: offeredRef(held.session, form.offer),
       connectionId: form.connection_id,
       client: requestClient(c),
       now: services.clock(),
@@ -251,7 +249,8 @@ export const connectPageRoutes = createPageRouter()
     const held = await heldSession(c, c.req.valid("param").id);
     if (held instanceof Response) return held;
     const form = c.req.valid("form");
-    if (!offeredRef(held.session, form.offer)) throw new ProblemError("bad-request", "This session does not offer that.");
+    // Refuses a form that names no offer of this session, as the start form is refused.
+    offeredRef(held.session, form.offer);
     const removed = await disconnectAccount(services, {
       session: held.session,
       connectionId: form.connection_id,

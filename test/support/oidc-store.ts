@@ -67,7 +67,7 @@ export class OidcStore {
       store.#save();
       return store;
     }
-    const parsed = stateFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    const parsed = stateFileSchema.safeParse(parseJsonOrNull(readFileSync(file, "utf8")));
     if (!parsed.success) throw new Error(`${file} is not a state file of the local OpenID provider; delete it to start afresh`);
     const store = new OidcStore(parsed.data, file);
     store.#dropExpired(Date.now());
@@ -168,6 +168,15 @@ export class OidcStore {
     // The file holds live refresh tokens and the signing key: readable by its owner only.
     writeFileSync(next, JSON.stringify(state), { mode: 0o600 });
     renameSync(next, this.#file);
+  }
+}
+
+/** The file's JSON, or null: JSON.parse's own message quotes the text around a fault, here keys and tokens. */
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 
