@@ -3,7 +3,8 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import type { CallerAuthConfig } from "../config";
 import { parseScopes } from "../scopes";
 import { CallerKeys, CallerKeysUnavailable, fetchKeySet } from "./caller-keys";
-import { tokenDigest, VerifiedTokens, type TokenLifetime } from "./verified-tokens";
+import { sha256Base64url } from "../crypto/digest";
+import { VerifiedTokens, type TokenLifetime } from "./verified-tokens";
 
 export interface Caller {
   userId: string;
@@ -76,7 +77,7 @@ export async function checkCallerToken(auth: CallerAuthConfig, token: string, no
     ...(auth.audience ? { audience: auth.audience } : {}),
   };
   if (secret && alg && SECRET_ALGORITHMS.includes(alg)) {
-    const digest = await tokenDigest(token);
+    const digest = await sha256Base64url(token);
     const known = secret.verified.find(digest, now);
     if (known) return { ok: true, caller: known };
     const check = await verifiedCaller(() => jwtVerify(token, secret.key, { ...claims, algorithms: SECRET_ALGORITHMS }));

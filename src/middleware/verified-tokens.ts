@@ -8,7 +8,6 @@
  * results, never a verification in flight: the runtime cancels a request's pending work when the request ends, and
  * a promise it cancelled never settles. Failures are never kept.
  */
-import { base64url } from "../crypto/encoding";
 import type { Caller } from "./caller-token";
 
 /** The time claims a verified token is accepted under (RFC 7519 §4.1.4, §4.1.5), in seconds since the epoch. */
@@ -20,11 +19,6 @@ export interface TokenLifetime {
 interface Entry {
   caller: Caller;
   lifetime: TokenLifetime;
-}
-
-/** The key of a token's entry: its SHA-256, base64url. */
-export async function tokenDigest(token: string): Promise<string> {
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
 }
 
 /**

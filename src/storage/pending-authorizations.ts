@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { base64url } from "../crypto/encoding";
+import { sha256Base64url } from "../crypto/digest";
 
 /**
  * Stored keys in the AUTH_STATE namespace:
@@ -37,8 +37,7 @@ export type PendingAuthorization = z.infer<typeof pendingAuthorizationSchema>;
 
 /** The storage key (and single-use claim name) for a state value. */
 export async function pendingAuthorizationKey(state: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(state));
-  return `${KEY_PREFIX}${base64url.encode(new Uint8Array(digest))}`;
+  return `${KEY_PREFIX}${await sha256Base64url(state)}`;
 }
 
 export async function savePendingAuthorization(kv: KVNamespace, state: string, pending: PendingAuthorization): Promise<void> {
