@@ -23,7 +23,7 @@ import {
   subscribeWebhook,
   type CreatedWebhook,
   type WebhookSubscription,
-} from "../support/webhook-endpoints";
+} from "../support/webhooks";
 
 const RECEIVER = "https://receiver.example.com/hooks/connections?team=7";
 const DEPLOYED = apiClient(appWithEnv({ ...env, PUBLIC_BASE_URL: "https://connections.example.com" } as Env));
