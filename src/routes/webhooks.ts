@@ -75,14 +75,16 @@ const DeliverySchema = z
   })
   .openapi("WebhookDelivery");
 
-const adminOnly = requirePower("admin");
+/** What every route here declares: its tag and the admin check, which answers 403 without the admin scope. */
+const ADMIN_ROUTE = { tags: ["Webhooks"], middleware: [requirePower("admin")] };
 const FORBIDDEN = problem("The caller lacks the admin scope");
+/** The answers of a route about one endpoint (`{id}`) besides its success. */
+const ENDPOINT_PROBLEMS = { 403: FORBIDDEN, 404: problem("No such endpoint") };
 
 const create = createRoute({
   method: "post",
   path: "/v1/admin/webhooks",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "Subscribe an endpoint to events",
   description:
     "The URL must be https (http only to a loopback host while PUBLIC_BASE_URL is loopback); user info and fragments are refused, and so are loopback, private and link-local hosts on a deployed service. The answer holds the signing secret, which is not shown again.",
@@ -105,8 +107,7 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/v1/admin/webhooks",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "Every webhook subscription, oldest first (without secrets)",
   responses: {
     200: {
@@ -120,8 +121,7 @@ const list = createRoute({
 const change = createRoute({
   method: "patch",
   path: "/v1/admin/webhooks/{id}",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "Change a subscription; enabling it again clears a 410's disabled_reason",
   request: {
     params: WebhookIdParam,
@@ -141,50 +141,44 @@ const change = createRoute({
   },
   responses: {
     200: { description: "The subscription", content: { "application/json": { schema: SubscriptionSchema } } },
-    403: FORBIDDEN,
-    404: problem("No such endpoint"),
+    ...ENDPOINT_PROBLEMS,
   },
 });
 
 const remove = createRoute({
   method: "delete",
   path: "/v1/admin/webhooks/{id}",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "Unsubscribe an endpoint",
   request: { params: WebhookIdParam },
-  responses: { 204: { description: "Removed" }, 403: FORBIDDEN, 404: problem("No such endpoint") },
+  responses: { 204: { description: "Removed" }, ...ENDPOINT_PROBLEMS },
 });
 
 const rotate = createRoute({
   method: "post",
   path: "/v1/admin/webhooks/{id}/rotate-secret",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "A new signing secret; the previous one goes on signing beside it for 24 hours",
   request: { params: WebhookIdParam },
   responses: {
     200: { description: "The new secret", content: { "application/json": { schema: z.object({ secret: z.string() }) } } },
-    403: FORBIDDEN,
-    404: problem("No such endpoint"),
+    ...ENDPOINT_PROBLEMS,
   },
 });
 
 const test = createRoute({
   method: "post",
   path: "/v1/admin/webhooks/{id}/test",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "Send a webhook.test event to the endpoint",
   request: { params: WebhookIdParam },
-  responses: { 202: { description: "Queued for delivery" }, 403: FORBIDDEN, 404: problem("No such endpoint") },
+  responses: { 202: { description: "Queued for delivery" }, ...ENDPOINT_PROBLEMS },
 });
 
 const deliveries = createRoute({
   method: "get",
   path: "/v1/admin/webhooks/{id}/deliveries",
-  tags: ["Webhooks"],
-  middleware: [adminOnly] as const,
+  ...ADMIN_ROUTE,
   summary: "The endpoint's delivery attempts, newest first",
   request: { params: WebhookIdParam, query: PageQuery },
   responses: {
@@ -194,8 +188,7 @@ const deliveries = createRoute({
         "application/json": { schema: z.object({ deliveries: z.array(DeliverySchema), next_cursor: z.string().nullable() }) },
       },
     },
-    403: FORBIDDEN,
-    404: problem("No such endpoint"),
+    ...ENDPOINT_PROBLEMS,
   },
 });
 
@@ -229,18 +222,8 @@ export const webhookRoutes = createApiRouter()
   })
   .openapi(change, async (c) => {
     const services = c.get("services");
-    const body = c.req.valid("json");
-    const endpoint = await changeSubscription(
-      services,
-      c.req.valid("param").id,
-      {
-        ...(body.url === undefined ? {} : { url: body.url }),
-        ...(body.events === undefined ? {} : { events: body.events }),
-        ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
-        ...(body.description === undefined ? {} : { description: body.description }),
-      },
-      services.clock(),
-    );
+    // An absent member of the body stays as it is (`SubscriptionChanges`).
+    const endpoint = await changeSubscription(services, c.req.valid("param").id, c.req.valid("json"), services.clock());
     if (!endpoint) throw notFound();
     return c.json(presentSubscription(endpoint), 200);
   })

@@ -10,7 +10,7 @@ import { TEST_ENCRYPTION_KEYS } from "../support/bindings";
 import { expectProblem } from "../support/problems";
 import { deleteAllConnections, envWithKeys, K1, K2, K3, seedConnections } from "../support/seed-connections";
 import { connectLocalOidc, failNextConnectionWrite, vendOk } from "../support/refresh-fixtures";
-import { deleteAllWebhookEndpoints, endpointUnderKeys } from "../support/webhook-endpoints";
+import { deleteAllWebhookEndpoints, endpointUnderKeys } from "../support/webhooks";
 import { callWorker } from "../support/worker";
 
 beforeEach(async () => {

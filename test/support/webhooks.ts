@@ -1,5 +1,6 @@
 /**
- * Webhook events in workerd tests. The Worker runs with a webhook queue binding that keeps what is sent to it
+ * Webhooks in workerd tests: subscriptions, as the admin API makes them (an `admin` caller JWT per call) and as the
+ * service stores them, and the events they receive. The Worker runs with a webhook queue binding that keeps what is sent to it
  * (./vault-queues.ts `RecordingQueue`), for its API, its browser flows and the user's vault alike; the test hands the
  * recorded messages to the Worker's own queue handler, whose consumer fans each event out into deliveries and attempts
  * them; a receiver is the mock's `/__control/respond` endpoint, which answers as its query says and logs every
@@ -7,21 +8,64 @@
  */
 import { env as bindings } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect, vi } from "vitest";
 import type { EventData } from "../../src/events/payloads";
 import type { WebhookEventType } from "../../src/events/event-types";
 import { CRON_ORIGIN } from "../../src/audit/audit-sink";
 import { createServices } from "../../src/services";
+import { database } from "../../src/storage/database";
+import { findWebhookEndpoint, type WebhookEndpointRow } from "../../src/storage/webhook-endpoints";
 import { rotateSigningSecret, subscribe } from "../../src/webhooks/endpoints";
 import { testEvent } from "../../src/events/payloads";
 import { publishEvent } from "../../src/events/publish";
 import { WEBHOOK_QUEUES, type PendingDelivery, type PublishedEvent, type WebhookMessage } from "../../src/webhooks/queue-messages";
-import { apiClient, type ApiClient, type SendToService } from "./api-client";
+import { apiClient, type ApiClient, type ApiOptions, type SendToService } from "./api-client";
 import { appWithEnv, useEnvInVault } from "./app-with-env";
 import { Browser } from "./browser";
+import { logsOf, type CapturedLogs } from "./logs";
 import { newMockId, type MockRequest } from "./mock-control";
+import { envWithKeys } from "./seed-connections";
 import { mockProvider } from "./toolkit";
 import { deliver, RecordingQueue, type Settled } from "./vault-queues";
+
+/** The caller JWT's claims of an operator. */
+export const ADMIN_TOKEN = { scope: "admin" } as const;
+
+/** A subscription as `GET /v1/admin/webhooks` lists it. */
+export interface WebhookSubscription {
+  id: string;
+  url: string;
+  events: string[] | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  description: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `POST /v1/admin/webhooks`'s answer: the subscription and its secret, shown this once. */
+export interface CreatedWebhook extends WebhookSubscription {
+  secret: string;
+}
+
+export interface WebhookBody {
+  url?: string;
+  events?: string[] | null;
+  enabled?: boolean;
+  description?: string;
+}
+
+/** One call of the admin API as the operator `admin`. */
+export function adminCall(client: ApiClient, admin: string, path: string, options: Omit<ApiOptions, "scope"> = {}): Promise<Response> {
+  return client.call(admin, path, { ...ADMIN_TOKEN, ...options });
+}
+
+/** `POST /v1/admin/webhooks`, expecting a 201. */
+export async function subscribeWebhook(client: ApiClient, admin: string, body: WebhookBody): Promise<CreatedWebhook> {
+  const response = await adminCall(client, admin, "/v1/admin/webhooks", { method: "POST", body });
+  if (response.status !== 201) throw new Error(`POST /v1/admin/webhooks: ${response.status} ${await response.text()}`);
+  return (await response.json()) as CreatedWebhook;
+}
 
 /** The Worker with a recording webhook queue, as one user's flows and vault see it. */
 export interface WebhookHarness {
@@ -90,11 +134,6 @@ export function attemptDeliveries(queue: WebhookQueue, deliveries: readonly Pend
   return deliver(WEBHOOK_QUEUES.deliveries, deliveries, queue.env, attempt);
 }
 
-/** Fans the recorded events out and attempts each delivery once; returns each delivery's settlement. */
-export async function runWebhookQueue(queue: WebhookQueue): Promise<Settled[]> {
-  return attemptDeliveries(queue, await fanOutRecorded(queue));
-}
-
 /** A receiver at the mock: its URL answers as `answer` says (`status`, `delay_ms`, …) and logs what it received. */
 export interface Receiver {
   url: string;
@@ -115,18 +154,31 @@ export async function pointEndpointAt(endpointId: string, url: string): Promise<
   await bindings.DB.prepare("UPDATE webhook_endpoints SET url = ?, version = version + 1 WHERE id = ?").bind(url, endpointId).run();
 }
 
-/** Removes every endpoint of this test file's database, so a test's events reach its own endpoints only. */
-export async function removeAllEndpoints(): Promise<void> {
-  await bindings.DB.prepare("DELETE FROM webhook_endpoints").run();
+/** Removes every endpoint and delivery record: for files whose tests list or count them (D1 is per test file). */
+export async function deleteAllWebhookEndpoints(): Promise<void> {
+  await bindings.DB.batch([bindings.DB.prepare("DELETE FROM webhook_endpoints"), bindings.DB.prepare("DELETE FROM webhook_deliveries")]);
 }
 
-/** An endpoint as D1 stores it (snake_case columns). */
-export async function storedEndpoint(endpointId: string): Promise<{ enabled: number; disabled_reason: string | null; version: number }> {
-  const row = await bindings.DB.prepare("SELECT enabled, disabled_reason, version FROM webhook_endpoints WHERE id = ?")
-    .bind(endpointId)
-    .first<{ enabled: number; disabled_reason: string | null; version: number }>();
-  expect(row).not.toBeNull();
-  return row!;
+/**
+ * The hooks of a file whose tests run the delivery consumer: each test starts without endpoints, so its events reach
+ * its own endpoints only, and the consumer's one summary line per batch (`console.log`) is captured rather than printed.
+ * Returns the running test's capture of those lines.
+ */
+export function isolateDeliveryTests(): () => CapturedLogs {
+  let consumerSummaries: CapturedLogs;
+  beforeEach(async () => {
+    await deleteAllWebhookEndpoints();
+    consumerSummaries = logsOf(vi.spyOn(console, "log").mockImplementation(() => undefined));
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  return () => consumerSummaries;
+}
+
+/** The endpoint's stored row, or `null` once deleted. */
+export function storedEndpoint(id: string): Promise<WebhookEndpointRow | null> {
+  return findWebhookEndpoint(database(bindings.DB), id);
 }
 
 export interface Subscribed {
@@ -138,23 +190,28 @@ export interface Subscribed {
 
 /**
  * Subscribes an endpoint through the subscriptions' service, as the admin API does (its secret encrypted under the
- * Worker's key ring); `rotated`: its secret rotated once, so deliveries are signed with both for 24 hours.
+ * Worker's key ring) at `now`; `rotated`: its secret rotated once, so deliveries are signed with both for 24 hours;
+ * `keys`: as a service with that key ring would, so its secrets are under the ring's first key.
  */
 export async function subscribeEndpoint(
   url: string,
-  options: { events?: WebhookEventType[]; rotated?: boolean } = {},
+  options: { events?: readonly WebhookEventType[] | null; rotated?: boolean; keys?: string; now?: number } = {},
 ): Promise<Subscribed> {
-  const services = createServices(bindings, CRON_ORIGIN);
-  const created = await subscribe(services, { url, events: options.events ?? null, description: "" }, Date.now());
+  const now = options.now ?? Date.now();
+  const services = createServices(options.keys === undefined ? bindings : envWithKeys(options.keys), CRON_ORIGIN);
+  const created = await subscribe(services, { url, events: options.events ?? null, description: "" }, now);
   const id = created.endpoint.id;
   if (!options.rotated) return { id, secret: created.secret };
-  const rotated = await rotateSigningSecret(services, id, Date.now());
+  const rotated = await rotateSigningSecret(services, id, now);
   return { id, secret: rotated!, previousSecret: created.secret };
 }
 
-/** A `whsec_…` secret as Standard Webhooks shapes them: base64 of 32 random bytes. */
-export function newSecret(): string {
-  return `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+/**
+ * Subscribes an endpoint (to every type) as a service with the key ring `keys` would at `now`: its secrets are under
+ * that ring's first key, as if written before a rotation (or under a key the Worker no longer holds).
+ */
+export function endpointUnderKeys(keys: string, now = Date.now()): Promise<Subscribed> {
+  return subscribeEndpoint("https://receiver.example.com/hooks", { keys, now });
 }
 
 /** The request's payload once `standardwebhooks` verified its signature with `secret` (it throws otherwise). */

@@ -3,27 +3,21 @@
  * are recorded as abandoned and logged by their ids, never their bodies, and settled.
  */
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DELIVERY_MAX_RETRIES, WEBHOOK_QUEUES } from "../../src/webhooks/queue-messages";
 import { deliver } from "../support/vault-queues";
 import {
   deliveryLog,
   fanOutRecorded,
+  isolateDeliveryTests,
   publishTestEvent,
   receiver,
   recordingWebhookQueue,
-  removeAllEndpoints,
   subscribeEndpoint,
 } from "../support/webhooks";
 
-beforeEach(removeAllEndpoints);
-// The consumer's summary line per batch (asserted in delivery.test.ts), kept out of the test output.
-beforeEach(() => {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+// The consumer's summary line per batch is asserted in delivery.test.ts.
+isolateDeliveryTests();
 
 describe("a webhook delivery in the dead-letter queue", () => {
   it("is recorded as abandoned in its endpoint's log, logged without its body, and acknowledged", async () => {

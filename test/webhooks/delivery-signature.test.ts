@@ -3,28 +3,22 @@
  * package's `Webhook` class (Standard Webhooks' reference library for JavaScript), as a receiver would.
  */
 import { Webhook } from "standardwebhooks";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { generateWebhookSecret } from "../../src/webhooks/secret";
 import { signatureHeaders } from "../../src/webhooks/signature";
 import {
   attemptDeliveries,
   fanOutRecorded,
-  newSecret,
+  isolateDeliveryTests,
   publishTestEvent,
   receiver,
   recordingWebhookQueue,
-  removeAllEndpoints,
   subscribeEndpoint,
   verifiedPayload,
 } from "../support/webhooks";
 
-beforeEach(removeAllEndpoints);
-// The consumer's summary line per batch (asserted in delivery.test.ts), kept out of the test output.
-beforeEach(() => {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+// The consumer's summary line per batch is asserted in delivery.test.ts.
+isolateDeliveryTests();
 
 const FIVE_MINUTES_S = 5 * 60;
 
@@ -59,11 +53,11 @@ describe("a delivery's signature", () => {
     expect(request!.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(verifiedPayload(request!, endpoint.secret)).toMatchObject({ type: "webhook.test" });
     expect(verifiedPayload(request!, endpoint.previousSecret!)).toMatchObject({ type: "webhook.test" });
-    expect(() => verifiedPayload(request!, newSecret())).toThrow("No matching signature found");
+    expect(() => verifiedPayload(request!, generateWebhookSecret())).toThrow("No matching signature found");
   });
 
   it("is refused by the verifier once the body was tampered with", async () => {
-    const secret = newSecret();
+    const secret = generateWebhookSecret();
     const { headers } = await signed([secret], '{"type":"webhook.test","data":{"user_id":null}}');
 
     expect(() => new Webhook(secret).verify('{"type":"webhook.test","data":{"user_id":"someone-else"}}', headers)).toThrow(
@@ -72,7 +66,7 @@ describe("a delivery's signature", () => {
   });
 
   it("is refused by the verifier when its timestamp is more than 5 minutes old, though the signature matches", async () => {
-    const secret = newSecret();
+    const secret = generateWebhookSecret();
     const stale = await signed([secret], "{}", Math.floor(Date.now() / 1000) - FIVE_MINUTES_S - 60);
 
     expect(() => new Webhook(secret).verify(stale.body, stale.headers)).toThrow("Message timestamp too old");

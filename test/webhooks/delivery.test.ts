@@ -6,40 +6,34 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { userErasedEvent } from "../../src/events/payloads";
 import { publishEvent } from "../../src/events/publish";
 import { consumeWebhookDeliveries } from "../../src/webhooks/delivery";
 import { WEBHOOK_QUEUES } from "../../src/webhooks/queue-messages";
 import { nextAttempt, retryDelaySeconds } from "../../src/webhooks/retry-schedule";
 import { databaseDown, failingDatabase } from "../support/failing-db";
-import { captureLogs, logsOf, type CapturedLogs } from "../support/logs";
+import { captureLogs } from "../support/logs";
 import { newUserId } from "../support/users";
 import { deliver } from "../support/vault-queues";
 import {
   attemptDeliveries,
   deliveryLog,
   fanOutRecorded,
+  isolateDeliveryTests,
   pointEndpointAt,
   publishTestEvent,
   receiver,
   recordingWebhookQueue,
-  removeAllEndpoints,
+  deleteAllWebhookEndpoints,
   storedEndpoint,
   subscribeEndpoint,
   verifiedPayload,
   type WebhookQueue,
 } from "../support/webhooks";
 
-beforeEach(removeAllEndpoints);
 /** The consumer's one summary line per batch (asserted once below), kept out of the test output. */
-let consumerSummaries: CapturedLogs;
-beforeEach(() => {
-  consumerSummaries = logsOf(vi.spyOn(console, "log").mockImplementation(() => undefined));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const consumerSummaries = isolateDeliveryTests();
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -132,7 +126,7 @@ describe("an endpoint that answers 410 Gone", () => {
 
     expect(await attemptDeliveries(queue, [delivery])).toEqual([{ acked: true, retried: false }]);
 
-    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: 0, disabled_reason: "gone" });
+    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: false, disabledReason: "gone" });
     expect(await deliveryLog(endpoint.id)).toEqual([
       expect.objectContaining({ attempt: 1, status: "disabled", response_status: 410, error: "http_status", next_attempt_at: null }),
     ]);
@@ -170,7 +164,7 @@ describe("an endpoint that answers 410 Gone", () => {
 
     await attemptDeliveries(queue, [delivery]);
 
-    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: 1, disabled_reason: null });
+    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: true, disabledReason: null });
   });
 
   it("gets no new event, but still a test event sent to it by name, so an operator can check it is back before enabling it", async () => {
@@ -185,7 +179,7 @@ describe("an endpoint that answers 410 Gone", () => {
     expect(await attemptDeliveries(queue, await fanOutRecorded(queue))).toEqual([{ acked: true, retried: false }]);
 
     expect((await deliveryLog(endpoint.id)).at(-1)).toMatchObject({ status: "delivered", response_status: 200 });
-    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: 0, disabled_reason: "gone" });
+    expect(await storedEndpoint(endpoint.id)).toMatchObject({ enabled: false, disabledReason: "gone" });
   });
 });
 
@@ -240,7 +234,7 @@ describe("a delivery attempt", () => {
 
   it("is acknowledged without a trace when its endpoint was deleted meanwhile", async () => {
     const { inbox, endpoint, queue, delivery } = await oneDelivery({ status: "200" });
-    await removeAllEndpoints();
+    await deleteAllWebhookEndpoints();
 
     expect(await attemptDeliveries(queue, [delivery])).toEqual([{ acked: true, retried: false }]);
     expect(await inbox.requests()).toEqual([]);
@@ -263,7 +257,7 @@ describe("a delivery attempt", () => {
       }),
     ]);
     // The fan-out's batch, then the attempt's.
-    expect(consumerSummaries.lines()).toEqual([
+    expect(consumerSummaries().lines()).toEqual([
       expect.objectContaining({ message: "queue.webhook-deliveries", messages: 1, events: 1, fanned_out: 1, delivered: 0 }),
       expect.objectContaining({ message: "queue.webhook-deliveries", messages: 1, events: 0, delivered: 1, failed: 0, retried: 0 }),
     ]);

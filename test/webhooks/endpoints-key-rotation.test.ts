@@ -14,7 +14,7 @@ import { reEncryptSecrets } from "../../src/webhooks/re-encryption";
 import { envWithKeys, K1, K3 } from "../support/seed-connections";
 import { service } from "../support/toolkit";
 import { tick, vaultQueues } from "../support/vault-queues";
-import { ADMIN_TOKEN, deleteAllWebhookEndpoints, endpointUnderKeys, storedEndpoint } from "../support/webhook-endpoints";
+import { ADMIN_TOKEN, deleteAllWebhookEndpoints, endpointUnderKeys, storedEndpoint } from "../support/webhooks";
 
 const HOUR = 60 * 60_000;
 

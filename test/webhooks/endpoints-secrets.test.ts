@@ -16,11 +16,10 @@ import {
   endpointsSubscribedTo,
   PREVIOUS_SECRET_OVERLAP_MS,
   rotateSigningSecret,
-  subscribe,
   WebhookSecretUnavailableError,
 } from "../../src/webhooks/endpoints";
 import { K3 } from "../support/seed-connections";
-import { deleteAllWebhookEndpoints, endpointUnderKeys, storedEndpoint } from "../support/webhook-endpoints";
+import { deleteAllWebhookEndpoints, endpointUnderKeys, storedEndpoint, subscribeEndpoint, type Subscribed } from "../support/webhooks";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 const HOUR = 60 * 60_000;
@@ -31,9 +30,8 @@ function services(): Services {
   return createServices(env, CRON_ORIGIN);
 }
 
-async function newEndpoint(events: readonly WebhookEventType[] | null = null): Promise<{ id: string; secret: string }> {
-  const created = await subscribe(services(), { url: RECEIVER, events, description: "" }, T0);
-  return { id: created.endpoint.id, secret: created.secret };
+function newEndpoint(events: readonly WebhookEventType[] | null = null): Promise<Subscribed> {
+  return subscribeEndpoint(RECEIVER, { events, now: T0 });
 }
 
 async function secretsAt(id: string, now: number): Promise<string[]> {

@@ -19,11 +19,12 @@ import { callWorker } from "../support/worker";
 import {
   adminCall,
   deleteAllWebhookEndpoints,
+  recordingWebhookQueue,
   storedEndpoint,
   subscribeWebhook,
   type CreatedWebhook,
   type WebhookSubscription,
-} from "../support/webhook-endpoints";
+} from "../support/webhooks";
 
 const RECEIVER = "https://receiver.example.com/hooks/connections?team=7";
 const DEPLOYED = apiClient(appWithEnv({ ...env, PUBLIC_BASE_URL: "https://connections.example.com" } as Env));
@@ -416,6 +417,37 @@ describe("POST /v1/admin/webhooks/{id}/test", () => {
 
     await expectProblem(await call("/v1/admin/webhooks/wh_doesnotexist/test", { method: "POST" }), 404, "not-found");
     await expectProblem(await service.call(admin, `/v1/admin/webhooks/${created.id}/test`, { method: "POST" }), 403, "forbidden");
+  });
+
+  it("queues one webhook.test event addressed to that endpoint alone", async () => {
+    const queued = recordingWebhookQueue();
+    const created = await subscribeWebhook(service, admin, { url: RECEIVER });
+    await subscribeWebhook(service, admin, { url: RECEIVER });
+
+    expect(
+      (await adminCall(apiClient(appWithEnv(queued.env)), admin, `/v1/admin/webhooks/${created.id}/test`, { method: "POST" })).status,
+    ).toBe(202);
+
+    expect(queued.queue.take()).toEqual([expect.objectContaining({ kind: "event", type: "webhook.test", endpointIds: [created.id] })]);
+  });
+
+  it("answers 503 with Retry-After, records no audit event and logs no secret when the queue refuses the event", async () => {
+    const refusing = recordingWebhookQueue();
+    vi.spyOn(refusing.queue, "sendBatch").mockRejectedValue(new Error("Queue send failed: overloaded"));
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const created = await subscribeWebhook(service, admin, { url: RECEIVER });
+
+    const response = await adminCall(apiClient(appWithEnv(refusing.env)), admin, `/v1/admin/webhooks/${created.id}/test`, {
+      method: "POST",
+    });
+
+    await expectProblem(response, 503, "service-unavailable");
+    expect(response.headers.get("Retry-After")).toBe("5");
+    expect(await auditRowsOf(admin)).not.toContainEqual(expect.objectContaining({ action: "webhook.test_requested" }));
+    expect(errors.mock.calls.map(([line]) => JSON.parse(String(line)))).toEqual([
+      { message: "webhook test event not queued", endpointId: created.id, error: "Error" },
+    ]);
+    expect(errors.mock.calls.flat().join(" ")).not.toContain(created.secret.slice("whsec_".length));
   });
 });
 
