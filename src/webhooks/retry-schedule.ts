@@ -8,7 +8,7 @@
 const RETRY_DELAYS_SECONDS = [30, 120, 600, 1800, 3600, 7200] as const;
 
 /** How long after the event attempts go on; a retry that would start later is not made. */
-export const DELIVERY_WINDOW_MS = 24 * 60 * 60_000;
+const DELIVERY_WINDOW_MS = 24 * 60 * 60_000;
 
 /** Seconds between attempt `attempt` (1 = the first) and the next one. */
 export function retryDelaySeconds(attempt: number): number {

@@ -3,7 +3,7 @@
  * random bytes, so that any of its verifier libraries takes the secret as it is shown.
  */
 
-export const WEBHOOK_SECRET_PREFIX = "whsec_";
+const WEBHOOK_SECRET_PREFIX = "whsec_";
 
 /**
  * 32 bytes: within the 24 to 64 the scheme asks for, and the output length of SHA-256, the key length RFC 2104 §3
